@@ -1,0 +1,135 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::Error;
+
+pub const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000;
+pub const MIN_MEMORY_MB: u32 = 16;
+/// A wasm32 linear memory cannot address more than 4 GiB.
+pub const MAX_MEMORY_MB: u32 = 4096;
+
+/// What a version of a function runs with. Versions are immutable: changing any of this
+/// makes a new version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct FunctionConfig {
+    /// Callable without the admin token.
+    pub public: bool,
+    /// Wall-clock limit of one invocation, in milliseconds (at most 15 minutes).
+    pub timeout_ms: u64,
+    /// Linear memory limit in MiB.
+    pub memory_mb: u32,
+    /// Environment variables the function sees.
+    pub env: BTreeMap<String, String>,
+    /// Hosts (`host` or `host:port`) the function may call over outbound HTTP.
+    pub allow_hosts: Vec<String>,
+}
+
+impl Default for FunctionConfig {
+    fn default() -> Self {
+        FunctionConfig {
+            public: false,
+            timeout_ms: 30_000,
+            memory_mb: 128,
+            env: BTreeMap::new(),
+            allow_hosts: Vec::new(),
+        }
+    }
+}
+
+impl FunctionConfig {
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.timeout_ms == 0 || self.timeout_ms > MAX_TIMEOUT_MS {
+            return Err(Error::invalid(format!(
+                "timeout {}ms is out of range: use 1ms to 15m",
+                self.timeout_ms
+            )));
+        }
+        if !(MIN_MEMORY_MB..=MAX_MEMORY_MB).contains(&self.memory_mb) {
+            return Err(Error::invalid(format!(
+                "memory {} MB is out of range: use {MIN_MEMORY_MB} to {MAX_MEMORY_MB} MB",
+                self.memory_mb
+            )));
+        }
+        for key in self.env.keys() {
+            if key.is_empty() || key.contains('=') || key.contains('\0') {
+                return Err(Error::invalid(format!(
+                    "invalid environment variable name `{key}`"
+                )));
+            }
+        }
+        for host in &self.allow_hosts {
+            let valid = !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]*".contains(c));
+            if !valid {
+                return Err(Error::invalid(format!(
+                    "invalid allowed host `{host}`: use host or host:port"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether outbound HTTP to `host` (and `port`, the scheme's default when absent) is allowed.
+    /// An entry without a port allows any port; `*.example.com` allows subdomains.
+    pub fn allows_host(&self, host: &str, port: u16) -> bool {
+        let host = host.to_ascii_lowercase();
+        self.allow_hosts.iter().any(|entry| {
+            let entry = entry.to_ascii_lowercase();
+            let (entry_host, entry_port) = match entry.rsplit_once(':') {
+                Some((h, p)) if !h.ends_with(']') || entry.starts_with('[') => {
+                    (h.to_string(), p.parse::<u16>().ok())
+                }
+                _ => (entry.clone(), None),
+            };
+            let host_matches = match entry_host.strip_prefix("*.") {
+                Some(suffix) => host.ends_with(&format!(".{suffix}")),
+                None => entry_host == host,
+            };
+            host_matches && entry_port.is_none_or(|p| p == port)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_hosts(hosts: &[&str]) -> FunctionConfig {
+        FunctionConfig {
+            allow_hosts: hosts.iter().map(|h| h.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn host_rules() {
+        let config = with_hosts(&["api.example.com", "127.0.0.1:9000", "*.svc.local"]);
+        assert!(config.allows_host("api.example.com", 443));
+        assert!(config.allows_host("API.example.com", 80));
+        assert!(config.allows_host("127.0.0.1", 9000));
+        assert!(!config.allows_host("127.0.0.1", 9001));
+        assert!(config.allows_host("a.svc.local", 80));
+        assert!(!config.allows_host("svc.local", 80));
+        assert!(!config.allows_host("evil.com", 443));
+        assert!(!FunctionConfig::default().allows_host("api.example.com", 443));
+    }
+
+    #[test]
+    fn limits_are_checked() {
+        let mut config = FunctionConfig::default();
+        assert!(config.validate().is_ok());
+        config.timeout_ms = MAX_TIMEOUT_MS + 1;
+        assert!(config.validate().is_err());
+        config.timeout_ms = 1000;
+        config.memory_mb = 8;
+        assert!(config.validate().is_err());
+        config.memory_mb = 128;
+        config.env.insert("A=B".into(), "x".into());
+        assert!(config.validate().is_err());
+    }
+}

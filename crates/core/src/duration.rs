@@ -1,0 +1,47 @@
+use crate::Error;
+
+/// Parses `250ms`, `30s`, `15m`, `1h` or a bare number of milliseconds.
+pub fn parse_duration_ms(text: &str) -> Result<u64, Error> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let value: u64 = digits
+        .parse()
+        .map_err(|_| Error::invalid(format!("invalid duration `{text}`: use e.g. 500ms, 30s, 15m")))?;
+    let factor = match unit {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        _ => {
+            return Err(Error::invalid(format!(
+                "invalid duration unit `{unit}` in `{text}`: use ms, s, m or h"
+            )));
+        }
+    };
+    value
+        .checked_mul(factor)
+        .ok_or_else(|| Error::invalid(format!("duration `{text}` is too large")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_units() {
+        assert_eq!(parse_duration_ms("250ms").unwrap(), 250);
+        assert_eq!(parse_duration_ms("30s").unwrap(), 30_000);
+        assert_eq!(parse_duration_ms("15m").unwrap(), 900_000);
+        assert_eq!(parse_duration_ms("1h").unwrap(), 3_600_000);
+        assert_eq!(parse_duration_ms("42").unwrap(), 42);
+    }
+
+    #[test]
+    fn rejects_garbage() {
+        assert!(parse_duration_ms("").is_err());
+        assert!(parse_duration_ms("s").is_err());
+        assert!(parse_duration_ms("10 days").is_err());
+        assert!(parse_duration_ms("99999999999999999999h").is_err());
+    }
+}

@@ -1,0 +1,111 @@
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What made an invocation happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Trigger {
+    Http,
+}
+
+/// How an invocation ended, as the platform saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvocationStatus {
+    Ok,
+    Error,
+    Timeout,
+    MemoryExceeded,
+}
+
+macro_rules! string_enum {
+    ($ty:ty { $($variant:ident => $text:literal),+ $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+string_enum!(Trigger { Http => "http" });
+string_enum!(InvocationStatus {
+    Ok => "ok",
+    Error => "error",
+    Timeout => "timeout",
+    MemoryExceeded => "memory_exceeded",
+});
+string_enum!(LogStream { Stdout => "stdout", Stderr => "stderr" });
+
+/// The record of one invocation: what ran, how it ended, and what it is billed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct InvocationRecord {
+    /// ULID, also sent as `x-gust-invocation-id`.
+    pub id: String,
+    pub function: String,
+    pub version: u32,
+    pub trigger: Trigger,
+    pub started_at_ms: i64,
+    pub duration_us: u64,
+    /// Duration rounded up to the next millisecond.
+    pub billed_ms: u64,
+    pub memory_mb: u32,
+    pub status: InvocationStatus,
+    /// The first use of a loaded version.
+    pub cold: bool,
+    /// Status code of the response the caller got.
+    pub http_status: u16,
+    pub error: Option<String>,
+}
+
+impl InvocationRecord {
+    /// Billing rounds every started millisecond up.
+    pub fn billed_ms_for(duration_us: u64) -> u64 {
+        duration_us.div_ceil(1000).max(1)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    Stdout,
+    Stderr,
+}
+
+/// One line a function wrote, tied to the invocation that wrote it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LogLine {
+    pub invocation_id: String,
+    pub function: String,
+    pub ts_ms: i64,
+    pub stream: LogStream,
+    pub line: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn billing_rounds_up_to_the_millisecond() {
+        assert_eq!(InvocationRecord::billed_ms_for(1), 1);
+        assert_eq!(InvocationRecord::billed_ms_for(1000), 1);
+        assert_eq!(InvocationRecord::billed_ms_for(1001), 2);
+        assert_eq!(InvocationRecord::billed_ms_for(0), 1);
+    }
+
+    #[test]
+    fn status_round_trips_as_text() {
+        for s in [
+            InvocationStatus::Ok,
+            InvocationStatus::Error,
+            InvocationStatus::Timeout,
+            InvocationStatus::MemoryExceeded,
+        ] {
+            assert_eq!(InvocationStatus::parse(s.as_str()), Some(s));
+        }
+    }
+}

@@ -1,0 +1,23 @@
+//! Domain types of Gust and their validation. No I/O lives here.
+
+mod config;
+mod duration;
+mod error;
+mod function;
+mod invocation;
+mod name;
+
+pub use config::{FunctionConfig, MAX_MEMORY_MB, MAX_TIMEOUT_MS, MIN_MEMORY_MB};
+pub use duration::parse_duration_ms;
+pub use error::{Error, ErrorKind};
+pub use function::{FunctionInfo, Runtime, Version};
+pub use invocation::{InvocationRecord, InvocationStatus, LogLine, LogStream, Trigger};
+pub use name::validate_function_name;
+
+/// Milliseconds since the Unix epoch, the one timestamp format of the platform.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

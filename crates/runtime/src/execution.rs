@@ -1,0 +1,43 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gust_core::{FunctionConfig, InvocationStatus};
+use http_body_util::combinators::UnsyncBoxBody;
+use tokio::sync::oneshot;
+
+use crate::LogSink;
+
+/// A request body as the executors take it.
+pub type RequestBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
+/// A response body, streamed from the function as it writes it.
+pub type ResponseBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
+
+/// One invocation as an executor sees it.
+pub struct Call {
+    pub invocation_id: String,
+    pub config: Arc<FunctionConfig>,
+    pub logs: LogSink,
+}
+
+/// How the function's run ended, known once it has finished (after the body was streamed).
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub status: InvocationStatus,
+    pub error: Option<String>,
+    pub duration: Duration,
+}
+
+/// A run that ended before the function produced a response.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub status: InvocationStatus,
+    pub message: String,
+}
+
+/// What an invocation gives back: the response (or why there is none) as soon as it is known,
+/// and the final outcome once the function has finished.
+pub struct Execution {
+    pub response: Result<http::Response<ResponseBody>, Failure>,
+    pub finished: oneshot::Receiver<Outcome>,
+}

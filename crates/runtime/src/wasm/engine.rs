@@ -1,0 +1,56 @@
+use std::time::Duration;
+
+use gust_core::MAX_MEMORY_MB;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// Knobs of the shared engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Instances that can be alive at once across all functions.
+    pub max_instances: u32,
+    /// How often the epoch advances: the granularity of timeouts and of yielding to other tasks.
+    pub epoch_tick: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            max_instances: 1000,
+            epoch_tick: Duration::from_millis(10),
+        }
+    }
+}
+
+pub fn build(options: &EngineOptions) -> anyhow::Result<Engine> {
+    let mut pool = PoolingAllocationConfig::default();
+    let instances = options.max_instances;
+    pool.total_component_instances(instances)
+        // A component holds a few core instances (its module plus adapter shims).
+        .total_core_instances(instances * 4)
+        .total_memories(instances * 2)
+        .total_tables(instances * 2)
+        .max_memory_size(MAX_MEMORY_MB as usize * 1024 * 1024)
+        .max_memories_per_component(4)
+        .max_tables_per_component(8);
+    let mut config = Config::new();
+    config
+        .wasm_component_model(true)
+        .epoch_interruption(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Ok(Engine::new(&config)?)
+}
+
+/// Advances the engine's epoch on a plain thread; the engine lives as long as the process.
+pub fn start_epoch_ticker(engine: &Engine, tick: Duration) {
+    let engine = engine.weak();
+    std::thread::Builder::new()
+        .name("gust-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = engine.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(tick);
+            }
+        })
+        .expect("spawn epoch thread");
+}

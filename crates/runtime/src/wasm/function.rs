@@ -1,0 +1,143 @@
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use gust_core::InvocationStatus;
+use tokio::sync::oneshot;
+use wasmtime::{Engine, Store, Trap, UpdateDeadline};
+use wasmtime_wasi::I32Exit;
+use wasmtime_wasi_http::WasiHttpView;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+
+use super::guest::GuestState;
+use crate::{Call, Execution, Failure, Loaded, Outcome, RequestBody, ResponseBody};
+
+type ResponseSender =
+    oneshot::Sender<Result<http::Response<ResponseBody>, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>>;
+
+/// A loaded component version: each request gets a fresh instance from its `InstancePre`.
+pub struct WasmFunction {
+    engine: Engine,
+    pre: ProxyPre<GuestState>,
+}
+
+impl WasmFunction {
+    pub fn new(engine: Engine, pre: ProxyPre<GuestState>) -> Self {
+        WasmFunction { engine, pre }
+    }
+}
+
+#[async_trait]
+impl Loaded for WasmFunction {
+    async fn invoke(&self, call: Call, request: http::Request<RequestBody>) -> Execution {
+        let (response_tx, response_rx) = oneshot::channel();
+        let (finished_tx, finished_rx) = oneshot::channel();
+        let engine = self.engine.clone();
+        let pre = self.pre.clone();
+        // The guest runs in its own task: it keeps streaming the body after the response head
+        // is handed back, and its outcome arrives on `finished` when it is done.
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let (status, error) = run(&engine, &pre, call, request, response_tx).await;
+            let _ = finished_tx.send(Outcome {
+                status,
+                error,
+                duration: started.elapsed(),
+            });
+        });
+        let failure = match response_rx.await {
+            Ok(Ok(response)) => {
+                return Execution {
+                    response: Ok(response),
+                    finished: finished_rx,
+                };
+            }
+            Ok(Err(code)) => Some(Failure {
+                status: InvocationStatus::Error,
+                message: format!("the function answered with an error: {code:?}"),
+            }),
+            Err(_) => None,
+        };
+        // No response: the guest failed (or returned) before setting one. Its outcome says why.
+        let outcome = finished_rx.await.unwrap_or_else(|_| Outcome {
+            status: InvocationStatus::Error,
+            error: Some("the function's task was lost".into()),
+            duration: Duration::ZERO,
+        });
+        let failure = failure.unwrap_or_else(|| match outcome.status {
+            InvocationStatus::Ok => Failure {
+                status: InvocationStatus::Error,
+                message: "the function returned without setting a response".into(),
+            },
+            status => Failure {
+                status,
+                message: outcome.error.clone().unwrap_or_default(),
+            },
+        });
+        let (replay_tx, replay_rx) = oneshot::channel();
+        let _ = replay_tx.send(outcome);
+        Execution {
+            response: Err(failure),
+            finished: replay_rx,
+        }
+    }
+}
+
+async fn run(
+    engine: &Engine,
+    pre: &ProxyPre<GuestState>,
+    call: Call,
+    request: http::Request<RequestBody>,
+    response_tx: ResponseSender,
+) -> (InvocationStatus, Option<String>) {
+    let timeout = Duration::from_millis(call.config.timeout_ms);
+    let mut store = Store::new(engine, GuestState::new(&call.config, call.logs));
+    store.limiter(|state| &mut state.limiter);
+    // CPU-bound guests yield to other tasks at every epoch tick and trap at the deadline;
+    // guests waiting on I/O are stopped by the timer around the call.
+    let deadline = Instant::now() + timeout;
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        Ok(if Instant::now() >= deadline {
+            UpdateDeadline::Interrupt
+        } else {
+            UpdateDeadline::Yield(1)
+        })
+    });
+    let result = tokio::time::timeout(timeout, async {
+        let mut http = store.data_mut().http();
+        let request = http.new_incoming_request(Scheme::Http, request)?;
+        let response = http.new_response_outparam(response_tx)?;
+        let proxy = pre.instantiate_async(&mut store).await?;
+        proxy
+            .wasi_http_incoming_handler()
+            .call_handle(&mut store, request, response)
+            .await
+    })
+    .await;
+    let timed_out = || {
+        (
+            InvocationStatus::Timeout,
+            Some(format!("the function exceeded its timeout of {} ms", call.config.timeout_ms)),
+        )
+    };
+    match result {
+        Ok(Ok(())) => (InvocationStatus::Ok, None),
+        Err(_elapsed) => timed_out(),
+        Ok(Err(_)) if store.data().limiter.exceeded => (
+            InvocationStatus::MemoryExceeded,
+            Some(format!(
+                "the function exceeded its memory limit of {} MB",
+                call.config.memory_mb
+            )),
+        ),
+        Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => timed_out(),
+        Ok(Err(e)) => match e.downcast_ref::<I32Exit>() {
+            Some(exit) => (
+                InvocationStatus::Error,
+                Some(format!("the function exited with code {}", exit.0)),
+            ),
+            None => (InvocationStatus::Error, Some(format!("the function failed: {e:?}"))),
+        },
+    }
+}

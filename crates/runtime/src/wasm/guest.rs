@@ -1,0 +1,154 @@
+use gust_core::{FunctionConfig, LogStream};
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{
+    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
+    WasiHttpView,
+};
+
+use super::stdio::LinePipe;
+use crate::LogSink;
+
+/// Everything one instance owns for the length of one request.
+pub struct GuestState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    outbound: OutboundPolicy,
+    pub limiter: MemoryLimiter,
+}
+
+impl GuestState {
+    pub fn new(config: &FunctionConfig, logs: LogSink) -> Self {
+        let mut wasi = WasiCtx::builder();
+        wasi.stdout(LinePipe::new(logs.clone(), LogStream::Stdout))
+            .stderr(LinePipe::new(logs.clone(), LogStream::Stderr))
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        for (key, value) in &config.env {
+            wasi.env(key, value);
+        }
+        GuestState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            outbound: OutboundPolicy {
+                config: config.clone(),
+                logs,
+            },
+            limiter: MemoryLimiter::new(config.memory_mb),
+        }
+    }
+}
+
+impl WasiView for GuestState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for GuestState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.outbound,
+        }
+    }
+}
+
+/// Caps linear memory at the function's limit and remembers whether the guest hit it, so that
+/// the trap that usually follows is reported as `memory_exceeded`.
+pub struct MemoryLimiter {
+    max_bytes: usize,
+    pub exceeded: bool,
+}
+
+impl MemoryLimiter {
+    fn new(memory_mb: u32) -> Self {
+        MemoryLimiter {
+            max_bytes: memory_mb as usize * 1024 * 1024,
+            exceeded: false,
+        }
+    }
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+}
+
+/// Outbound HTTP goes only to the hosts the function declared.
+struct OutboundPolicy {
+    config: FunctionConfig,
+    logs: LogSink,
+}
+
+type SendResult = Box<
+    dyn Future<
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                ),
+                HttpError,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for OutboundPolicy {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> SendResult {
+        let uri = request.uri();
+        let host = uri.host().unwrap_or_default().to_string();
+        let default_port = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) { 443 } else { 80 };
+        let port = uri.port_u16().unwrap_or(default_port);
+        if !self.config.allows_host(&host, port) {
+            self.logs.line(
+                LogStream::Stderr,
+                format!(
+                    "[gust] outbound request to {host}:{port} denied: deploy with \
+                     --allow-host {host} to permit it"
+                ),
+            );
+            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+        }
+        let _ = fut;
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as Box<dyn Future<Output = _> + Send>,
+            ))
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! The wasm runtime: components of the `wasi:http/proxy` world on wasmtime.
+
+mod aot_cache;
+mod engine;
+mod function;
+mod guest;
+mod header;
+mod stdio;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gust_core::FunctionConfig;
+use wasmtime::Engine;
+use wasmtime::component::Linker;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+
+use crate::{ArtifactSource, Executor, LoadError, Loaded};
+use aot_cache::AotCache;
+pub use engine::EngineOptions;
+use function::WasmFunction;
+use guest::GuestState;
+
+/// Runs wasi:http components: one engine, one linker, and an on-disk cache of compiled code.
+pub struct WasmExecutor {
+    engine: Engine,
+    linker: Arc<Linker<GuestState>>,
+    cache: AotCache,
+}
+
+impl WasmExecutor {
+    pub fn new(cache_dir: PathBuf, options: EngineOptions) -> anyhow::Result<Self> {
+        let engine = engine::build(&options)?;
+        engine::start_epoch_ticker(&engine, options.epoch_tick);
+        let mut linker = Linker::new(&engine);
+        // The full WASI 0.2 surface, as `wasmtime serve -Scli` links it: real components import
+        // wasi:cli and wasi:filesystem even when they only serve HTTP. Sockets and files are
+        // linked but empty (no preopens, no network) unless the function is granted them.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        Ok(WasmExecutor {
+            cache: AotCache::open(cache_dir, &engine)?,
+            engine,
+            linker: Arc::new(linker),
+        })
+    }
+
+    /// Compiles (or loads from the AOT cache) and links a component.
+    fn prepare(&self, sha256: &str, artifact: ArtifactSource) -> Result<ProxyPre<GuestState>, LoadError> {
+        let component = self.cache.component(sha256, artifact)?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Invalid(format!("the component cannot be linked: {e:#}")))?;
+        ProxyPre::new(pre).map_err(|e| {
+            LoadError::Invalid(format!(
+                "the component does not serve HTTP: it must export `wasi:http/incoming-handler` \
+                 (the wasi:http/proxy world): {e:#}"
+            ))
+        })
+    }
+}
+
+#[async_trait]
+impl Executor for WasmExecutor {
+    async fn load(
+        &self,
+        sha256: &str,
+        artifact: ArtifactSource,
+        _config: Arc<FunctionConfig>,
+    ) -> Result<Arc<dyn Loaded>, LoadError> {
+        let pre = tokio::task::block_in_place(|| self.prepare(sha256, artifact))?;
+        Ok(Arc::new(WasmFunction::new(self.engine.clone(), pre)))
+    }
+}

@@ -1,0 +1,390 @@
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use gust_core::{
+    Error, FunctionConfig, FunctionInfo, InvocationRecord, InvocationStatus, LogLine, LogStream,
+    Runtime, Trigger, Version, now_ms,
+};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::schema::SCHEMA;
+use crate::{Deployed, NewVersion, Store};
+
+/// The embedded store: one SQLite database in WAL mode. Calls run on the blocking pool so that
+/// the async runtime never waits on the disk.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self, Error> {
+        let conn = Connection::open(path).map_err(db_error)?;
+        // WAL with synchronous=FULL: a committed deploy survives a crash of the process or host.
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;
+             PRAGMA busy_timeout=5000;",
+        )
+        .map_err(db_error)?;
+        conn.execute_batch(SCHEMA).map_err(db_error)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    async fn with<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            f(&mut conn).map_err(db_error)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("store task failed: {e}")))?
+    }
+}
+
+fn db_error(err: rusqlite::Error) -> Error {
+    Error::internal(format!("database: {err}"))
+}
+
+fn text_error(column: usize, message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, message.into())
+}
+
+const VERSION_COLUMNS: &str =
+    "function, number, runtime, artifact_sha256, artifact_size, config, created_at_ms";
+
+fn version_from_row(row: &Row, offset: usize) -> rusqlite::Result<Version> {
+    let runtime: String = row.get(offset + 2)?;
+    let config: String = row.get(offset + 5)?;
+    Ok(Version {
+        function: row.get(offset)?,
+        number: row.get(offset + 1)?,
+        runtime: Runtime::parse(&runtime)
+            .ok_or_else(|| text_error(offset + 2, format!("unknown runtime {runtime}")))?,
+        artifact_sha256: row.get(offset + 3)?,
+        artifact_size: row.get(offset + 4)?,
+        config: serde_json::from_str::<FunctionConfig>(&config)
+            .map_err(|e| text_error(offset + 5, e.to_string()))?,
+        created_at_ms: row.get(offset + 6)?,
+    })
+}
+
+fn function_from_row(row: &Row) -> rusqlite::Result<FunctionInfo> {
+    Ok(FunctionInfo {
+        name: row.get(0)?,
+        created_at_ms: row.get(1)?,
+        latest: version_from_row(row, 2)?,
+    })
+}
+
+fn function_query(filter: &str) -> String {
+    let columns = VERSION_COLUMNS
+        .split(", ")
+        .map(|c| format!("v.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT f.name, f.created_at_ms, {columns} FROM functions f
+         JOIN versions v ON v.function = f.name AND v.number = f.latest_version {filter}"
+    )
+}
+
+fn invocation_from_row(row: &Row) -> rusqlite::Result<InvocationRecord> {
+    let trigger: String = row.get(3)?;
+    let status: String = row.get(8)?;
+    Ok(InvocationRecord {
+        id: row.get(0)?,
+        function: row.get(1)?,
+        version: row.get(2)?,
+        trigger: Trigger::parse(&trigger)
+            .ok_or_else(|| text_error(3, format!("unknown trigger {trigger}")))?,
+        started_at_ms: row.get(4)?,
+        duration_us: row.get(5)?,
+        billed_ms: row.get(6)?,
+        memory_mb: row.get(7)?,
+        status: InvocationStatus::parse(&status)
+            .ok_or_else(|| text_error(8, format!("unknown status {status}")))?,
+        cold: row.get(9)?,
+        http_status: row.get(10)?,
+        error: row.get(11)?,
+    })
+}
+
+fn deploy_in(tx: &rusqlite::Transaction, new: &NewVersion) -> rusqlite::Result<Deployed> {
+    let latest = tx
+        .query_row(&function_query("WHERE f.name = ?1"), [&new.function], function_from_row)
+        .optional()?;
+    if let Some(info) = &latest {
+        let same = info.latest.artifact_sha256 == new.artifact_sha256
+            && info.latest.config == new.config
+            && info.latest.runtime == new.runtime;
+        if same {
+            return Ok(Deployed {
+                version: info.latest.clone(),
+                created: false,
+            });
+        }
+    }
+    let now = now_ms();
+    let number = latest.as_ref().map_or(1, |info| info.latest.number + 1);
+    if latest.is_none() {
+        tx.execute(
+            "INSERT INTO functions (name, created_at_ms, latest_version) VALUES (?1, ?2, ?3)",
+            params![new.function, now, number],
+        )?;
+    } else {
+        tx.execute(
+            "UPDATE functions SET latest_version = ?2 WHERE name = ?1",
+            params![new.function, number],
+        )?;
+    }
+    let config = serde_json::to_string(&new.config).expect("config serializes");
+    tx.execute(
+        &format!("INSERT INTO versions ({VERSION_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        params![
+            new.function,
+            number,
+            new.runtime.as_str(),
+            new.artifact_sha256,
+            new.artifact_size,
+            config,
+            now
+        ],
+    )?;
+    Ok(Deployed {
+        version: Version {
+            function: new.function.clone(),
+            number,
+            runtime: new.runtime,
+            artifact_sha256: new.artifact_sha256.clone(),
+            artifact_size: new.artifact_size,
+            config: new.config.clone(),
+            created_at_ms: now,
+        },
+        created: true,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn deploy(&self, new: NewVersion) -> Result<Deployed, Error> {
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            let deployed = deploy_in(&tx, &new)?;
+            tx.commit()?;
+            Ok(deployed)
+        })
+        .await
+    }
+
+    async fn function(&self, name: &str) -> Result<Option<FunctionInfo>, Error> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            conn.query_row(&function_query("WHERE f.name = ?1"), [name], function_from_row)
+                .optional()
+        })
+        .await
+    }
+
+    async fn functions(&self) -> Result<Vec<FunctionInfo>, Error> {
+        self.with(|conn| {
+            let mut stmt = conn.prepare(&function_query("ORDER BY f.name"))?;
+            stmt.query_map([], function_from_row)?.collect()
+        })
+        .await
+    }
+
+    async fn versions(&self, name: &str) -> Result<Vec<Version>, Error> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {VERSION_COLUMNS} FROM versions WHERE function = ?1 ORDER BY number"
+            ))?;
+            stmt.query_map([name], |row| version_from_row(row, 0))?
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_function(&self, name: &str) -> Result<bool, Error> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute("DELETE FROM invocations WHERE function = ?1", [&name])?;
+            tx.execute("DELETE FROM logs WHERE function = ?1", [&name])?;
+            tx.execute("DELETE FROM versions WHERE function = ?1", [&name])?;
+            let deleted = tx.execute("DELETE FROM functions WHERE name = ?1", [&name])?;
+            tx.commit()?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn record_invocations(&self, records: Vec<InvocationRecord>) -> Result<(), Error> {
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO invocations (id, function, version, trigger,
+                     started_at_ms, duration_us, billed_ms, memory_mb, status, cold, http_status,
+                     error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?;
+                for r in &records {
+                    stmt.execute(params![
+                        r.id,
+                        r.function,
+                        r.version,
+                        r.trigger.as_str(),
+                        r.started_at_ms,
+                        r.duration_us,
+                        r.billed_ms,
+                        r.memory_mb,
+                        r.status.as_str(),
+                        r.cold,
+                        r.http_status,
+                        r.error
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn record_logs(&self, lines: Vec<LogLine>) -> Result<(), Error> {
+        self.with(move |conn| {
+            let tx = conn.transaction()?;
+            {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO logs (invocation_id, function, ts_ms, stream, line)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?;
+                for l in &lines {
+                    stmt.execute(params![
+                        l.invocation_id,
+                        l.function,
+                        l.ts_ms,
+                        l.stream.as_str(),
+                        l.line
+                    ])?;
+                }
+            }
+            tx.commit()
+        })
+        .await
+    }
+
+    async fn invocations(&self, name: &str, limit: u32) -> Result<Vec<InvocationRecord>, Error> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id, function, version, trigger, started_at_ms, duration_us, billed_ms,
+                 memory_mb, status, cold, http_status, error FROM invocations
+                 WHERE function = ?1 ORDER BY started_at_ms DESC, id DESC LIMIT ?2",
+            )?;
+            stmt.query_map(params![name, limit], invocation_from_row)?
+                .collect()
+        })
+        .await
+    }
+
+    async fn logs(&self, name: &str, limit: u32) -> Result<Vec<LogLine>, Error> {
+        let name = name.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT invocation_id, function, ts_ms, stream, line FROM
+                 (SELECT * FROM logs WHERE function = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
+            )?;
+            stmt.query_map(params![name, limit], |row| {
+                let stream: String = row.get(3)?;
+                Ok(LogLine {
+                    invocation_id: row.get(0)?,
+                    function: row.get(1)?,
+                    ts_ms: row.get(2)?,
+                    stream: LogStream::parse(&stream)
+                        .ok_or_else(|| text_error(3, format!("unknown stream {stream}")))?,
+                    line: row.get(4)?,
+                })
+            })?
+            .collect()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_version(sha: &str, memory_mb: u32) -> NewVersion {
+        NewVersion {
+            function: "hello".into(),
+            runtime: Runtime::Wasm,
+            artifact_sha256: sha.into(),
+            artifact_size: 3,
+            config: FunctionConfig {
+                memory_mb,
+                ..Default::default()
+            },
+        }
+    }
+
+    #[tokio::test]
+    async fn identical_redeploy_makes_no_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("gust.db")).unwrap();
+        let first = store.deploy(new_version("aa", 128)).await.unwrap();
+        assert!(first.created);
+        assert_eq!(first.version.number, 1);
+        let again = store.deploy(new_version("aa", 128)).await.unwrap();
+        assert!(!again.created);
+        assert_eq!(again.version.number, 1);
+        let reconfigured = store.deploy(new_version("aa", 256)).await.unwrap();
+        assert_eq!(reconfigured.version.number, 2);
+        let info = store.function("hello").await.unwrap().unwrap();
+        assert_eq!(info.latest.config.memory_mb, 256);
+        assert_eq!(store.versions("hello").await.unwrap().len(), 2);
+        assert!(store.delete_function("hello").await.unwrap());
+        assert!(store.function("hello").await.unwrap().is_none());
+        assert!(!store.delete_function("hello").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn invocations_and_logs_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("gust.db")).unwrap();
+        let record = InvocationRecord {
+            id: "01J".into(),
+            function: "hello".into(),
+            version: 1,
+            trigger: Trigger::Http,
+            started_at_ms: 5,
+            duration_us: 1500,
+            billed_ms: 2,
+            memory_mb: 128,
+            status: InvocationStatus::Timeout,
+            cold: true,
+            http_status: 504,
+            error: Some("timed out".into()),
+        };
+        store.record_invocations(vec![record.clone()]).await.unwrap();
+        assert_eq!(store.invocations("hello", 10).await.unwrap(), vec![record]);
+        let lines: Vec<LogLine> = (0..3)
+            .map(|i| LogLine {
+                invocation_id: "01J".into(),
+                function: "hello".into(),
+                ts_ms: i,
+                stream: LogStream::Stdout,
+                line: format!("line {i}"),
+            })
+            .collect();
+        store.record_logs(lines.clone()).await.unwrap();
+        assert_eq!(store.logs("hello", 2).await.unwrap(), lines[1..].to_vec());
+    }
+}
