@@ -1,1 +1,88 @@
-fn main() {}
+//! `gust`: the platform's server and its command-line client.
+
+mod client;
+mod deploy;
+mod inspect;
+mod invoke;
+mod logs;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "gust", version, about = "Gust: a self-hosted serverless platform")]
+struct Cli {
+    #[command(flatten)]
+    target: client::Target,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, Default)]
+enum Output {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the platform.
+    Serve(serve::ServeArgs),
+    /// Upload a component as a new version of a function.
+    Deploy(deploy::DeployArgs),
+    /// Call a function and print its response body.
+    Invoke(invoke::InvokeArgs),
+    /// List functions.
+    Ls {
+        #[arg(long, short, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// List a function's versions.
+    Versions {
+        name: String,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Print a function's log lines.
+    Logs(logs::LogsArgs),
+    /// Delete a function with its versions, records and logs.
+    Rm { name: String },
+}
+
+/// Where a local server keeps its state, unless told otherwise.
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("GUST_DATA_DIR").map_or_else(|| PathBuf::from(".gust"), PathBuf::from)
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        command => run_client(cli.target, command).await,
+    };
+    if let Err(err) = result {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run_client(target: client::Target, command: Command) -> anyhow::Result<()> {
+    let client = client::Client::new(target)?;
+    match command {
+        Command::Serve(_) => unreachable!("handled by main"),
+        Command::Deploy(args) => deploy::run(&client, args).await,
+        Command::Invoke(args) => invoke::run(&client, args).await,
+        Command::Ls { output } => inspect::list(&client, output).await,
+        Command::Versions { name, output } => inspect::versions(&client, &name, output).await,
+        Command::Logs(args) => logs::run(&client, args).await,
+        Command::Rm { name } => {
+            client.delete(&format!("/v1/functions/{name}")).await?;
+            println!("deleted {name}");
+            Ok(())
+        }
+    }
+}

@@ -133,3 +133,28 @@ mod tests {
         assert!(config.validate().is_err());
     }
 }
+
+/// A change to some of a function's settings; absent fields keep their value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConfigPatch {
+    pub public: Option<bool>,
+    pub timeout_ms: Option<u64>,
+    pub memory_mb: Option<u32>,
+    /// Replaces the whole environment.
+    pub env: Option<BTreeMap<String, String>>,
+    /// Replaces the whole list of allowed hosts.
+    pub allow_hosts: Option<Vec<String>>,
+}
+
+impl ConfigPatch {
+    pub fn apply(self, config: &FunctionConfig) -> FunctionConfig {
+        FunctionConfig {
+            public: self.public.unwrap_or(config.public),
+            timeout_ms: self.timeout_ms.unwrap_or(config.timeout_ms),
+            memory_mb: self.memory_mb.unwrap_or(config.memory_mb),
+            env: self.env.unwrap_or_else(|| config.env.clone()),
+            allow_hosts: self.allow_hosts.unwrap_or_else(|| config.allow_hosts.clone()),
+        }
+    }
+}

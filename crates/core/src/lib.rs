@@ -7,7 +7,7 @@ mod function;
 mod invocation;
 mod name;
 
-pub use config::{FunctionConfig, MAX_MEMORY_MB, MAX_TIMEOUT_MS, MIN_MEMORY_MB};
+pub use config::{ConfigPatch, FunctionConfig, MAX_MEMORY_MB, MAX_TIMEOUT_MS, MIN_MEMORY_MB};
 pub use duration::parse_duration_ms;
 pub use error::{Error, ErrorKind};
 pub use function::{FunctionInfo, Runtime, Version};

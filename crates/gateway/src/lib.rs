@@ -1,0 +1,48 @@
+//! HTTP ingress: function invocation under `/fn`, the management API under `/v1`, and its
+//! OpenAPI document.
+
+mod api;
+mod auth;
+mod error;
+mod invoke;
+mod openapi;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{any, get};
+use gust_dispatch::Dispatcher;
+use tokio::sync::watch;
+
+pub use auth::AdminToken;
+pub use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub dispatcher: Arc<Dispatcher>,
+    pub token: AdminToken,
+    /// Largest artifact upload accepted, in bytes.
+    pub max_upload_bytes: usize,
+    /// Turns true when the server starts shutting down; ends streams that would never end.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let upload_limit = DefaultBodyLimit::max(state.max_upload_bytes.saturating_add(64 * 1024));
+    let management = api::routes()
+        .layer(upload_limit)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_admin,
+        ));
+    Router::new()
+        .route("/fn/{name}", any(invoke::invoke))
+        .route("/fn/{name}/", any(invoke::invoke))
+        .route("/fn/{name}/{*rest}", any(invoke::invoke))
+        .route("/v1/openapi.json", get(openapi::document))
+        .nest("/v1", management)
+        .fallback(error::no_route)
+        .with_state(state)
+}

@@ -1,0 +1,84 @@
+use std::time::{Duration, UNIX_EPOCH};
+
+use gust_core::{FunctionInfo, Version};
+
+use crate::Output;
+use crate::client::Client;
+
+pub fn timestamp(ms: i64) -> String {
+    let time = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(header.iter().map(|h| h.to_string()).collect());
+    rows.into_iter().for_each(line);
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub async fn list(client: &Client, output: Output) -> anyhow::Result<()> {
+    let functions: Vec<FunctionInfo> = client.get_json("/v1/functions").await?;
+    if let Output::Json = output {
+        return print_json(&functions);
+    }
+    let rows = functions
+        .into_iter()
+        .map(|f| {
+            let c = &f.latest.config;
+            vec![
+                f.name,
+                f.latest.number.to_string(),
+                f.latest.runtime.as_str().to_string(),
+                format!("{} MB", c.memory_mb),
+                format!("{} ms", c.timeout_ms),
+                if c.public { "public" } else { "private" }.to_string(),
+                timestamp(f.latest.created_at_ms),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "VERSION", "RUNTIME", "MEMORY", "TIMEOUT", "ACCESS", "DEPLOYED"];
+    print_table(&header, rows);
+    Ok(())
+}
+
+pub async fn versions(client: &Client, name: &str, output: Output) -> anyhow::Result<()> {
+    let versions: Vec<Version> = client
+        .get_json(&format!("/v1/functions/{name}/versions"))
+        .await?;
+    if let Output::Json = output {
+        return print_json(&versions);
+    }
+    let rows = versions
+        .into_iter()
+        .map(|v| {
+            vec![
+                v.number.to_string(),
+                v.artifact_sha256[..12].to_string(),
+                format!("{} B", v.artifact_size),
+                format!("{} MB", v.config.memory_mb),
+                format!("{} ms", v.config.timeout_ms),
+                timestamp(v.created_at_ms),
+            ]
+        })
+        .collect();
+    print_table(&["VERSION", "SHA256", "SIZE", "MEMORY", "TIMEOUT", "CREATED"], rows);
+    Ok(())
+}

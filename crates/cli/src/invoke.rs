@@ -1,0 +1,60 @@
+use std::io::Write;
+
+use anyhow::Context;
+use clap::Args;
+use futures::StreamExt;
+
+use crate::client::Client;
+
+#[derive(Args)]
+pub struct InvokeArgs {
+    name: String,
+    /// Request body; makes the default method POST.
+    #[arg(long, short)]
+    data: Option<String>,
+    /// HTTP method [default: GET, or POST with --data]
+    #[arg(long, short = 'X')]
+    method: Option<String>,
+    /// Path under the function, e.g. /items/7?full=1
+    #[arg(long, default_value = "/")]
+    path: String,
+    /// Request header NAME:VALUE (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME:VALUE")]
+    headers: Vec<String>,
+    /// Print the status, invocation id and response headers to stderr.
+    #[arg(long, short)]
+    verbose: bool,
+}
+
+pub async fn run(client: &Client, args: InvokeArgs) -> anyhow::Result<()> {
+    let method = match (&args.method, &args.data) {
+        (Some(method), _) => method.to_uppercase().parse()?,
+        (None, Some(_)) => reqwest::Method::POST,
+        (None, None) => reqwest::Method::GET,
+    };
+    let path = format!("/fn/{}/{}", args.name, args.path.trim_start_matches('/'));
+    let mut request = client.request(method, &path);
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .with_context(|| format!("--header `{header}` must be NAME:VALUE"))?;
+        request = request.header(name.trim(), value.trim());
+    }
+    if let Some(data) = args.data {
+        request = request.body(data);
+    }
+    let response = client.send(request).await?;
+    if args.verbose {
+        eprintln!("HTTP {}", response.status());
+        for (name, value) in response.headers() {
+            eprintln!("{name}: {}", value.to_str().unwrap_or("<binary>"));
+        }
+    }
+    let mut body = response.bytes_stream();
+    let mut stdout = std::io::stdout().lock();
+    while let Some(chunk) = body.next().await {
+        stdout.write_all(&chunk?)?;
+        stdout.flush()?;
+    }
+    Ok(())
+}

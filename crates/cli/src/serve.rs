@@ -1,0 +1,94 @@
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use gust_dispatch::Dispatcher;
+use gust_gateway::{AdminToken, AppState};
+use gust_runtime::wasm::{EngineOptions, WasmExecutor};
+use gust_store::{BlobStore, SqliteStore};
+use tokio::sync::watch;
+
+use crate::default_data_dir;
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, env = "GUST_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Where state lives: database, artifacts, compiled code, admin token [default: ./.gust]
+    #[arg(long, env = "GUST_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Largest artifact a deploy may upload, in MiB.
+    #[arg(long, env = "GUST_MAX_UPLOAD_MB", default_value_t = 64)]
+    max_upload_mb: usize,
+    /// How long in-flight requests may take to finish after SIGINT or SIGTERM.
+    #[arg(long, default_value = "10s")]
+    grace_period: String,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GUST_LOG")
+                .unwrap_or_else(|_| "info,cranelift=warn,wasmtime=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let grace = Duration::from_millis(gust_core::parse_duration_ms(&args.grace_period)?);
+    let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+
+    let store = SqliteStore::open(&data_dir.join("gust.db"))?;
+    let blobs = BlobStore::open(data_dir.join("artifacts"))?;
+    let wasm = WasmExecutor::new(data_dir.join("compiled"), EngineOptions::default())?;
+    let token_path = data_dir.join("admin.token");
+    let token = AdminToken::load_or_create(&token_path)
+        .with_context(|| format!("cannot write {}", token_path.display()))?;
+    let dispatcher = Arc::new(Dispatcher::new(Arc::new(store), blobs, Arc::new(wasm)));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let app = gust_gateway::router(AppState {
+        dispatcher: dispatcher.clone(),
+        token,
+        max_upload_bytes: args.max_upload_mb * 1024 * 1024,
+        shutdown: stop_rx.clone(),
+    });
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let url = format!("http://{}", listener.local_addr()?);
+    std::fs::write(data_dir.join("server.url"), &url)?;
+    println!("gust listening on {url}");
+    println!("admin token in {}", token_path.display());
+
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        let _ = stop_tx.send(true);
+    });
+    let mut stopping = stop_rx;
+    let grace_over = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result?,
+        () = grace_over => tracing::warn!("grace period over: exiting with requests in flight"),
+    }
+    dispatcher.flush().await;
+    let _ = std::fs::remove_file(data_dir.join("server.url"));
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

@@ -1,0 +1,96 @@
+use std::sync::Arc;
+
+use gust_core::{InvocationRecord, LogLine, now_ms};
+use gust_runtime::LogSink;
+use gust_store::Store;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Most entries written in one transaction.
+const BATCH: usize = 4096;
+
+enum Entry {
+    Invocation(InvocationRecord),
+    Log(LogLine),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Takes invocation records and log lines off the request path and writes them in batches.
+/// Log lines are broadcast to followers once they are stored.
+#[derive(Clone)]
+pub struct Recorder {
+    tx: mpsc::UnboundedSender<Entry>,
+    followers: broadcast::Sender<LogLine>,
+}
+
+impl Recorder {
+    pub fn spawn(store: Arc<dyn Store>) -> Self {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (followers, _) = broadcast::channel(4096);
+        tokio::spawn(write_loop(store, rx, followers.clone()));
+        Recorder { tx, followers }
+    }
+
+    pub fn record(&self, record: InvocationRecord) {
+        let _ = self.tx.send(Entry::Invocation(record));
+    }
+
+    pub fn log_sink(&self, invocation_id: String, function: String) -> LogSink {
+        let tx = self.tx.clone();
+        LogSink::new(move |stream, line| {
+            let _ = tx.send(Entry::Log(LogLine {
+                invocation_id: invocation_id.clone(),
+                function: function.clone(),
+                ts_ms: now_ms(),
+                stream,
+                line,
+            }));
+        })
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
+        self.followers.subscribe()
+    }
+
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Entry::Flush(done)).is_ok() {
+            let _ = wait.await;
+        }
+    }
+}
+
+async fn write_loop(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::UnboundedReceiver<Entry>,
+    followers: broadcast::Sender<LogLine>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut batch, BATCH).await > 0 {
+        let mut records = Vec::new();
+        let mut lines = Vec::new();
+        let mut flushes = Vec::new();
+        for entry in batch.drain(..) {
+            match entry {
+                Entry::Invocation(record) => records.push(record),
+                Entry::Log(line) => lines.push(line),
+                Entry::Flush(done) => flushes.push(done),
+            }
+        }
+        if !lines.is_empty() {
+            match store.record_logs(lines.clone()).await {
+                Ok(()) => lines.into_iter().for_each(|line| {
+                    let _ = followers.send(line);
+                }),
+                Err(e) => tracing::error!("could not store {} log lines: {e}", lines.len()),
+            }
+        }
+        if !records.is_empty()
+            && let Err(e) = store.record_invocations(records).await
+        {
+            tracing::error!("could not store invocation records: {e}");
+        }
+        flushes.into_iter().for_each(|done| {
+            let _ = done.send(());
+        });
+    }
+}

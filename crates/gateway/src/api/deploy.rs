@@ -1,0 +1,115 @@
+use axum::Json;
+use axum::extract::{Multipart, Path, State};
+use axum::extract::multipart::MultipartError;
+use axum::http::StatusCode;
+use bytes::Bytes;
+use gust_core::{ErrorKind, FunctionConfig, Version};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{ApiError, AppState};
+
+/// The multipart form of a deploy.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct DeployForm {
+    /// JSON settings; defaults apply to what is absent.
+    config: Option<FunctionConfig>,
+    /// The WebAssembly component.
+    #[schema(value_type = String, format = Binary)]
+    artifact: Vec<u8>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeployResponse {
+    pub function: String,
+    pub version: Version,
+    /// False when the upload was identical to the latest version, which keeps serving.
+    pub created: bool,
+}
+
+/// Deploys a function: uploads its component and settings. An identical re-upload makes no
+/// new version.
+#[utoipa::path(put, path = "/v1/functions/{name}", tag = "functions",
+    params(("name" = String, Path, description = "function name, [a-z][a-z0-9-]{0,62}")),
+    request_body(content = DeployForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "a new version", body = DeployResponse),
+        (status = 200, description = "identical to the latest version", body = DeployResponse),
+        (status = 400, description = "not a usable component, or bad settings"),
+        (status = 413, description = "artifact over the upload limit"),
+    ),
+    security(("bearer" = [])))]
+pub async fn deploy(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
+    let multipart = multipart.map_err(|e| {
+        ApiError::bad_request(format!(
+            "a deploy is a multipart/form-data upload with an `artifact` part: {e}"
+        ))
+    })?;
+    let (config, artifact) = read_form(multipart, state.max_upload_bytes).await?;
+    let deployed = state.dispatcher.deploy(&name, artifact, config).await?;
+    let status = if deployed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(DeployResponse {
+            function: name,
+            version: deployed.version,
+            created: deployed.created,
+        }),
+    ))
+}
+
+async fn read_form(
+    mut multipart: Multipart,
+    max_upload_bytes: usize,
+) -> Result<(FunctionConfig, Bytes), ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::TooLarge.code(),
+            format!(
+                "the artifact is larger than the upload limit of {} MiB (set with \
+                 `gust serve --max-upload-mb`)",
+                max_upload_bytes / (1024 * 1024)
+            ),
+        )
+    };
+    let form_error = |e: MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            ApiError::bad_request(format!("malformed multipart upload: {}", e.body_text()))
+        }
+    };
+    let mut config = FunctionConfig::default();
+    let mut artifact = None;
+    while let Some(field) = multipart.next_field().await.map_err(form_error)? {
+        match field.name().unwrap_or_default() {
+            "config" => {
+                let text = field.bytes().await.map_err(form_error)?;
+                config = serde_json::from_slice(&text)
+                    .map_err(|e| ApiError::bad_request(format!("invalid `config` part: {e}")))?;
+            }
+            "artifact" => artifact = Some(field.bytes().await.map_err(form_error)?),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "unexpected form part `{other}`: send `artifact` and optionally `config`"
+                )));
+            }
+        }
+    }
+    let artifact =
+        artifact.ok_or_else(|| ApiError::bad_request("the upload has no `artifact` part"))?;
+    if artifact.len() > max_upload_bytes {
+        return Err(too_large());
+    }
+    Ok((config, artifact))
+}

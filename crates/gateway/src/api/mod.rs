@@ -1,0 +1,34 @@
+//! The management API under `/v1`.
+
+mod deploy;
+mod functions;
+mod logs;
+
+use axum::Router;
+use axum::routing::{get, put};
+
+use crate::AppState;
+
+pub use deploy::DeployResponse;
+
+pub(crate) use deploy::__path_deploy;
+pub(crate) use functions::{
+    __path_delete, __path_get, __path_invocations, __path_list, __path_reconfigure,
+    __path_versions,
+};
+pub(crate) use logs::__path_logs;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/functions", get(functions::list))
+        .route(
+            "/functions/{name}",
+            put(deploy::deploy)
+                .get(functions::get)
+                .patch(functions::reconfigure)
+                .delete(functions::delete),
+        )
+        .route("/functions/{name}/versions", get(functions::versions))
+        .route("/functions/{name}/invocations", get(functions::invocations))
+        .route("/functions/{name}/logs", get(logs::logs))
+}

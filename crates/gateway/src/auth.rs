@@ -1,0 +1,76 @@
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::Response;
+use gust_core::ErrorKind;
+use rand::RngCore;
+
+use crate::{ApiError, AppState};
+
+/// The bearer token that guards `/v1` and private functions.
+#[derive(Clone)]
+pub struct AdminToken(Arc<str>);
+
+impl AdminToken {
+    /// Reads `<data-dir>/admin.token`, creating it (mode 0600) with a random token if absent.
+    pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
+        if let Ok(text) = fs::read_to_string(path) {
+            let token = text.trim();
+            if !token.is_empty() {
+                return Ok(AdminToken(token.into()));
+            }
+        }
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        let token = hex::encode(bytes);
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(path)?;
+        file.write_all(token.as_bytes())?;
+        file.sync_all()?;
+        Ok(AdminToken(token.into()))
+    }
+
+    /// Whether the request carries `Authorization: Bearer <token>`. Compares in constant time.
+    pub fn admits(&self, headers: &HeaderMap) -> bool {
+        let Some(given) = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+        else {
+            return false;
+        };
+        let (a, b) = (given.trim().as_bytes(), self.0.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+pub fn unauthorized() -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        ErrorKind::Unauthorized.code(),
+        "missing or wrong token: send `Authorization: Bearer <token>` with the token from \
+         <data-dir>/admin.token",
+    )
+}
+
+pub async fn require_admin(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if state.token.admits(request.headers()) {
+        Ok(next.run(request).await)
+    } else {
+        Err(unauthorized())
+    }
+}

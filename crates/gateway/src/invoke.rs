@@ -1,0 +1,111 @@
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use gust_core::{Error, Trigger, validate_function_name};
+use gust_dispatch::{RequestBody, failure_status};
+use http_body_util::BodyExt;
+use serde_json::json;
+
+use crate::{ApiError, AppState, auth};
+
+pub const INVOCATION_ID: &str = "x-gust-invocation-id";
+pub const COLD_START: &str = "x-gust-cold-start";
+
+/// `ANY /fn/{name}[/{rest}]`: calls the function's latest version with the request, the path
+/// after the function name and the streamed body.
+pub async fn invoke(State(state): State<AppState>, request: Request) -> Response {
+    let invocation_id = ulid::Ulid::new().to_string();
+    let mut response = match call(&state, &invocation_id, request).await {
+        Ok(response) => response,
+        Err(err) => err.into_response(),
+    };
+    if let Ok(value) = HeaderValue::from_str(&invocation_id) {
+        response.headers_mut().insert(INVOCATION_ID, value);
+    }
+    response
+}
+
+async fn call(state: &AppState, invocation_id: &str, request: Request) -> Result<Response, ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let (name, rest) = split_path(&path);
+    validate_function_name(name)?;
+    let active = state.dispatcher.resolve(name).await?;
+    if !active.config.public {
+        if !state.token.admits(&parts.headers) {
+            return Err(auth::unauthorized());
+        }
+        // The admin token is Gust's, not the function's: never hand it to the guest.
+        parts.headers.remove(header::AUTHORIZATION);
+    }
+    parts.uri = guest_uri(rest, parts.uri.query())?;
+    if !parts.headers.contains_key(header::HOST) {
+        parts
+            .headers
+            .insert(header::HOST, HeaderValue::from_static("localhost"));
+    }
+    let body: RequestBody = body
+        .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
+        .boxed_unsync();
+    let invoked = state
+        .dispatcher
+        .invoke(
+            &active,
+            invocation_id.to_string(),
+            Trigger::Http,
+            http::Request::from_parts(parts, body),
+        )
+        .await;
+    let mut response = match invoked.response {
+        Ok(response) => response.map(Body::new),
+        Err(failure) => {
+            let status = StatusCode::from_u16(failure_status(failure.status))
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let body = json!({"error": {
+                "code": failure.status.as_str(),
+                "message": failure.message,
+                "invocation_id": invocation_id,
+            }});
+            (status, axum::Json(body)).into_response()
+        }
+    };
+    if invoked.cold {
+        response
+            .headers_mut()
+            .insert(COLD_START, HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Splits `/fn/{name}/{rest}` into the name and the path the function sees.
+fn split_path(path: &str) -> (&str, &str) {
+    let after = path.strip_prefix("/fn/").unwrap_or_default();
+    match after.find('/') {
+        Some(slash) => (&after[..slash], &after[slash..]),
+        None => (after, "/"),
+    }
+}
+
+fn guest_uri(path: &str, query: Option<&str>) -> Result<Uri, Error> {
+    let path_and_query = match query {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_string(),
+    };
+    path_and_query
+        .parse()
+        .map_err(|e| Error::invalid(format!("invalid request path: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_function_sees_the_path_after_its_name() {
+        assert_eq!(split_path("/fn/hello"), ("hello", "/"));
+        assert_eq!(split_path("/fn/hello/"), ("hello", "/"));
+        assert_eq!(split_path("/fn/hello/a/b"), ("hello", "/a/b"));
+        assert_eq!(guest_uri("/a", Some("x=1")).unwrap(), "/a?x=1");
+    }
+}
