@@ -79,7 +79,8 @@ impl Client {
     }
 
     pub async fn delete(&self, path: &str) -> anyhow::Result<()> {
-        self.send(self.request(reqwest::Method::DELETE, path)).await?;
+        self.send(self.request(reqwest::Method::DELETE, path))
+            .await?;
         Ok(())
     }
 }

@@ -54,7 +54,9 @@ pub async fn list(client: &Client, output: Output) -> anyhow::Result<()> {
             ]
         })
         .collect();
-    let header = ["NAME", "VERSION", "RUNTIME", "MEMORY", "TIMEOUT", "ACCESS", "DEPLOYED"];
+    let header = [
+        "NAME", "VERSION", "RUNTIME", "MEMORY", "TIMEOUT", "ACCESS", "DEPLOYED",
+    ];
     print_table(&header, rows);
     Ok(())
 }
@@ -79,6 +81,9 @@ pub async fn versions(client: &Client, name: &str, output: Output) -> anyhow::Re
             ]
         })
         .collect();
-    print_table(&["VERSION", "SHA256", "SIZE", "MEMORY", "TIMEOUT", "CREATED"], rows);
+    print_table(
+        &["VERSION", "SHA256", "SIZE", "MEMORY", "TIMEOUT", "CREATED"],
+        rows,
+    );
     Ok(())
 }

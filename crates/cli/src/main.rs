@@ -12,7 +12,11 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "gust", version, about = "Gust: a self-hosted serverless platform")]
+#[command(
+    name = "gust",
+    version,
+    about = "Gust: a self-hosted serverless platform"
+)]
 struct Cli {
     #[command(flatten)]
     target: client::Target,

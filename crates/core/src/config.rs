@@ -154,7 +154,9 @@ impl ConfigPatch {
             timeout_ms: self.timeout_ms.unwrap_or(config.timeout_ms),
             memory_mb: self.memory_mb.unwrap_or(config.memory_mb),
             env: self.env.unwrap_or_else(|| config.env.clone()),
-            allow_hosts: self.allow_hosts.unwrap_or_else(|| config.allow_hosts.clone()),
+            allow_hosts: self
+                .allow_hosts
+                .unwrap_or_else(|| config.allow_hosts.clone()),
         }
     }
 }

@@ -3,11 +3,15 @@ use crate::Error;
 /// Parses `250ms`, `30s`, `15m`, `1h` or a bare number of milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<u64, Error> {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
-    let value: u64 = digits
-        .parse()
-        .map_err(|_| Error::invalid(format!("invalid duration `{text}`: use e.g. 500ms, 30s, 15m")))?;
+    let value: u64 = digits.parse().map_err(|_| {
+        Error::invalid(format!(
+            "invalid duration `{text}`: use e.g. 500ms, 30s, 15m"
+        ))
+    })?;
     let factor = match unit {
         "" | "ms" => 1,
         "s" => 1_000,

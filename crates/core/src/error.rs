@@ -59,6 +59,8 @@ impl Error {
     }
 
     pub fn function_not_found(name: &str) -> Self {
-        Self::not_found(format!("no function named `{name}`; `gust ls` lists the deployed ones"))
+        Self::not_found(format!(
+            "no function named `{name}`; `gust ls` lists the deployed ones"
+        ))
     }
 }

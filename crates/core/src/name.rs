@@ -27,7 +27,16 @@ mod tests {
 
     #[test]
     fn rejects_everything_else() {
-        for bad in ["", "Hello", "2fast", "-a", "a_b", "a.b", "é", &"x".repeat(64)] {
+        for bad in [
+            "",
+            "Hello",
+            "2fast",
+            "-a",
+            "a_b",
+            "a.b",
+            "é",
+            &"x".repeat(64),
+        ] {
             let err = validate_function_name(bad).unwrap_err();
             assert!(err.message.contains("invalid function name"), "{bad}");
         }

@@ -72,15 +72,21 @@ impl Dispatcher {
         config.validate()?;
         let sha = BlobStore::sha256_hex(&artifact);
         let bytes: Arc<[u8]> = Arc::from(artifact.as_ref());
-        self.publish(name, &sha, ArtifactSource::Bytes(bytes.clone()), config, || {
-            let blobs = self.blobs.clone();
-            async move {
-                tokio::task::spawn_blocking(move || blobs.put(&bytes))
-                    .await
-                    .map_err(|e| Error::internal(format!("blob write failed: {e}")))?
-                    .map(|_| ())
-            }
-        })
+        self.publish(
+            name,
+            &sha,
+            ArtifactSource::Bytes(bytes.clone()),
+            config,
+            || {
+                let blobs = self.blobs.clone();
+                async move {
+                    tokio::task::spawn_blocking(move || blobs.put(&bytes))
+                        .await
+                        .map_err(|e| Error::internal(format!("blob write failed: {e}")))?
+                        .map(|_| ())
+                }
+            },
+        )
         .await
     }
 
@@ -91,7 +97,8 @@ impl Dispatcher {
         config.validate()?;
         let sha = info.latest.artifact_sha256;
         let file = ArtifactSource::File(self.blobs.path(&sha));
-        self.publish(name, &sha, file, config, || async { Ok(()) }).await
+        self.publish(name, &sha, file, config, || async { Ok(()) })
+            .await
     }
 
     async fn publish<F, Fut>(

@@ -22,7 +22,11 @@ impl ApiError {
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, ErrorKind::InvalidInput.code(), message)
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            ErrorKind::InvalidInput.code(),
+            message,
+        )
     }
 }
 

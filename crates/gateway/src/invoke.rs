@@ -26,7 +26,11 @@ pub async fn invoke(State(state): State<AppState>, request: Request) -> Response
     response
 }
 
-async fn call(state: &AppState, invocation_id: &str, request: Request) -> Result<Response, ApiError> {
+async fn call(
+    state: &AppState,
+    invocation_id: &str,
+    request: Request,
+) -> Result<Response, ApiError> {
     let (mut parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
     let (name, rest) = split_path(&path);

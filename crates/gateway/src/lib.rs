@@ -31,12 +31,13 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     let upload_limit = DefaultBodyLimit::max(state.max_upload_bytes.saturating_add(64 * 1024));
-    let management = api::routes()
-        .layer(upload_limit)
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_admin,
-        ));
+    let management =
+        api::routes()
+            .layer(upload_limit)
+            .route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                auth::require_admin,
+            ));
     Router::new()
         .route("/fn/{name}", any(invoke::invoke))
         .route("/fn/{name}/", any(invoke::invoke))

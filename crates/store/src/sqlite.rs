@@ -118,7 +118,11 @@ fn invocation_from_row(row: &Row) -> rusqlite::Result<InvocationRecord> {
 
 fn deploy_in(tx: &rusqlite::Transaction, new: &NewVersion) -> rusqlite::Result<Deployed> {
     let latest = tx
-        .query_row(&function_query("WHERE f.name = ?1"), [&new.function], function_from_row)
+        .query_row(
+            &function_query("WHERE f.name = ?1"),
+            [&new.function],
+            function_from_row,
+        )
         .optional()?;
     if let Some(info) = &latest {
         let same = info.latest.artifact_sha256 == new.artifact_sha256
@@ -186,8 +190,12 @@ impl Store for SqliteStore {
     async fn function(&self, name: &str) -> Result<Option<FunctionInfo>, Error> {
         let name = name.to_string();
         self.with(move |conn| {
-            conn.query_row(&function_query("WHERE f.name = ?1"), [name], function_from_row)
-                .optional()
+            conn.query_row(
+                &function_query("WHERE f.name = ?1"),
+                [name],
+                function_from_row,
+            )
+            .optional()
         })
         .await
     }
@@ -373,7 +381,10 @@ mod tests {
             http_status: 504,
             error: Some("timed out".into()),
         };
-        store.record_invocations(vec![record.clone()]).await.unwrap();
+        store
+            .record_invocations(vec![record.clone()])
+            .await
+            .unwrap();
         assert_eq!(store.invocations("hello", 10).await.unwrap(), vec![record]);
         let lines: Vec<LogLine> = (0..3)
             .map(|i| LogLine {

@@ -1,8 +1,11 @@
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::body::Body;
 use axum::extract::multipart::MultipartError;
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::StatusCode;
+use axum::http::header;
 use bytes::Bytes;
+use futures::StreamExt;
 use gust_core::{ErrorKind, FunctionConfig, Version};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -43,13 +46,21 @@ pub struct DeployResponse {
 pub async fn deploy(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    request: Request,
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
-    let multipart = multipart.map_err(|e| {
-        ApiError::bad_request(format!(
-            "a deploy is a multipart/form-data upload with an `artifact` part: {e}"
-        ))
-    })?;
+    if declared_length(&request).is_some_and(|len| len > state.max_upload_bytes + FORM_OVERHEAD) {
+        // Read (and drop) what the client is sending so that it gets to see the 413 instead
+        // of a connection reset mid-upload.
+        discard_body(request.into_body()).await;
+        return Err(too_large(state.max_upload_bytes));
+    }
+    let multipart = Multipart::from_request(request, &state)
+        .await
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "a deploy is a multipart/form-data upload with an `artifact` part: {e}"
+            ))
+        })?;
     let (config, artifact) = read_form(multipart, state.max_upload_bytes).await?;
     let deployed = state.dispatcher.deploy(&name, artifact, config).await?;
     let status = if deployed.created {
@@ -67,21 +78,64 @@ pub async fn deploy(
     ))
 }
 
+/// Room for the form's boundaries and `config` part around the artifact.
+const FORM_OVERHEAD: usize = 64 * 1024;
+/// Most bytes of an oversized upload read before the connection is dropped instead.
+const MAX_DISCARD: usize = 256 * 1024 * 1024;
+
+fn declared_length(request: &Request) -> Option<usize> {
+    request
+        .headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+async fn discard_body(body: Body) {
+    let mut stream = body.into_data_stream();
+    let mut read = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        read += chunk.len();
+        if read > MAX_DISCARD {
+            break;
+        }
+    }
+}
+
+fn too_large(max_upload_bytes: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::TooLarge.code(),
+        format!(
+            "the artifact is larger than the upload limit of {} MiB (set with \
+             `gust serve --max-upload-mb`)",
+            max_upload_bytes / (1024 * 1024)
+        ),
+    )
+}
+
+/// Reads the form; on an error the rest of the form is still read (within the body limit), so
+/// that the client gets the error rather than a connection closed under its upload.
 async fn read_form(
     mut multipart: Multipart,
     max_upload_bytes: usize,
 ) -> Result<(FunctionConfig, Bytes), ApiError> {
-    let too_large = || {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            ErrorKind::TooLarge.code(),
-            format!(
-                "the artifact is larger than the upload limit of {} MiB (set with \
-                 `gust serve --max-upload-mb`)",
-                max_upload_bytes / (1024 * 1024)
-            ),
-        )
-    };
+    let form = read_parts(&mut multipart, max_upload_bytes).await;
+    if form.is_err() {
+        while let Ok(Some(mut field)) = multipart.next_field().await {
+            while let Ok(Some(_)) = field.chunk().await {}
+        }
+    }
+    form
+}
+
+async fn read_parts(
+    multipart: &mut Multipart,
+    max_upload_bytes: usize,
+) -> Result<(FunctionConfig, Bytes), ApiError> {
+    let too_large = || too_large(max_upload_bytes);
     let form_error = |e: MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             too_large()

@@ -40,7 +40,8 @@ pub async fn logs(
     let backlog = state.dispatcher.store().logs(&name, limit).await?;
     let backlog = stream::iter(backlog);
     let body = if query.follow {
-        let stopping = WatchStream::new(state.shutdown.clone()).filter(|stop| std::future::ready(*stop));
+        let stopping =
+            WatchStream::new(state.shutdown.clone()).filter(|stop| std::future::ready(*stop));
         let live = BroadcastStream::new(live)
             .filter_map(move |line| {
                 let line = line.ok().filter(|line| line.function == name);

@@ -13,8 +13,7 @@ pub use deploy::DeployResponse;
 
 pub(crate) use deploy::__path_deploy;
 pub(crate) use functions::{
-    __path_delete, __path_get, __path_invocations, __path_list, __path_reconfigure,
-    __path_versions,
+    __path_delete, __path_get, __path_invocations, __path_list, __path_reconfigure, __path_versions,
 };
 pub(crate) use logs::__path_logs;
 

@@ -34,14 +34,20 @@ impl AotCache {
     }
 
     /// The compiled component, from the cache when present, else compiled and cached.
-    pub fn component(&self, sha256: &str, artifact: ArtifactSource) -> Result<Component, LoadError> {
+    pub fn component(
+        &self,
+        sha256: &str,
+        artifact: ArtifactSource,
+    ) -> Result<Component, LoadError> {
         let path = self.path(sha256);
         if path.exists() {
             // SAFETY: the file was written by `Component::serialize` of this very engine
             // configuration (the key includes its compatibility hash) into our own data dir.
             match unsafe { Component::deserialize_file(&self.engine, &path) } {
                 Ok(component) => return Ok(component),
-                Err(e) => tracing::warn!(path = %path.display(), "discarding AOT cache entry: {e:#}"),
+                Err(e) => {
+                    tracing::warn!(path = %path.display(), "discarding AOT cache entry: {e:#}")
+                }
             }
         }
         let bytes: std::borrow::Cow<[u8]> = match &artifact {
@@ -54,7 +60,11 @@ impl AotCache {
         let started = std::time::Instant::now();
         let component = Component::new(&self.engine, &bytes)
             .map_err(|e| LoadError::Invalid(format!("the component does not compile: {e:#}")))?;
-        tracing::info!(sha256, elapsed_ms = started.elapsed().as_millis() as u64, "compiled component");
+        tracing::info!(
+            sha256,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "compiled component"
+        );
         self.write(&path, &component)?;
         Ok(component)
     }

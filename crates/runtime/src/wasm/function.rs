@@ -12,8 +12,9 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use super::guest::GuestState;
 use crate::{Call, Execution, Failure, Loaded, Outcome, RequestBody, ResponseBody};
 
-type ResponseSender =
-    oneshot::Sender<Result<http::Response<ResponseBody>, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>>;
+type ResponseSender = oneshot::Sender<
+    Result<http::Response<ResponseBody>, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>,
+>;
 
 /// A loaded component version: each request gets a fresh instance from its `InstancePre`.
 pub struct WasmFunction {
@@ -118,7 +119,10 @@ async fn run(
     let timed_out = || {
         (
             InvocationStatus::Timeout,
-            Some(format!("the function exceeded its timeout of {} ms", call.config.timeout_ms)),
+            Some(format!(
+                "the function exceeded its timeout of {} ms",
+                call.config.timeout_ms
+            )),
         )
     };
     match result {
@@ -132,12 +136,23 @@ async fn run(
             )),
         ),
         Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => timed_out(),
-        Ok(Err(e)) => match e.downcast_ref::<I32Exit>() {
-            Some(exit) => (
-                InvocationStatus::Error,
-                Some(format!("the function exited with code {}", exit.0)),
-            ),
-            None => (InvocationStatus::Error, Some(format!("the function failed: {e:?}"))),
-        },
+        Ok(Err(e)) => (InvocationStatus::Error, Some(describe_failure(&e))),
+    }
+}
+
+/// One line for the caller; the wasm backtrace goes to the server's debug log.
+fn describe_failure(err: &wasmtime::Error) -> String {
+    tracing::debug!("function failed: {err:?}");
+    if let Some(exit) = err.downcast_ref::<I32Exit>() {
+        return format!("the function exited with code {}", exit.0);
+    }
+    match err.downcast_ref::<Trap>() {
+        Some(Trap::UnreachableCodeReached) => {
+            "the function trapped: wasm `unreachable` executed (a panic or abort; its stderr \
+             is in the function's logs)"
+                .into()
+        }
+        Some(trap) => format!("the function trapped: {trap}"),
+        None => format!("the function failed: {}", err.root_cause()),
     }
 }

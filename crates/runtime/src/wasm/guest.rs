@@ -129,7 +129,11 @@ impl WasiHttpHooks for OutboundPolicy {
     ) -> SendResult {
         let uri = request.uri();
         let host = uri.host().unwrap_or_default().to_string();
-        let default_port = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) { 443 } else { 80 };
+        let default_port = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
+            443
+        } else {
+            80
+        };
         let port = uri.port_u16().unwrap_or(default_port);
         if !self.config.allows_host(&host, port) {
             self.logs.line(

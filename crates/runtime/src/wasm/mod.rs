@@ -47,7 +47,11 @@ impl WasmExecutor {
     }
 
     /// Compiles (or loads from the AOT cache) and links a component.
-    fn prepare(&self, sha256: &str, artifact: ArtifactSource) -> Result<ProxyPre<GuestState>, LoadError> {
+    fn prepare(
+        &self,
+        sha256: &str,
+        artifact: ArtifactSource,
+    ) -> Result<ProxyPre<GuestState>, LoadError> {
         let component = self.cache.component(sha256, artifact)?;
         let pre = self
             .linker

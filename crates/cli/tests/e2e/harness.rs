@@ -1,0 +1,224 @@
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use reqwest::blocking::{Client, RequestBuilder, Response, multipart};
+use serde_json::Value;
+use tempfile::TempDir;
+
+const GUST: &str = env!("CARGO_BIN_EXE_gust");
+
+/// The repository root (this file is crates/cli/tests/e2e/harness.rs).
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Path of a test function's component, building all of examples/ once for wasm32-wasip2.
+pub fn guest(name: &str) -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    let dir = BUILT.get_or_init(|| {
+        let examples = repo_root().join("examples");
+        // Several test processes may start at once: one builds, the others wait on the lock.
+        let lock = File::create(std::env::temp_dir().join("gust-examples-build.lock")).unwrap();
+        lock.lock().unwrap();
+        let status = Command::new("cargo")
+            .args(["build", "--release", "--quiet"])
+            .current_dir(&examples)
+            .status()
+            .expect("run cargo for the examples");
+        assert!(
+            status.success(),
+            "building examples/ for wasm32-wasip2 failed"
+        );
+        examples.join("target/wasm32-wasip2/release")
+    });
+    let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
+    if path.exists() {
+        path
+    } else {
+        dir.join(format!("{name}.wasm"))
+    }
+}
+
+/// A running `gust serve`, stopped when dropped.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub token: String,
+    pub data_dir: PathBuf,
+    _temp: Option<TempDir>,
+    http: Client,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra_args: &[&str]) -> Server {
+        let temp = TempDir::new().unwrap();
+        let mut server = Self::start_in(temp.path(), extra_args);
+        server._temp = Some(temp);
+        server
+    }
+
+    /// Starts on an existing data directory (to test restarts).
+    pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Server {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(data_dir.join("server.log"))
+            .unwrap();
+        let mut child = Command::new(GUST)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra_args)
+            .env("GUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start gust serve");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("gust listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from gust serve: {line:?}"))
+            .to_string();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+        let token = std::fs::read_to_string(data_dir.join("admin.token")).unwrap();
+        Server {
+            child,
+            url,
+            token: token.trim().to_string(),
+            data_dir: data_dir.to_path_buf(),
+            _temp: None,
+            http: Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends a signal and waits for the process to exit; returns whether it exited cleanly.
+    pub fn signal_and_wait(&mut self, signal: &str) -> bool {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.child.wait().unwrap().success()
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("server.log")).unwrap_or_default()
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.http.get(format!("{}{path}", self.url))
+    }
+
+    pub fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.http.request(method, format!("{}{path}", self.url))
+    }
+
+    /// An authenticated management request.
+    pub fn admin(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.request(method, path).bearer_auth(&self.token)
+    }
+
+    pub fn admin_json(&self, path: &str) -> Value {
+        let response = self.admin(reqwest::Method::GET, path).send().unwrap();
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().unwrap()
+    }
+
+    /// Deploys over the API; returns the response for the test to check.
+    pub fn deploy_raw(&self, name: &str, artifact: Vec<u8>, config: Value) -> Response {
+        let form = multipart::Form::new()
+            .text("config", config.to_string())
+            .part(
+                "artifact",
+                multipart::Part::bytes(artifact).file_name("f.wasm"),
+            );
+        self.admin(reqwest::Method::PUT, &format!("/v1/functions/{name}"))
+            .multipart(form)
+            .send()
+            .unwrap()
+    }
+
+    /// Deploys a test function with a config; panics unless it succeeds.
+    pub fn deploy(&self, name: &str, guest_name: &str, config: Value) -> Value {
+        let response = self.deploy_raw(name, std::fs::read(guest(guest_name)).unwrap(), config);
+        let status = response.status();
+        let body: Value = response.json().unwrap();
+        assert!(status.is_success(), "deploy {name}: {status} {body}");
+        body
+    }
+
+    /// Runs the `gust` CLI against this server.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        Command::new(GUST)
+            .args(args)
+            .env("GUST_SERVER", &self.url)
+            .env("GUST_TOKEN", &self.token)
+            .output()
+            .expect("run gust")
+    }
+
+    /// Waits until the invocation records of `function` number at least `count`.
+    pub fn invocations(&self, function: &str, count: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let records = self.admin_json(&format!("/v1/functions/{function}/invocations"));
+            let records = records.as_array().unwrap().clone();
+            if records.len() >= count || Instant::now() > deadline {
+                return records;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The `{"error": {"code", "message"}}` body of an error response.
+pub fn error_of(response: Response) -> (u16, String, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().expect("error bodies are JSON");
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let message = body["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    (status, code, message)
+}
+
+pub fn public() -> Value {
+    serde_json::json!({"public": true})
+}

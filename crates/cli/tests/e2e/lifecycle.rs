@@ -1,0 +1,91 @@
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::harness::{Server, public};
+
+fn compiled_files(server: &Server) -> Vec<(String, i64, u64)> {
+    let mut files: Vec<_> = std::fs::read_dir(server.data_dir.join("compiled"))
+        .unwrap()
+        .map(|entry| {
+            let entry = entry.unwrap();
+            let meta = entry.metadata().unwrap();
+            (
+                entry.file_name().to_string_lossy().into_owned(),
+                meta.mtime_nsec(),
+                meta.ino(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_restart_serves_from_the_aot_cache_without_compiling() {
+    let dir = TempDir::new().unwrap();
+    let mut server = Server::start_in(dir.path(), &[]);
+    server.deploy("hello", "hello", public());
+    let before = compiled_files(&server);
+    assert_eq!(before.len(), 1);
+    assert!(server.signal_and_wait("TERM"), "clean exit on SIGTERM");
+    let compiles_before = server.server_log().matches("compiled component").count();
+    drop(server);
+
+    let server = Server::start_in(dir.path(), &[]);
+    let response = server.get("/fn/hello").send().unwrap();
+    assert_eq!(response.headers()["x-gust-cold-start"], "true");
+    assert_eq!(response.text().unwrap(), "Hello, world!\n");
+    assert_eq!(
+        compiled_files(&server),
+        before,
+        "the cache entry was reused, not rewritten"
+    );
+    let compiles_after = server.server_log().matches("compiled component").count();
+    assert_eq!(
+        compiles_after, compiles_before,
+        "no compile after the restart"
+    );
+}
+
+#[test]
+fn a_deploy_that_answered_survives_kill_9() {
+    let dir = TempDir::new().unwrap();
+    let mut server = Server::start_in(dir.path(), &[]);
+    server.deploy("hello", "hello", public());
+    server.deploy("env", "env", json!({"public": true, "env": {"K": "v"}}));
+    server.signal_and_wait("KILL");
+    drop(server);
+
+    let server = Server::start_in(dir.path(), &[]);
+    assert_eq!(
+        server.get("/fn/hello").send().unwrap().text().unwrap(),
+        "Hello, world!\n"
+    );
+    let env: serde_json::Value = server.get("/fn/env").send().unwrap().json().unwrap();
+    assert_eq!(env["K"], "v");
+}
+
+#[test]
+fn sigterm_lets_in_flight_requests_finish() {
+    let mut server = Server::start();
+    server.deploy("echo", "echo", public());
+    let mut in_flight = server
+        .get("/fn/echo?chunks=3&delay_ms=1000")
+        .send()
+        .unwrap();
+    // The first chunk proves the request is running before the signal is sent.
+    let mut first = [0u8; 64];
+    let n = in_flight.read(&mut first).unwrap();
+    assert_eq!(&first[..n], b"chunk 0\n");
+    let stopping = std::thread::spawn(move || server.signal_and_wait("TERM"));
+    let mut rest = String::new();
+    in_flight.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "chunk 1\nchunk 2\n");
+    assert!(
+        stopping.join().unwrap(),
+        "clean exit after the request finished"
+    );
+}

@@ -1,0 +1,103 @@
+use serde_json::json;
+
+use crate::harness::{Server, error_of, public};
+
+#[test]
+fn a_function_over_its_timeout_gets_504_and_the_server_goes_on() {
+    let server = Server::start();
+    server.deploy("busy", "busy", json!({"public": true, "timeout_ms": 500}));
+    for query in ["spin_ms=forever", "sleep_ms=60000"] {
+        let response = server.get(&format!("/fn/busy?{query}")).send().unwrap();
+        let id = response.headers()["x-gust-invocation-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let body: serde_json::Value = response.json().unwrap();
+        assert_eq!(body["error"]["code"], "timeout", "{query}: {body}");
+        assert_eq!(body["error"]["invocation_id"], id.as_str());
+    }
+    let quick = server.get("/fn/busy?spin_ms=1").send().unwrap();
+    assert_eq!(quick.status(), 200);
+    let records = server.invocations("busy", 3);
+    let statuses: Vec<&str> = records
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["ok", "timeout", "timeout"]);
+    for record in &records[1..] {
+        assert_eq!(record["http_status"], 504);
+        assert!(record["duration_us"].as_u64().unwrap() >= 500_000);
+    }
+}
+
+#[test]
+fn a_guest_over_its_memory_limit_fails_alone() {
+    let server = Server::start();
+    server.deploy("memhog", "memhog", json!({"public": true, "memory_mb": 32}));
+    server.deploy("hello", "hello", public());
+    let (status, code, message) = error_of(server.get("/fn/memhog?mb=64").send().unwrap());
+    assert_eq!((status, code.as_str()), (500, "memory_exceeded"));
+    assert!(message.contains("32 MB"), "{message}");
+    let small = server.get("/fn/memhog?mb=8").send().unwrap();
+    assert_eq!(small.text().unwrap(), "allocated 8 MiB\n");
+    assert_eq!(server.get("/fn/hello").send().unwrap().status(), 200);
+    let records = server.invocations("memhog", 2);
+    assert_eq!(records[1]["status"], "memory_exceeded");
+    assert_eq!(records[1]["memory_mb"], 32);
+    assert_eq!(records[0]["status"], "ok");
+}
+
+#[test]
+fn a_panic_answers_500_with_the_invocation_id_and_the_server_keeps_serving() {
+    let server = Server::start();
+    server.deploy("panic", "panic", public());
+    server.deploy("hello", "hello", public());
+    for _ in 0..3 {
+        let response = server.get("/fn/panic").send().unwrap();
+        let id = response.headers()["x-gust-invocation-id"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let body: serde_json::Value = response.json().unwrap();
+        assert_eq!(body["error"]["code"], "error");
+        assert_eq!(body["error"]["invocation_id"], id.as_str());
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("trapped"),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        server.get("/fn/hello").send().unwrap().text().unwrap(),
+        "Hello, world!\n"
+    );
+}
+
+#[test]
+fn records_say_how_each_invocation_ended_and_what_it_bills() {
+    let server = Server::start();
+    server.deploy("busy", "busy", json!({"public": true, "memory_mb": 64}));
+    server.get("/fn/busy?spin_ms=20").send().unwrap();
+    server.get("/fn/busy?spin_ms=1").send().unwrap();
+    let records = server.invocations("busy", 2);
+    let (newest, oldest) = (&records[0], &records[1]);
+    assert_eq!(oldest["cold"], true);
+    assert_eq!(newest["cold"], false);
+    for record in &records {
+        assert_eq!(record["function"], "busy");
+        assert_eq!(record["version"], 1);
+        assert_eq!(record["trigger"], "http");
+        assert_eq!(record["status"], "ok");
+        assert_eq!(record["memory_mb"], 64);
+        assert_eq!(record["http_status"], 200);
+        assert!(record["started_at_ms"].as_i64().unwrap() > 1_700_000_000_000);
+        let duration_us = record["duration_us"].as_u64().unwrap();
+        assert_eq!(
+            record["billed_ms"].as_u64().unwrap(),
+            duration_us.div_ceil(1000).max(1)
+        );
+    }
+    assert!(oldest["duration_us"].as_u64().unwrap() >= 20_000);
+}

@@ -1,0 +1,60 @@
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::harness::{Server, public, stdout};
+
+#[test]
+fn guest_output_becomes_log_lines_of_its_invocation() {
+    let server = Server::start();
+    server.deploy("hello", "hello", public());
+    let response = server.get("/fn/hello?name=logger").send().unwrap();
+    let id = response.headers()["x-gust-invocation-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    server.invocations("hello", 1);
+    let logs = server.cli(&["logs", "hello"]);
+    let text = stdout(&logs);
+    let line = text
+        .lines()
+        .find(|l| l.contains("greeting logger"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains(&id), "{line}");
+    assert!(line.contains("stdout"), "{line}");
+
+    server.deploy("panic", "panic", public());
+    server.get("/fn/panic").send().unwrap();
+    server.invocations("panic", 1);
+    let logs = stdout(&server.cli(&["logs", "panic"]));
+    assert!(logs.contains("stderr about to fail on /"), "{logs}");
+    assert!(logs.contains("boom: this function always fails"), "{logs}");
+}
+
+#[test]
+fn logs_follow_streams_new_lines() {
+    let server = Server::start();
+    server.deploy("hello", "hello", public());
+    let mut follower = Command::new(env!("CARGO_BIN_EXE_gust"))
+        .args(["logs", "hello", "--follow"])
+        .env("GUST_SERVER", &server.url)
+        .env("GUST_TOKEN", &server.token)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(follower.stdout.take().unwrap()).lines();
+    // The follower may connect after the first call: keep calling until a line shows up.
+    let reader = std::thread::spawn(move || lines.next().unwrap().unwrap());
+    let mut n = 0;
+    while !reader.is_finished() && n < 200 {
+        server
+            .get(&format!("/fn/hello?name=follow{n}"))
+            .send()
+            .unwrap();
+        n += 1;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let line = reader.join().unwrap();
+    assert!(line.contains("greeting follow"), "{line}");
+    follower.kill().unwrap();
+    follower.wait().unwrap();
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: each starts the real `gust` binary on a free port with a temporary data
+//! directory and uses it as a user would, over HTTP and through the CLI.
+
+mod harness;
+
+mod deploy_errors;
+mod invoke;
+mod lifecycle;
+mod limits;
+mod logs;
+mod management;

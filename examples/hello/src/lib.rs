@@ -1,0 +1,24 @@
+//! Greets whoever calls: `?name=` in the query or `{"name": ...}` in a JSON body.
+
+use gust_sdk::{Request, Response};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Greeting {
+    name: String,
+}
+
+fn handle(req: Request) -> Response {
+    let name = match req.query("name") {
+        Some(name) => name,
+        None if !req.body.is_empty() => match req.json::<Greeting>() {
+            Ok(greeting) => greeting.name,
+            Err(bad_request) => return bad_request,
+        },
+        None => "world".to_string(),
+    };
+    println!("greeting {name}");
+    Response::text(format!("Hello, {name}!\n"))
+}
+
+gust_sdk::export_handler!(handle);
