@@ -15,7 +15,7 @@ fn handle(req: Request) -> Response {
             Ok(greeting) => greeting.name,
             Err(bad_request) => return bad_request,
         },
-        None => "world".to_string(),
+        None => return Response::text("Hello, world!\n"),
     };
     println!("greeting {name}");
     Response::text(format!("Hello, {name}!\n"))

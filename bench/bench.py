@@ -1,0 +1,212 @@
+"""Gust's benchmark harness: each scenario runs Gust and its references side by side in one run,
+with wrk as the load generator in a separate process, and the results go to BENCHMARKS.md."""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+GUST = ROOT / "target/release/gust"
+NATIVE = ROOT / "target/release/native-hello"
+GUESTS = ROOT / "examples/target/wasm32-wasip2/release"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url, timeout=30.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).read()
+            return
+        except Exception:
+            time.sleep(0.05)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process and its threads."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+@contextmanager
+def process(args, **kwargs):
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def gust_server():
+    data = tempfile.mkdtemp(prefix="gust-bench-")
+    port = free_port()
+    env = dict(os.environ, GUST_LOG="warn")
+    with process([GUST, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data], env=env) as proc:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_up(base + "/v1/openapi.json")
+        deploy = [GUST, "deploy", "hello", GUESTS / "hello.wasm", "--public"]
+        subprocess.run(deploy, check=True, capture_output=True,
+                       env=dict(os.environ, GUST_SERVER=base, GUST_DATA_DIR=data))
+        yield proc, base + "/fn/hello"
+    shutil.rmtree(data, ignore_errors=True)
+
+
+@contextmanager
+def wasmtime_serve():
+    port = free_port()
+    args = ["wasmtime", "serve", "-Scli", "--addr", f"127.0.0.1:{port}", GUESTS / "hello.wasm"]
+    with process(args) as proc:
+        url = f"http://127.0.0.1:{port}/"
+        wait_until_up(url)
+        yield proc, url
+
+
+@contextmanager
+def native_hello():
+    port = free_port()
+    with process([NATIVE, f"127.0.0.1:{port}"]) as proc:
+        url = f"http://127.0.0.1:{port}/"
+        wait_until_up(url)
+        yield proc, url
+
+
+SERVERS = {"gust": gust_server, "wasmtime serve": wasmtime_serve, "native hyper": native_hello}
+
+
+def parse_latency(text, label):
+    match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    value, unit = float(match.group(1)), match.group(2)
+    return value * {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
+
+
+def wrk(url, connections, seconds, pid):
+    threads = 1 if connections == 1 else 2
+    before = cpu_seconds(pid)
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        check=True, capture_output=True, text=True).stdout
+    cpu = cpu_seconds(pid) - before
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors:
+        raise RuntimeError(f"{url}: {errors.group(1)} error responses")
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50_us": parse_latency(out, "50"),
+        "p99_us": parse_latency(out, "99"),
+        "cpu_us_per_req": cpu * 1e6 / max(requests, 1),
+    }
+
+
+def summary(samples, key):
+    values = [s[key] for s in samples]
+    return statistics.median(values), min(values), max(values)
+
+
+def warm_throughput(runs, seconds):
+    """Scenario 1: warm hello-world, 1 and 32 connections, Gust beside its references."""
+    results = {}
+    for name, server in SERVERS.items():
+        with server() as (proc, url):
+            wrk(url, 32, 1, proc.pid)  # warm-up: code loaded, caches hot
+            for connections in (1, 32):
+                samples = [wrk(url, connections, seconds, proc.pid) for _ in range(runs)]
+                results[(name, connections)] = samples
+                rps = summary(samples, "rps")[0]
+                print(f"  {name:15} c={connections:<3} {rps:>10.0f} req/s", file=sys.stderr)
+    return results
+
+
+def format_warm(results, runs, seconds):
+    lines = [
+        "| server | connections | req/s (median, min–max) | p50 µs | p99 µs | CPU µs/req |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (name, connections), samples in results.items():
+        rps, lo, hi = summary(samples, "rps")
+        p50 = summary(samples, "p50_us")[0]
+        p99 = summary(samples, "p99_us")[0]
+        cpu = summary(samples, "cpu_us_per_req")[0]
+        lines.append(f"| {name} | {connections} | {rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | "
+                     f"{p50:.0f} | {p99:.0f} | {cpu:.1f} |")
+    gust32 = summary(results[("gust", 32)], "rps")[0]
+    wasmtime32 = summary(results[("wasmtime serve", 32)], "rps")[0]
+    native32 = summary(results[("native hyper", 32)], "rps")[0]
+    lines.append("")
+    lines.append(f"At 32 connections Gust serves {gust32 / wasmtime32:.2f}× the requests of "
+                 f"`wasmtime serve` and {100 * gust32 / native32:.0f}% of native hyper. "
+                 f"{runs} runs of {seconds} s each per row.")
+    return "\n".join(lines)
+
+
+def machine():
+    mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
+    wasmtime = subprocess.run(["wasmtime", "--version"], capture_output=True, text=True).stdout.strip()
+    wrk_v = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.splitlines()[0]
+    rustc = subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip()
+    return (f"{os.cpu_count()} cores, {mem_kb / 1024 / 1024:.0f} GiB, {platform.machine()} "
+            f"Linux {platform.release()}; {rustc}; {wasmtime}; {wrk_v.split(' [')[0]}")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="one short run per scenario")
+    parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    args = parser.parse_args()
+    runs, seconds = (1, 2) if args.quick else (3, 10)
+
+    print("warm throughput and latency", file=sys.stderr)
+    warm = warm_throughput(runs, seconds)
+    report = "\n".join([
+        "# Benchmarks",
+        "",
+        "Written by `bench/run` (the numbers below are from its last full run; "
+        "`bench/run --quick` is CI's smoke run). Gust and its references run side by side in "
+        "one run, on the same machine as the load generator (wrk).",
+        "",
+        f"Machine: {machine()}.",
+        "",
+        "## Warm hello-world: throughput and latency",
+        "",
+        "The `examples/hello` component answering `Hello, world!`, served by Gust "
+        "(`/fn/hello`, public), by `wasmtime serve -Scli` (same component, same wasmtime "
+        "version) and by a native hyper server (`bench/native-hello`, the ceiling). "
+        f"Command per row: `wrk -t{{1|2}} -c{{1|32}} -d{seconds}s --latency URL`; CPU is "
+        "the server process's user+system time over the run divided by requests served.",
+        "",
+        format_warm(warm, runs, seconds),
+        "",
+    ])
+    if args.quick:
+        print(report)
+    else:
+        Path(args.output).write_text(report)
+        print(f"wrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
