@@ -200,6 +200,7 @@ def main():
         "",
         format_warm(warm, runs, seconds),
         "",
+        (ROOT / "bench/notes.md").read_text(),
     ])
     if args.quick:
         print(report)

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::Args;
 use gust_dispatch::Dispatcher;
 use gust_gateway::{AdminToken, AppState};
@@ -65,6 +66,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("gust listening on {url}");
     println!("admin token in {}", token_path.display());
 
+    // Responses go out in pieces (head, then streamed body): without TCP_NODELAY a small last
+    // piece waits on the client's delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::warn!("cannot set TCP_NODELAY: {e}");
+        }
+    });
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");

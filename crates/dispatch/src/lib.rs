@@ -71,23 +71,8 @@ impl Dispatcher {
         validate_function_name(name)?;
         config.validate()?;
         let sha = BlobStore::sha256_hex(&artifact);
-        let bytes: Arc<[u8]> = Arc::from(artifact.as_ref());
-        self.publish(
-            name,
-            &sha,
-            ArtifactSource::Bytes(bytes.clone()),
-            config,
-            || {
-                let blobs = self.blobs.clone();
-                async move {
-                    tokio::task::spawn_blocking(move || blobs.put(&bytes))
-                        .await
-                        .map_err(|e| Error::internal(format!("blob write failed: {e}")))?
-                        .map(|_| ())
-                }
-            },
-        )
-        .await
+        let bytes = ArtifactSource::Bytes(Arc::from(artifact.as_ref()));
+        self.publish(name, &sha, bytes, config).await
     }
 
     /// Makes a new version of a function's latest artifact with some settings changed.
@@ -96,30 +81,30 @@ impl Dispatcher {
         let config = patch.apply(&info.latest.config);
         config.validate()?;
         let sha = info.latest.artifact_sha256;
-        let file = ArtifactSource::File(self.blobs.path(&sha));
-        self.publish(name, &sha, file, config, || async { Ok(()) })
-            .await
+        let stored = ArtifactSource::File(self.blobs.path(&sha));
+        self.publish(name, &sha, stored, config).await
     }
 
-    async fn publish<F, Fut>(
+    /// Loads the artifact (which checks it), stores a new upload, then records the version:
+    /// nothing is written for an artifact that cannot run.
+    async fn publish(
         &self,
         name: &str,
         sha: &str,
         artifact: ArtifactSource,
         config: FunctionConfig,
-        persist_artifact: F,
-    ) -> Result<Deployed, Error>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<(), Error>>,
-    {
-        let config = Arc::new(config);
-        let loaded = self
-            .wasm
-            .load(sha, artifact, config.clone())
-            .await
-            .map_err(load_error)?;
-        persist_artifact().await?;
+    ) -> Result<Deployed, Error> {
+        let upload = match &artifact {
+            ArtifactSource::Bytes(bytes) => Some(bytes.clone()),
+            ArtifactSource::File(_) => None,
+        };
+        let loaded = self.wasm.load(sha, artifact).await.map_err(load_error)?;
+        if let Some(bytes) = upload {
+            let blobs = self.blobs.clone();
+            tokio::task::spawn_blocking(move || blobs.put(&bytes))
+                .await
+                .map_err(|e| Error::internal(format!("blob write failed: {e}")))??;
+        }
         let deployed = self
             .store
             .deploy(NewVersion {
@@ -127,7 +112,7 @@ impl Dispatcher {
                 runtime: Runtime::Wasm,
                 artifact_sha256: sha.to_string(),
                 artifact_size: std::fs::metadata(self.blobs.path(sha)).map_or(0, |m| m.len()),
-                config: (*config).clone(),
+                config,
             })
             .await?;
         let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
@@ -171,15 +156,8 @@ impl Dispatcher {
         }
         let info = self.function(name).await?;
         let sha = &info.latest.artifact_sha256;
-        let loaded = self
-            .wasm
-            .load(
-                sha,
-                ArtifactSource::File(self.blobs.path(sha)),
-                Arc::new(info.latest.config.clone()),
-            )
-            .await
-            .map_err(load_error)?;
+        let stored = ArtifactSource::File(self.blobs.path(sha));
+        let loaded = self.wasm.load(sha, stored).await.map_err(load_error)?;
         let active = Arc::new(ActiveVersion::new(info.latest, loaded));
         self.active
             .write()

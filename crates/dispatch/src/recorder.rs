@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use gust_core::{InvocationRecord, LogLine, now_ms};
 use gust_runtime::LogSink;
@@ -7,6 +8,9 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Most entries written in one transaction.
 const BATCH: usize = 4096;
+/// Pause after each write so that the next one gathers a batch: a commit per request would
+/// cost more CPU than the request itself.
+const LINGER: Duration = Duration::from_millis(20);
 
 enum Entry {
     Invocation(InvocationRecord),
@@ -89,8 +93,12 @@ async fn write_loop(
         {
             tracing::error!("could not store invocation records: {e}");
         }
+        let flushed = !flushes.is_empty();
         flushes.into_iter().for_each(|done| {
             let _ = done.send(());
         });
+        if !flushed {
+            tokio::time::sleep(LINGER).await;
+        }
     }
 }

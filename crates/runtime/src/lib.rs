@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gust_core::FunctionConfig;
 
 pub use execution::{Call, Execution, Failure, Outcome, RequestBody, ResponseBody};
 pub use log_sink::LogSink;
@@ -32,12 +31,11 @@ pub enum LoadError {
 /// A runtime: turns an artifact into something that can be invoked.
 #[async_trait]
 pub trait Executor: Send + Sync + 'static {
-    /// Checks and prepares an artifact (compiling it if needed) for the given config.
+    /// Checks and prepares an artifact, compiling it if needed.
     async fn load(
         &self,
         sha256: &str,
         artifact: ArtifactSource,
-        config: Arc<FunctionConfig>,
     ) -> Result<Arc<dyn Loaded>, LoadError>;
 }
 

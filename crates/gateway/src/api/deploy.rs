@@ -7,6 +7,7 @@ use axum::http::header;
 use bytes::Bytes;
 use futures::StreamExt;
 use gust_core::{ErrorKind, FunctionConfig, Version};
+use gust_store::Deployed;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -29,6 +30,23 @@ pub struct DeployResponse {
     pub version: Version,
     /// False when the upload was identical to the latest version, which keeps serving.
     pub created: bool,
+}
+
+impl DeployResponse {
+    /// 201 for a new version, 200 when the latest version already was the same.
+    pub fn reply(function: String, deployed: Deployed) -> (StatusCode, Json<Self>) {
+        let status = if deployed.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        let body = DeployResponse {
+            function,
+            version: deployed.version,
+            created: deployed.created,
+        };
+        (status, Json(body))
+    }
 }
 
 /// Deploys a function: uploads its component and settings. An identical re-upload makes no
@@ -63,19 +81,7 @@ pub async fn deploy(
         })?;
     let (config, artifact) = read_form(multipart, state.max_upload_bytes).await?;
     let deployed = state.dispatcher.deploy(&name, artifact, config).await?;
-    let status = if deployed.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        Json(DeployResponse {
-            function: name,
-            version: deployed.version,
-            created: deployed.created,
-        }),
-    ))
+    Ok(DeployResponse::reply(name, deployed))
 }
 
 /// Room for the form's boundaries and `config` part around the artifact.

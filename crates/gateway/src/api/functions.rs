@@ -40,19 +40,7 @@ pub async fn reconfigure(
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
     let Json(patch) = patch.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let deployed = state.dispatcher.reconfigure(&name, patch).await?;
-    let status = if deployed.created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        Json(DeployResponse {
-            function: name,
-            version: deployed.version,
-            created: deployed.created,
-        }),
-    ))
+    Ok(DeployResponse::reply(name, deployed))
 }
 
 /// Deletes a function with its versions, invocation records and logs.

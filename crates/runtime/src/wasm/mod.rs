@@ -11,7 +11,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use gust_core::FunctionConfig;
 use wasmtime::Engine;
 use wasmtime::component::Linker;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -72,7 +71,6 @@ impl Executor for WasmExecutor {
         &self,
         sha256: &str,
         artifact: ArtifactSource,
-        _config: Arc<FunctionConfig>,
     ) -> Result<Arc<dyn Loaded>, LoadError> {
         let pre = tokio::task::block_in_place(|| self.prepare(sha256, artifact))?;
         Ok(Arc::new(WasmFunction::new(self.engine.clone(), pre)))
