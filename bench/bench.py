@@ -61,11 +61,12 @@ def process(args, **kwargs):
 
 
 @contextmanager
-def gust_server():
+def gust_server(*extra_args):
     data = tempfile.mkdtemp(prefix="gust-bench-")
     port = free_port()
     env = dict(os.environ, GUST_LOG="warn")
-    with process([GUST, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data], env=env) as proc:
+    args = [GUST, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, *extra_args]
+    with process(args, env=env) as proc:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(base + "/v1/openapi.json")
         deploy = [GUST, "deploy", "hello", GUESTS / "hello.wasm", "--public"]
@@ -163,6 +164,39 @@ def format_warm(results, runs, seconds):
     return "\n".join(lines)
 
 
+def metering_overhead(runs, seconds):
+    """Warm hello-world at 32 connections with metering on and off, the runs interleaved."""
+    samples = {"on": [], "off": []}
+    with gust_server() as (on, on_url), gust_server("--no-metering") as (off, off_url):
+        for proc, url in ((on, on_url), (off, off_url)):
+            wrk(url, 32, 1, proc.pid)
+        for _ in range(runs):
+            samples["on"].append(wrk(on_url, 32, seconds, on.pid))
+            samples["off"].append(wrk(off_url, 32, seconds, off.pid))
+    for mode in samples:
+        print(f"  metering {mode:3} {summary(samples[mode], 'rps')[0]:>10.0f} req/s", file=sys.stderr)
+    return samples
+
+
+def format_metering(samples, runs, seconds):
+    lines = [
+        "| metering | req/s (median, min–max) | p50 µs | p99 µs | CPU µs/req |",
+        "|---|---|---|---|---|",
+    ]
+    for mode in ("on", "off"):
+        rps, lo, hi = summary(samples[mode], "rps")
+        p50 = summary(samples[mode], "p50_us")[0]
+        p99 = summary(samples[mode], "p99_us")[0]
+        cpu = summary(samples[mode], "cpu_us_per_req")[0]
+        lines.append(f"| {mode} | {rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | {p50:.0f} | {p99:.0f} | {cpu:.1f} |")
+    on, off = summary(samples["on"], "rps")[0], summary(samples["off"], "rps")[0]
+    lines.append("")
+    lines.append(f"With metering on Gust serves {100 * on / off:.1f}% of its throughput with "
+                 f"metering off ({100 * (off - on) / off:+.1f}% cost). {runs} interleaved runs of "
+                 f"{seconds} s each.")
+    return "\n".join(lines)
+
+
 def machine():
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     wasmtime = subprocess.run(["wasmtime", "--version"], capture_output=True, text=True).stdout.strip()
@@ -181,6 +215,8 @@ def main():
 
     print("warm throughput and latency", file=sys.stderr)
     warm = warm_throughput(runs, seconds)
+    print("metering overhead", file=sys.stderr)
+    metering = metering_overhead(runs, seconds)
     report = "\n".join([
         "# Benchmarks",
         "",
@@ -199,6 +235,14 @@ def main():
         "the server process's user+system time over the run divided by requests served.",
         "",
         format_warm(warm, runs, seconds),
+        "",
+        "## Metering overhead",
+        "",
+        "The same hello-world at 32 connections on two Gust servers running at once, one "
+        "metering (invocation records, Prometheus metrics, `x-gust-billed-ms`) and one started "
+        "with `--no-metering`; wrk runs alternate between them.",
+        "",
+        format_metering(metering, runs, seconds),
         "",
         (ROOT / "bench/notes.md").read_text(),
     ])

@@ -4,29 +4,11 @@ use gust_core::{FunctionInfo, Version};
 
 use crate::Output;
 use crate::client::Client;
+use crate::table::print_table;
 
 pub fn timestamp(ms: i64) -> String {
     let time = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
     humantime::format_rfc3339_millis(time).to_string()
-}
-
-fn print_table(header: &[&str], rows: Vec<Vec<String>>) {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(&widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(header.iter().map(|h| h.to_string()).collect());
-    rows.into_iter().for_each(line);
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

@@ -1,11 +1,14 @@
 //! `gust`: the platform's server and its command-line client.
 
 mod client;
+mod config;
 mod deploy;
 mod inspect;
 mod invoke;
 mod logs;
 mod serve;
+mod table;
+mod usage;
 
 use std::path::PathBuf;
 
@@ -52,8 +55,10 @@ enum Command {
     },
     /// Print a function's log lines.
     Logs(logs::LogsArgs),
-    /// Delete a function with its versions, records and logs.
+    /// Delete a function with its versions and logs (its invocation records stay, for usage).
     Rm { name: String },
+    /// What functions used and cost: invocations, errors, GB-seconds, price.
+    Usage(usage::UsageArgs),
 }
 
 /// Where a local server keeps its state, unless told otherwise.
@@ -83,6 +88,7 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Ls { output } => inspect::list(&client, output).await,
         Command::Versions { name, output } => inspect::versions(&client, &name, output).await,
         Command::Logs(args) => logs::run(&client, args).await,
+        Command::Usage(args) => usage::run(&client, args).await,
         Command::Rm { name } => {
             client.delete(&format!("/v1/functions/{name}")).await?;
             println!("deleted {name}");

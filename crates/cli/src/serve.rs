@@ -8,10 +8,12 @@ use axum::serve::ListenerExt;
 use clap::Args;
 use gust_dispatch::Dispatcher;
 use gust_gateway::{AdminToken, AppState};
+use gust_meter::Metrics;
 use gust_runtime::wasm::{EngineOptions, WasmExecutor};
-use gust_store::{BlobStore, SqliteStore};
+use gust_store::{BlobStore, SqliteStore, Store};
 use tokio::sync::watch;
 
+use crate::config::ServerConfig;
 use crate::default_data_dir;
 
 #[derive(Args)]
@@ -28,6 +30,13 @@ pub struct ServeArgs {
     /// How long in-flight requests may take to finish after SIGINT or SIGTERM.
     #[arg(long, default_value = "10s")]
     grace_period: String,
+    /// Config file (pricing, retention) [default: <data-dir>/gust.toml if present]
+    #[arg(long, env = "GUST_CONFIG")]
+    config: Option<PathBuf>,
+    /// Turn metering off: no invocation records, metrics or billed durations. Only for
+    /// measuring what metering costs.
+    #[arg(long)]
+    no_metering: bool,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -43,13 +52,25 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
 
-    let store = SqliteStore::open(&data_dir.join("gust.db"))?;
+    let config = match &args.config {
+        Some(path) => ServerConfig::load(path, true)?,
+        None => ServerConfig::load(&data_dir.join("gust.toml"), false)?,
+    };
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("gust.db"))?);
     let blobs = BlobStore::open(data_dir.join("artifacts"))?;
     let wasm = WasmExecutor::new(data_dir.join("compiled"), EngineOptions::default())?;
     let token_path = data_dir.join("admin.token");
     let token = AdminToken::load_or_create(&token_path)
         .with_context(|| format!("cannot write {}", token_path.display()))?;
-    let dispatcher = Arc::new(Dispatcher::new(Arc::new(store), blobs, Arc::new(wasm)));
+    let metrics = (!args.no_metering).then(|| Arc::new(Metrics::default()));
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        blobs,
+        Arc::new(wasm),
+        metrics.clone(),
+    ));
+    let (keep_records, roll_up_every) = config.retention.periods()?;
+    tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let app = gust_gateway::router(AppState {
@@ -57,6 +78,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         token,
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
         shutdown: stop_rx.clone(),
+        metrics,
+        prices: config.pricing,
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -90,6 +113,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     dispatcher.flush().await;
     let _ = std::fs::remove_file(data_dir.join("server.url"));
     Ok(())
+}
+
+/// Keeps the store from growing without bound: records past retention become hourly usage.
+async fn roll_up_old_records(store: Arc<dyn Store>, keep: Duration, every: Duration) {
+    let mut ticks = tokio::time::interval(every);
+    loop {
+        ticks.tick().await;
+        let cutoff = gust_core::now_ms() - keep.as_millis() as i64;
+        match store.roll_up(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("rolled {n} invocation records into hourly usage"),
+            Err(e) => tracing::error!("rolling up old records failed: {e}"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

@@ -1,6 +1,6 @@
 use crate::Error;
 
-/// Parses `250ms`, `30s`, `15m`, `1h` or a bare number of milliseconds.
+/// Parses `250ms`, `30s`, `15m`, `1h`, `7d` or a bare number of milliseconds.
 pub fn parse_duration_ms(text: &str) -> Result<u64, Error> {
     let text = text.trim();
     let split = text
@@ -17,9 +17,10 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, Error> {
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
+        "d" => 86_400_000,
         _ => {
             return Err(Error::invalid(format!(
-                "invalid duration unit `{unit}` in `{text}`: use ms, s, m or h"
+                "invalid duration unit `{unit}` in `{text}`: use ms, s, m, h or d"
             )));
         }
     };
@@ -38,6 +39,7 @@ mod tests {
         assert_eq!(parse_duration_ms("30s").unwrap(), 30_000);
         assert_eq!(parse_duration_ms("15m").unwrap(), 900_000);
         assert_eq!(parse_duration_ms("1h").unwrap(), 3_600_000);
+        assert_eq!(parse_duration_ms("7d").unwrap(), 604_800_000);
         assert_eq!(parse_duration_ms("42").unwrap(), 42);
     }
 

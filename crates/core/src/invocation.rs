@@ -53,6 +53,8 @@ pub struct InvocationRecord {
     /// Duration rounded up to the next millisecond.
     pub billed_ms: u64,
     pub memory_mb: u32,
+    /// Billed seconds × configured memory in GiB.
+    pub gb_seconds: f64,
     pub status: InvocationStatus,
     /// The first use of a loaded version.
     pub cold: bool,
@@ -62,9 +64,16 @@ pub struct InvocationRecord {
 }
 
 impl InvocationRecord {
-    /// Billing rounds every started millisecond up.
-    pub fn billed_ms_for(duration_us: u64) -> u64 {
-        duration_us.div_ceil(1000).max(1)
+    pub fn gb_seconds_for(billed_ms: u64, memory_mb: u32) -> f64 {
+        (billed_ms * memory_mb as u64) as f64 / 1024.0 / 1000.0
+    }
+
+    /// Billing rounds every started millisecond up; a timeout is billed to its limit.
+    pub fn billed_ms_for(duration_us: u64, status: InvocationStatus, timeout_ms: u64) -> u64 {
+        match status {
+            InvocationStatus::Timeout => timeout_ms,
+            _ => duration_us.div_ceil(1000).max(1),
+        }
     }
 }
 
@@ -91,10 +100,19 @@ mod tests {
 
     #[test]
     fn billing_rounds_up_to_the_millisecond() {
-        assert_eq!(InvocationRecord::billed_ms_for(1), 1);
-        assert_eq!(InvocationRecord::billed_ms_for(1000), 1);
-        assert_eq!(InvocationRecord::billed_ms_for(1001), 2);
-        assert_eq!(InvocationRecord::billed_ms_for(0), 1);
+        let billed = |us| InvocationRecord::billed_ms_for(us, InvocationStatus::Ok, 30_000);
+        assert_eq!(billed(1), 1);
+        assert_eq!(billed(1000), 1);
+        assert_eq!(billed(1001), 2);
+        assert_eq!(billed(0), 1);
+        let error = InvocationRecord::billed_ms_for(2500, InvocationStatus::Error, 30_000);
+        assert_eq!(error, 3);
+    }
+
+    #[test]
+    fn a_timeout_is_billed_to_the_limit() {
+        let billed = InvocationRecord::billed_ms_for(1_013_000, InvocationStatus::Timeout, 1000);
+        assert_eq!(billed, 1000);
     }
 
     #[test]

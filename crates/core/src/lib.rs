@@ -6,6 +6,7 @@ mod error;
 mod function;
 mod invocation;
 mod name;
+mod usage;
 
 pub use config::{ConfigPatch, FunctionConfig, MAX_MEMORY_MB, MAX_TIMEOUT_MS, MIN_MEMORY_MB};
 pub use duration::parse_duration_ms;
@@ -13,6 +14,7 @@ pub use error::{Error, ErrorKind};
 pub use function::{FunctionInfo, Runtime, Version};
 pub use invocation::{InvocationRecord, InvocationStatus, LogLine, LogStream, Trigger};
 pub use name::validate_function_name;
+pub use usage::{UsageGroup, UsageQuery, UsageSums};
 
 /// Milliseconds since the Unix epoch, the one timestamp format of the platform.
 pub fn now_ms() -> i64 {

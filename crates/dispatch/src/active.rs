@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use gust_core::{FunctionConfig, Version};
+use gust_meter::FunctionMetrics;
 use gust_runtime::Loaded;
 
 /// A version loaded in this process and ready to serve.
@@ -11,11 +12,17 @@ pub struct ActiveVersion {
     pub(crate) loaded: Arc<dyn Loaded>,
     /// Set by the first invocation: that one is cold, the rest are warm.
     pub(crate) used: AtomicBool,
+    pub(crate) metrics: Option<FunctionMetrics>,
 }
 
 impl ActiveVersion {
-    pub(crate) fn new(version: Version, loaded: Arc<dyn Loaded>) -> Self {
+    pub(crate) fn new(
+        version: Version,
+        loaded: Arc<dyn Loaded>,
+        metrics: Option<FunctionMetrics>,
+    ) -> Self {
         ActiveVersion {
+            metrics,
             config: Arc::new(version.config.clone()),
             version,
             loaded,

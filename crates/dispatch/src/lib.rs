@@ -2,38 +2,27 @@
 //! loaded version, runs it on its executor and records the invocation.
 
 mod active;
+mod hold;
+mod invoke;
 mod recorder;
 
 use std::collections::HashMap;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use gust_core::{
-    ConfigPatch, Error, FunctionConfig, FunctionInfo, InvocationRecord, InvocationStatus, LogLine,
-    Runtime, Trigger, now_ms, validate_function_name,
+    ConfigPatch, Error, FunctionConfig, FunctionInfo, LogLine, Runtime, Version,
+    validate_function_name,
 };
-use gust_runtime::{ArtifactSource, Call, Executor, Failure, LoadError, ResponseBody};
+use gust_meter::Metrics;
+use gust_runtime::{ArtifactSource, Executor, LoadError, Loaded};
 use gust_store::{BlobStore, Deployed, NewVersion, Store};
 use tokio::sync::broadcast;
 
 pub use active::ActiveVersion;
 pub use gust_runtime::RequestBody;
+pub use invoke::{BILLED_MS, Invoked, failure_status};
 use recorder::Recorder;
-
-/// What an invocation produced: the response or why there is none, and whether it paid a start.
-pub struct Invoked {
-    pub response: Result<http::Response<ResponseBody>, Failure>,
-    pub cold: bool,
-}
-
-/// The HTTP status a caller gets for a run that ended without a response.
-pub fn failure_status(status: InvocationStatus) -> u16 {
-    match status {
-        InvocationStatus::Timeout => 504,
-        _ => 500,
-    }
-}
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
@@ -43,11 +32,21 @@ pub struct Dispatcher {
     /// Serialises loads so that concurrent first requests compile a version once.
     loading: tokio::sync::Mutex<()>,
     recorder: Recorder,
+    /// Present when metering is on: records, metrics and billed durations.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, blobs: BlobStore, wasm: Arc<dyn Executor>) -> Self {
+    /// `metrics` is the node's metrics with metering on; `None` turns metering off (no
+    /// invocation records, metrics or billed durations: for measuring what metering costs).
+    pub fn new(
+        store: Arc<dyn Store>,
+        blobs: BlobStore,
+        wasm: Arc<dyn Executor>,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Self {
         Dispatcher {
+            metrics,
             recorder: Recorder::spawn(store.clone()),
             store,
             blobs,
@@ -120,7 +119,7 @@ impl Dispatcher {
         if current != Some(deployed.version.number) {
             active.insert(
                 name.to_string(),
-                Arc::new(ActiveVersion::new(deployed.version.clone(), loaded)),
+                Arc::new(self.activate(deployed.version.clone(), loaded)),
             );
         }
         Ok(deployed)
@@ -134,10 +133,14 @@ impl Dispatcher {
     }
 
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
-        self.active
+        let removed = self
+            .active
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
+        if let Some(metrics) = removed.as_ref().and_then(|a| a.metrics.as_ref()) {
+            metrics.set_warm(false);
+        }
         if self.store.delete_function(name).await? {
             Ok(())
         } else {
@@ -158,7 +161,7 @@ impl Dispatcher {
         let sha = &info.latest.artifact_sha256;
         let stored = ArtifactSource::File(self.blobs.path(sha));
         let loaded = self.wasm.load(sha, stored).await.map_err(load_error)?;
-        let active = Arc::new(ActiveVersion::new(info.latest, loaded));
+        let active = Arc::new(self.activate(info.latest, loaded));
         self.active
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -166,69 +169,17 @@ impl Dispatcher {
         Ok(active)
     }
 
+    fn activate(&self, version: Version, loaded: Arc<dyn Loaded>) -> ActiveVersion {
+        let metrics = self.metrics.as_ref().map(|m| m.function(&version.function));
+        if let Some(metrics) = &metrics {
+            metrics.set_warm(true);
+        }
+        ActiveVersion::new(version, loaded, metrics)
+    }
+
     fn cached(&self, name: &str) -> Option<Arc<ActiveVersion>> {
         let active = self.active.read().unwrap_or_else(|p| p.into_inner());
         active.get(name).cloned()
-    }
-
-    /// Runs one invocation of a resolved version and records it once the function finishes.
-    pub async fn invoke(
-        &self,
-        active: &ActiveVersion,
-        invocation_id: String,
-        trigger: Trigger,
-        request: http::Request<RequestBody>,
-    ) -> Invoked {
-        let cold = !active.used.swap(true, Ordering::Relaxed);
-        let started_at_ms = now_ms();
-        let call = Call {
-            invocation_id: invocation_id.clone(),
-            config: active.config.clone(),
-            logs: self
-                .recorder
-                .log_sink(invocation_id.clone(), active.version.function.clone()),
-        };
-        let execution = active.loaded.invoke(call, request).await;
-        let http_status = match &execution.response {
-            Ok(response) => response.status().as_u16(),
-            Err(failure) => failure_status(failure.status),
-        };
-        let failed_early = execution.response.as_ref().err().cloned();
-        let recorder = self.recorder.clone();
-        let (function, version, memory_mb) = (
-            active.version.function.clone(),
-            active.version.number,
-            active.config.memory_mb,
-        );
-        tokio::spawn(async move {
-            let Ok(outcome) = execution.finished.await else {
-                return;
-            };
-            let duration_us = outcome.duration.as_micros() as u64;
-            // A run that answered with an error but then returned cleanly is still an error.
-            let (status, error) = match (outcome.status, failed_early) {
-                (InvocationStatus::Ok, Some(failure)) => (failure.status, Some(failure.message)),
-                (status, _) => (status, outcome.error),
-            };
-            recorder.record(InvocationRecord {
-                id: invocation_id,
-                function,
-                version,
-                trigger,
-                started_at_ms,
-                duration_us,
-                billed_ms: InvocationRecord::billed_ms_for(duration_us),
-                memory_mb,
-                status,
-                cold,
-                http_status,
-                error,
-            });
-        });
-        Invoked {
-            response: execution.response,
-            cold,
-        }
     }
 
     /// Log lines as they are written, from every function.

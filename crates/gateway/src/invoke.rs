@@ -3,7 +3,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use gust_core::{Error, Trigger, validate_function_name};
-use gust_dispatch::{RequestBody, failure_status};
+use gust_dispatch::{BILLED_MS, RequestBody, failure_status};
 use http_body_util::BodyExt;
 use serde_json::json;
 
@@ -74,6 +74,11 @@ async fn call(
             (status, axum::Json(body)).into_response()
         }
     };
+    if let Some(billed_ms) = invoked.billed_ms {
+        response
+            .headers_mut()
+            .insert(BILLED_MS, HeaderValue::from(billed_ms));
+    }
     if invoked.cold {
         response
             .headers_mut()

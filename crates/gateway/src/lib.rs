@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod error;
+mod health;
 mod invoke;
 mod openapi;
 
@@ -13,6 +14,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get};
 use gust_dispatch::Dispatcher;
+use gust_meter::{Metrics, PriceModel};
 use tokio::sync::watch;
 
 pub use auth::AdminToken;
@@ -27,6 +29,9 @@ pub struct AppState {
     pub max_upload_bytes: usize,
     /// Turns true when the server starts shutting down; ends streams that would never end.
     pub shutdown: watch::Receiver<bool>,
+    /// The node's metrics, when metering is on.
+    pub metrics: Option<Arc<Metrics>>,
+    pub prices: PriceModel,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -43,6 +48,9 @@ pub fn router(state: AppState) -> Router {
         .route("/fn/{name}/", any(invoke::invoke))
         .route("/fn/{name}/{*rest}", any(invoke::invoke))
         .route("/v1/openapi.json", get(openapi::document))
+        .route("/metrics", get(health::metrics))
+        .route("/healthz", get(health::alive))
+        .route("/readyz", get(health::ready))
         .nest("/v1", management)
         .fallback(error::no_route)
         .with_state(state)

@@ -9,7 +9,7 @@ use crate::api;
     info(title = "Gust management API", description = "Deploy, configure and observe functions. \
         Functions themselves are invoked at /fn/{name}."),
     paths(api::list, api::deploy, api::get, api::reconfigure, api::delete, api::versions,
-        api::invocations, api::logs),
+        api::invocations, api::logs, api::usage),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

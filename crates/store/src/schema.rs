@@ -39,4 +39,16 @@ CREATE TABLE IF NOT EXISTS logs (
     line          TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS logs_by_function ON logs(function, seq);
+CREATE INDEX IF NOT EXISTS logs_by_time ON logs(ts_ms);
+CREATE INDEX IF NOT EXISTS invocations_by_time ON invocations(started_at_ms);
+-- Usage of invocation records past their retention, one row per function and hour.
+CREATE TABLE IF NOT EXISTS usage_hourly (
+    function    TEXT NOT NULL,
+    hour_ms     INTEGER NOT NULL,
+    invocations INTEGER NOT NULL,
+    errors      INTEGER NOT NULL,
+    billed_ms   INTEGER NOT NULL,
+    mb_ms       INTEGER NOT NULL,
+    PRIMARY KEY (function, hour_ms)
+);
 ";

@@ -4,11 +4,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use gust_core::{
     Error, FunctionConfig, FunctionInfo, InvocationRecord, InvocationStatus, LogLine, LogStream,
-    Runtime, Trigger, Version, now_ms,
+    Runtime, Trigger, UsageQuery, UsageSums, Version, now_ms,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::schema::SCHEMA;
+use crate::usage_sql;
 use crate::{Deployed, NewVersion, Store};
 
 /// The embedded store: one SQLite database in WAL mode. Calls run on the blocking pool so that
@@ -114,6 +115,8 @@ fn function_query(filter: &str) -> String {
 fn invocation_from_row(row: &Row) -> rusqlite::Result<InvocationRecord> {
     let trigger: String = row.get(3)?;
     let status: String = row.get(8)?;
+    let billed_ms: u64 = row.get(6)?;
+    let memory_mb: u32 = row.get(7)?;
     Ok(InvocationRecord {
         id: row.get(0)?,
         function: row.get(1)?,
@@ -122,8 +125,9 @@ fn invocation_from_row(row: &Row) -> rusqlite::Result<InvocationRecord> {
             .ok_or_else(|| text_error(3, format!("unknown trigger {trigger}")))?,
         started_at_ms: row.get(4)?,
         duration_us: row.get(5)?,
-        billed_ms: row.get(6)?,
-        memory_mb: row.get(7)?,
+        billed_ms,
+        memory_mb,
+        gb_seconds: InvocationRecord::gb_seconds_for(billed_ms, memory_mb),
         status: InvocationStatus::parse(&status)
             .ok_or_else(|| text_error(8, format!("unknown status {status}")))?,
         cold: row.get(9)?,
@@ -193,6 +197,11 @@ fn deploy_in(tx: &rusqlite::Transaction, new: &NewVersion) -> rusqlite::Result<D
 
 #[async_trait]
 impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), Error> {
+        self.with(|conn| conn.query_row("SELECT 1", [], |_| Ok(())))
+            .await
+    }
+
     async fn deploy(&self, new: NewVersion) -> Result<Deployed, Error> {
         self.with(move |conn| durably(conn, |tx| deploy_in(tx, &new)))
             .await
@@ -235,7 +244,6 @@ impl Store for SqliteStore {
         let name = name.to_string();
         self.with(move |conn| {
             durably(conn, |tx| {
-                tx.execute("DELETE FROM invocations WHERE function = ?1", [&name])?;
                 tx.execute("DELETE FROM logs WHERE function = ?1", [&name])?;
                 tx.execute("DELETE FROM versions WHERE function = ?1", [&name])?;
                 let deleted = tx.execute("DELETE FROM functions WHERE name = ?1", [&name])?;
@@ -335,6 +343,15 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn usage(&self, query: UsageQuery) -> Result<Vec<UsageSums>, Error> {
+        self.with(move |conn| usage_sql::usage(conn, &query)).await
+    }
+
+    async fn roll_up(&self, before_ms: i64) -> Result<u64, Error> {
+        self.with(move |conn| usage_sql::roll_up(conn, before_ms))
+            .await
+    }
 }
 
 #[cfg(test)]
@@ -387,6 +404,7 @@ mod tests {
             duration_us: 1500,
             billed_ms: 2,
             memory_mb: 128,
+            gb_seconds: InvocationRecord::gb_seconds_for(2, 128),
             status: InvocationStatus::Timeout,
             cold: true,
             http_status: 504,

@@ -9,3 +9,4 @@ mod lifecycle;
 mod limits;
 mod logs;
 mod management;
+mod metering;

@@ -3,6 +3,7 @@
 mod deploy;
 mod functions;
 mod logs;
+mod usage;
 
 use axum::Router;
 use axum::routing::{get, put};
@@ -16,6 +17,7 @@ pub(crate) use functions::{
     __path_delete, __path_get, __path_invocations, __path_list, __path_reconfigure, __path_versions,
 };
 pub(crate) use logs::__path_logs;
+pub(crate) use usage::__path_usage;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -30,4 +32,5 @@ pub fn routes() -> Router<AppState> {
         .route("/functions/{name}/versions", get(functions::versions))
         .route("/functions/{name}/invocations", get(functions::invocations))
         .route("/functions/{name}/logs", get(logs::logs))
+        .route("/usage", get(usage::usage))
 }

@@ -1,0 +1,172 @@
+use std::sync::atomic::Ordering;
+
+use gust_core::{InvocationRecord, InvocationStatus, Trigger, now_ms};
+use gust_runtime::{Call, Failure, Outcome, RequestBody, ResponseBody};
+use http::{HeaderMap, HeaderValue};
+
+use gust_meter::FunctionMetrics;
+
+use crate::hold::{Held, hold};
+use crate::recorder::Recorder;
+use crate::{ActiveVersion, Dispatcher};
+
+pub const BILLED_MS: &str = "x-gust-billed-ms";
+
+/// What an invocation produced: the response or why there is none, whether it paid a start,
+/// and its billed milliseconds when known before the response goes out.
+pub struct Invoked {
+    pub response: Result<http::Response<ResponseBody>, Failure>,
+    pub cold: bool,
+    pub billed_ms: Option<u64>,
+}
+
+/// The HTTP status a caller gets for a run that ended without a response.
+pub fn failure_status(status: InvocationStatus) -> u16 {
+    match status {
+        InvocationStatus::Timeout => 504,
+        _ => 500,
+    }
+}
+
+/// What is known of an invocation before it ends; `finish` turns it into its record.
+struct Pending {
+    record: InvocationRecord,
+    timeout_ms: u64,
+    /// A failure the caller already saw (the run may still end "ok" after answering 500).
+    failed_early: Option<Failure>,
+}
+
+impl Pending {
+    fn finish(mut self, outcome: Outcome) -> InvocationRecord {
+        let (status, error) = match (outcome.status, self.failed_early) {
+            (InvocationStatus::Ok, Some(failure)) => (failure.status, Some(failure.message)),
+            (status, _) => (status, outcome.error),
+        };
+        let r = &mut self.record;
+        r.duration_us = outcome.duration.as_micros() as u64;
+        r.billed_ms = InvocationRecord::billed_ms_for(r.duration_us, status, self.timeout_ms);
+        r.gb_seconds = InvocationRecord::gb_seconds_for(r.billed_ms, r.memory_mb);
+        r.status = status;
+        r.error = error;
+        self.record
+    }
+}
+
+impl Dispatcher {
+    /// Runs one invocation of a resolved version; with metering on, records and measures it
+    /// once the function finishes.
+    pub async fn invoke(
+        &self,
+        active: &ActiveVersion,
+        invocation_id: String,
+        trigger: Trigger,
+        request: http::Request<RequestBody>,
+    ) -> Invoked {
+        let cold = !active.used.swap(true, Ordering::Relaxed);
+        let started_at_ms = now_ms();
+        if let Some(metrics) = &active.metrics {
+            metrics.started(cold);
+        }
+        let call = Call {
+            invocation_id: invocation_id.clone(),
+            config: active.config.clone(),
+            logs: self
+                .recorder
+                .log_sink(invocation_id.clone(), active.version.function.clone()),
+        };
+        let execution = active.loaded.invoke(call, request).await;
+        let mut finished = execution.finished;
+        if active.metrics.is_none() {
+            return Invoked {
+                response: execution.response,
+                cold,
+                billed_ms: None,
+            };
+        }
+        let http_status = match &execution.response {
+            Ok(response) => response.status().as_u16(),
+            Err(failure) => failure_status(failure.status),
+        };
+        let pending = Pending {
+            record: InvocationRecord {
+                id: invocation_id,
+                function: active.version.function.clone(),
+                version: active.version.number,
+                trigger,
+                started_at_ms,
+                duration_us: 0,
+                billed_ms: 0,
+                memory_mb: active.config.memory_mb,
+                gb_seconds: 0.0,
+                status: InvocationStatus::Ok,
+                cold,
+                http_status,
+                error: None,
+            },
+            timeout_ms: active.config.timeout_ms,
+            failed_early: execution.response.as_ref().err().cloned(),
+        };
+        let response = match execution.response {
+            Err(failure) => {
+                // The run is over: its outcome is already waiting.
+                let billed_ms = match finished.await {
+                    Ok(outcome) => Some(self.account(active, pending.finish(outcome))),
+                    Err(_) => None,
+                };
+                return Invoked {
+                    response: Err(failure),
+                    cold,
+                    billed_ms,
+                };
+            }
+            Ok(response) => response,
+        };
+        match hold(response, &mut finished).await {
+            Held::Complete(response, outcome) => Invoked {
+                response: Ok(response),
+                cold,
+                billed_ms: Some(self.account(active, pending.finish(outcome))),
+            },
+            Held::Streaming(response, trailers) => {
+                let recorder = self.recorder.clone();
+                let metrics = active.metrics.clone();
+                tokio::spawn(async move {
+                    let Ok(outcome) = finished.await else { return };
+                    let billed_ms = account(&recorder, metrics.as_ref(), pending.finish(outcome));
+                    let _ = trailers.send(billed_header(billed_ms));
+                });
+                Invoked {
+                    response: Ok(response),
+                    cold,
+                    billed_ms: None,
+                }
+            }
+        }
+    }
+
+    fn account(&self, active: &ActiveVersion, record: InvocationRecord) -> u64 {
+        account(&self.recorder, active.metrics.as_ref(), record)
+    }
+}
+
+/// Counts a finished invocation in the metrics and hands its record to the recorder; returns
+/// its billed milliseconds.
+fn account(
+    recorder: &Recorder,
+    metrics: Option<&FunctionMetrics>,
+    record: InvocationRecord,
+) -> u64 {
+    let billed_ms = record.billed_ms;
+    if let Some(metrics) = metrics {
+        let duration = std::time::Duration::from_micros(record.duration_us);
+        metrics.finished(record.status, duration, record.gb_seconds);
+    }
+    recorder.record(record);
+    billed_ms
+}
+
+fn billed_header(billed_ms: u64) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(BILLED_MS, HeaderValue::from(billed_ms));
+    headers
+}

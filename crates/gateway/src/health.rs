@@ -1,0 +1,43 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::AppState;
+
+/// `GET /healthz`: the process is up and serving HTTP.
+pub async fn alive() -> Json<serde_json::Value> {
+    Json(json!({"status": "alive"}))
+}
+
+/// `GET /readyz`: the store answers (the runtime is ready once the server listens).
+pub async fn ready(State(state): State<AppState>) -> Response {
+    match state.dispatcher.store().ping().await {
+        Ok(()) => Json(json!({"status": "ready"})).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "not ready", "reason": e.message})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(metrics) => (
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            metrics.encode(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metering is off on this node (gust serve --no-metering)\n",
+        )
+            .into_response(),
+    }
+}

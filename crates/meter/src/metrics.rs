@@ -1,0 +1,218 @@
+use std::time::Duration;
+
+use gust_core::InvocationStatus;
+use prometheus::{
+    CounterVec, Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge,
+    IntGaugeVec, Opts, Registry, TextEncoder,
+};
+
+/// Seconds, from half a millisecond to the 15-minute timeout.
+const DURATION_BUCKETS: [f64; 16] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 60.0, 300.0,
+    900.0,
+];
+
+/// The node's Prometheus metrics. Each function's handles are made once (when its version is
+/// loaded), so an invocation only touches atomics.
+pub struct Metrics {
+    registry: Registry,
+    invocations: IntCounterVec,
+    duration: HistogramVec,
+    cold_starts: IntCounterVec,
+    billed_gb_seconds: CounterVec,
+    instances: IntGaugeVec,
+    in_flight: IntGauge,
+    resident_memory: IntGauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let by_function = ["function"];
+        let metrics = Metrics {
+            invocations: IntCounterVec::new(
+                Opts::new(
+                    "gust_invocations_total",
+                    "Invocations by function and how they ended",
+                ),
+                &["function", "status"],
+            )
+            .expect("valid metric"),
+            duration: HistogramVec::new(
+                HistogramOpts::new(
+                    "gust_invocation_duration_seconds",
+                    "Wall-clock duration of invocations",
+                )
+                .buckets(DURATION_BUCKETS.to_vec()),
+                &by_function,
+            )
+            .expect("valid metric"),
+            cold_starts: IntCounterVec::new(
+                Opts::new(
+                    "gust_cold_starts_total",
+                    "Invocations that were the first to use a loaded version",
+                ),
+                &by_function,
+            )
+            .expect("valid metric"),
+            billed_gb_seconds: CounterVec::new(
+                Opts::new(
+                    "gust_billed_gigabyte_seconds_total",
+                    "Billed GB-seconds: billed seconds times configured memory in GiB",
+                ),
+                &by_function,
+            )
+            .expect("valid metric"),
+            instances: IntGaugeVec::new(
+                Opts::new(
+                    "gust_instances",
+                    "Instances by function and state: warm (ready to serve) or busy (serving)",
+                ),
+                &["function", "state"],
+            )
+            .expect("valid metric"),
+            in_flight: IntGauge::new(
+                "gust_concurrency_in_use",
+                "Invocations running on this node",
+            )
+            .expect("valid metric"),
+            resident_memory: IntGauge::new(
+                "process_resident_memory_bytes",
+                "Resident memory of the gust process",
+            )
+            .expect("valid metric"),
+            registry: Registry::new(),
+        };
+        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+            Box::new(metrics.invocations.clone()),
+            Box::new(metrics.duration.clone()),
+            Box::new(metrics.cold_starts.clone()),
+            Box::new(metrics.billed_gb_seconds.clone()),
+            Box::new(metrics.instances.clone()),
+            Box::new(metrics.in_flight.clone()),
+            Box::new(metrics.resident_memory.clone()),
+        ];
+        for collector in collectors {
+            metrics
+                .registry
+                .register(collector)
+                .expect("unique metric names");
+        }
+        metrics
+    }
+}
+
+impl Metrics {
+    /// The handles of one function's series.
+    pub fn function(&self, function: &str) -> FunctionMetrics {
+        let by_status = |status: InvocationStatus| {
+            self.invocations
+                .with_label_values(&[function, status.as_str()])
+        };
+        FunctionMetrics {
+            ok: by_status(InvocationStatus::Ok),
+            error: by_status(InvocationStatus::Error),
+            timeout: by_status(InvocationStatus::Timeout),
+            memory_exceeded: by_status(InvocationStatus::MemoryExceeded),
+            duration: self.duration.with_label_values(&[function]),
+            cold_starts: self.cold_starts.with_label_values(&[function]),
+            billed_gb_seconds: self.billed_gb_seconds.with_label_values(&[function]),
+            warm: self.instances.with_label_values(&[function, "warm"]),
+            busy: self.instances.with_label_values(&[function, "busy"]),
+            in_flight: self.in_flight.clone(),
+        }
+    }
+
+    /// The Prometheus text format, with the process's memory read now.
+    pub fn encode(&self) -> String {
+        self.resident_memory.set(resident_memory_bytes());
+        let mut text = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut text)
+            .expect("writing to a Vec cannot fail");
+        String::from_utf8(text).expect("the text format is UTF-8")
+    }
+}
+
+/// Resident set size from /proc/self/statm (pages of 4 KiB on the platforms Gust runs on).
+fn resident_memory_bytes() -> i64 {
+    let pages = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|statm| statm.split_whitespace().nth(1)?.parse::<i64>().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// One function's metric handles.
+#[derive(Clone)]
+pub struct FunctionMetrics {
+    ok: IntCounter,
+    error: IntCounter,
+    timeout: IntCounter,
+    memory_exceeded: IntCounter,
+    duration: prometheus::Histogram,
+    cold_starts: IntCounter,
+    billed_gb_seconds: prometheus::Counter,
+    warm: IntGauge,
+    busy: IntGauge,
+    in_flight: IntGauge,
+}
+
+impl FunctionMetrics {
+    /// The function has a version loaded (or no longer has one).
+    pub fn set_warm(&self, warm: bool) {
+        self.warm.set(warm as i64);
+    }
+
+    pub fn started(&self, cold: bool) {
+        if cold {
+            self.cold_starts.inc();
+        }
+        self.busy.inc();
+        self.in_flight.inc();
+    }
+
+    pub fn finished(&self, status: InvocationStatus, duration: Duration, gb_seconds: f64) {
+        self.busy.dec();
+        self.in_flight.dec();
+        match status {
+            InvocationStatus::Ok => &self.ok,
+            InvocationStatus::Error => &self.error,
+            InvocationStatus::Timeout => &self.timeout,
+            InvocationStatus::MemoryExceeded => &self.memory_exceeded,
+        }
+        .inc();
+        self.duration.observe(duration.as_secs_f64());
+        self.billed_gb_seconds.inc_by(gb_seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_follow_invocations() {
+        let metrics = Metrics::default();
+        let hello = metrics.function("hello");
+        hello.set_warm(true);
+        hello.started(true);
+        hello.finished(InvocationStatus::Ok, Duration::from_millis(3), 0.5);
+        hello.started(false);
+        let text = metrics.encode();
+        for expected in [
+            r#"gust_invocations_total{function="hello",status="ok"} 1"#,
+            r#"gust_cold_starts_total{function="hello"} 1"#,
+            r#"gust_instances{function="hello",state="busy"} 1"#,
+            r#"gust_instances{function="hello",state="warm"} 1"#,
+            "gust_concurrency_in_use 1",
+            r#"gust_invocation_duration_seconds_bucket{function="hello",le="0.005"} 1"#,
+            r#"gust_billed_gigabyte_seconds_total{function="hello"} 0.5"#,
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
+        assert!(
+            !text.contains("process_resident_memory_bytes 0\n"),
+            "{text}"
+        );
+    }
+}
