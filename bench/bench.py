@@ -142,18 +142,22 @@ def warm_throughput(runs, seconds):
     return results
 
 
+def load_cells(samples):
+    """Table cells of a set of wrk runs: req/s with spread, p50, p99, CPU per request."""
+    rps, lo, hi = summary(samples, "rps")
+    p50 = summary(samples, "p50_us")[0]
+    p99 = summary(samples, "p99_us")[0]
+    cpu = summary(samples, "cpu_us_per_req")[0]
+    return f"{rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | {p50:.0f} | {p99:.0f} | {cpu:.1f}"
+
+
 def format_warm(results, runs, seconds):
     lines = [
         "| server | connections | req/s (median, min–max) | p50 µs | p99 µs | CPU µs/req |",
         "|---|---|---|---|---|---|",
     ]
     for (name, connections), samples in results.items():
-        rps, lo, hi = summary(samples, "rps")
-        p50 = summary(samples, "p50_us")[0]
-        p99 = summary(samples, "p99_us")[0]
-        cpu = summary(samples, "cpu_us_per_req")[0]
-        lines.append(f"| {name} | {connections} | {rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | "
-                     f"{p50:.0f} | {p99:.0f} | {cpu:.1f} |")
+        lines.append(f"| {name} | {connections} | {load_cells(samples)} |")
     gust32 = summary(results[("gust", 32)], "rps")[0]
     wasmtime32 = summary(results[("wasmtime serve", 32)], "rps")[0]
     native32 = summary(results[("native hyper", 32)], "rps")[0]
@@ -184,11 +188,7 @@ def format_metering(samples, runs, seconds):
         "|---|---|---|---|---|",
     ]
     for mode in ("on", "off"):
-        rps, lo, hi = summary(samples[mode], "rps")
-        p50 = summary(samples[mode], "p50_us")[0]
-        p99 = summary(samples[mode], "p99_us")[0]
-        cpu = summary(samples[mode], "cpu_us_per_req")[0]
-        lines.append(f"| {mode} | {rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | {p50:.0f} | {p99:.0f} | {cpu:.1f} |")
+        lines.append(f"| {mode} | {load_cells(samples[mode])} |")
     on, off = summary(samples["on"], "rps")[0], summary(samples["off"], "rps")[0]
     lines.append("")
     lines.append(f"With metering on Gust serves {100 * on / off:.1f}% of its throughput with "

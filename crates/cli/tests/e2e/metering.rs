@@ -176,19 +176,24 @@ fn each_response_carries_what_it_cost() {
     );
 }
 
-#[test]
-fn prices_and_the_free_tier_come_from_the_config_file() {
+/// A server started with `gust.toml` in its data dir, after `calls` calls of a public hello.
+fn hello_with_config(config: &str, calls: usize) -> (tempfile::TempDir, Server) {
     let dir = tempfile::TempDir::new().unwrap();
-    std::fs::write(
-        dir.path().join("gust.toml"),
-        "[pricing]\nper_million_requests = 1000000.0\nper_gb_second = 0.0\nfree_requests = 2\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("gust.toml"), config).unwrap();
     let server = Server::start_in(dir.path(), &[]);
     server.deploy("hello", "hello", public());
-    for _ in 0..5 {
+    for _ in 0..calls {
         server.get("/fn/hello").send().unwrap();
     }
+    (dir, server)
+}
+
+#[test]
+fn prices_and_the_free_tier_come_from_the_config_file() {
+    let (_dir, server) = hello_with_config(
+        "[pricing]\nper_million_requests = 1000000.0\nper_gb_second = 0.0\nfree_requests = 2\n",
+        5,
+    );
     server.invocations("hello", 5);
     let report = server.admin_json("/v1/usage");
     assert!(close(report["total"]["price_usd"].as_f64().unwrap(), 5.0));
@@ -198,17 +203,8 @@ fn prices_and_the_free_tier_come_from_the_config_file() {
 
 #[test]
 fn old_records_become_hourly_usage_without_changing_totals() {
-    let dir = tempfile::TempDir::new().unwrap();
-    std::fs::write(
-        dir.path().join("gust.toml"),
-        "[retention]\nrecords = \"1s\"\nroll_up_every = \"1s\"\n",
-    )
-    .unwrap();
-    let server = Server::start_in(dir.path(), &[]);
-    server.deploy("hello", "hello", public());
-    for _ in 0..4 {
-        server.get("/fn/hello").send().unwrap();
-    }
+    let (_dir, server) =
+        hello_with_config("[retention]\nrecords = \"1s\"\nroll_up_every = \"1s\"\n", 4);
     let records = server.invocations("hello", 4);
     let billed: u64 = records
         .iter()
