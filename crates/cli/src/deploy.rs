@@ -28,6 +28,12 @@ pub struct DeployArgs {
     /// Host the function may call over HTTP, HOST or HOST:PORT (repeatable).
     #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
     allow_hosts: Vec<String>,
+    /// Retries of a failed asynchronous invocation.
+    #[arg(long, default_value_t = 2)]
+    max_retries: u32,
+    /// How long an asynchronous event may wait for a successful attempt (at most 6h).
+    #[arg(long, default_value = "6h")]
+    max_event_age: String,
 }
 
 pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
@@ -36,6 +42,8 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
         timeout_ms: parse_duration_ms(&args.timeout)?,
         memory_mb: args.memory,
         allow_hosts: args.allow_hosts,
+        max_retries: args.max_retries,
+        max_event_age_ms: parse_duration_ms(&args.max_event_age)?,
         ..FunctionConfig::default()
     };
     for pair in &args.env {

@@ -24,6 +24,12 @@ pub struct InvokeArgs {
     /// Print the status, invocation id and response headers to stderr.
     #[arg(long, short)]
     verbose: bool,
+    /// Queue the invocation and print its id instead of waiting for the answer.
+    #[arg(long = "async")]
+    queue: bool,
+    /// With --async: a URL that gets the result POSTed when the invocation is done.
+    #[arg(long, requires = "queue")]
+    callback_url: Option<String>,
 }
 
 pub async fn run(client: &Client, args: InvokeArgs) -> anyhow::Result<()> {
@@ -32,8 +38,16 @@ pub async fn run(client: &Client, args: InvokeArgs) -> anyhow::Result<()> {
         (None, Some(_)) => reqwest::Method::POST,
         (None, None) => reqwest::Method::GET,
     };
-    let path = format!("/fn/{}/{}", args.name, args.path.trim_start_matches('/'));
+    let prefix = if args.queue { "async" } else { "fn" };
+    let path = format!(
+        "/{prefix}/{}/{}",
+        args.name,
+        args.path.trim_start_matches('/')
+    );
     let mut request = client.request(method, &path);
+    if let Some(url) = &args.callback_url {
+        request = request.header("x-callback-url", url);
+    }
     for header in &args.headers {
         let (name, value) = header
             .split_once(':')
@@ -44,6 +58,11 @@ pub async fn run(client: &Client, args: InvokeArgs) -> anyhow::Result<()> {
         request = request.body(data);
     }
     let response = client.send(request).await?;
+    if args.queue {
+        let accepted: serde_json::Value = response.json().await?;
+        println!("{}", accepted["id"].as_str().unwrap_or_default());
+        return Ok(());
+    }
     if args.verbose {
         eprintln!("HTTP {}", response.status());
         for (name, value) in response.headers() {

@@ -3,6 +3,7 @@
 mod client;
 mod config;
 mod deploy;
+mod dlq;
 mod inspect;
 mod invoke;
 mod logs;
@@ -57,6 +58,12 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Delete a function with its versions and logs (its invocation records stay, for usage).
     Rm { name: String },
+    /// A function's dead-letter list: asynchronous invocations whose every attempt failed.
+    Dlq {
+        name: Option<String>,
+        #[command(subcommand)]
+        command: Option<dlq::DlqCommand>,
+    },
     /// What functions used and cost: invocations, errors, GB-seconds, price.
     Usage(usage::UsageArgs),
 }
@@ -89,6 +96,7 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Versions { name, output } => inspect::versions(&client, &name, output).await,
         Command::Logs(args) => logs::run(&client, args).await,
         Command::Usage(args) => usage::run(&client, args).await,
+        Command::Dlq { name, command } => dlq::run(&client, name, command).await,
         Command::Rm { name } => {
             client.delete(&format!("/v1/functions/{name}")).await?;
             println!("deleted {name}");

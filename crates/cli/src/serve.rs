@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use clap::Args;
-use gust_dispatch::Dispatcher;
+use gust_dispatch::{AsyncQueue, Dispatcher, QueueOptions};
 use gust_gateway::{AdminToken, AppState};
 use gust_meter::Metrics;
 use gust_runtime::wasm::{EngineOptions, WasmExecutor};
@@ -33,6 +33,12 @@ pub struct ServeArgs {
     /// Config file (pricing, retention) [default: <data-dir>/gust.toml if present]
     #[arg(long, env = "GUST_CONFIG")]
     config: Option<PathBuf>,
+    /// Largest asynchronous payload (`POST /async/...`), in KiB.
+    #[arg(long, env = "GUST_MAX_ASYNC_PAYLOAD_KB", default_value_t = 6 * 1024)]
+    max_async_payload_kb: usize,
+    /// Delay before the first retry of a failed asynchronous invocation; each retry doubles it.
+    #[arg(long, default_value = "1s")]
+    retry_base_delay: String,
     /// Turn metering off: no invocation records, metrics or billed durations. Only for
     /// measuring what metering costs.
     #[arg(long)]
@@ -69,6 +75,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(wasm),
         metrics.clone(),
     ));
+    let queue_options = QueueOptions {
+        base_delay: Duration::from_millis(gust_core::parse_duration_ms(&args.retry_base_delay)?),
+        ..QueueOptions::default()
+    };
+    let queue = AsyncQueue::start(dispatcher.clone(), store.clone(), queue_options).await?;
     let (keep_records, roll_up_every) = config.retention.periods()?;
     tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));
 
@@ -80,6 +91,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         shutdown: stop_rx.clone(),
         metrics,
         prices: config.pricing,
+        queue,
+        max_async_payload_bytes: args.max_async_payload_kb * 1024,
     });
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

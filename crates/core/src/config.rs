@@ -6,6 +6,9 @@ use utoipa::ToSchema;
 use crate::Error;
 
 pub const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000;
+pub const MAX_RETRIES: u32 = 10;
+/// Asynchronous events are kept at most six hours, as Lambda keeps them.
+pub const MAX_EVENT_AGE_MS: u64 = 6 * 3600 * 1000;
 pub const MIN_MEMORY_MB: u32 = 16;
 /// A wasm32 linear memory cannot address more than 4 GiB.
 pub const MAX_MEMORY_MB: u32 = 4096;
@@ -25,6 +28,10 @@ pub struct FunctionConfig {
     pub env: BTreeMap<String, String>,
     /// Hosts (`host` or `host:port`) the function may call over outbound HTTP.
     pub allow_hosts: Vec<String>,
+    /// Retries of a failed asynchronous invocation (after the first attempt).
+    pub max_retries: u32,
+    /// How long an asynchronous event may wait for a successful attempt, in milliseconds.
+    pub max_event_age_ms: u64,
 }
 
 impl Default for FunctionConfig {
@@ -35,6 +42,8 @@ impl Default for FunctionConfig {
             memory_mb: 128,
             env: BTreeMap::new(),
             allow_hosts: Vec::new(),
+            max_retries: 2,
+            max_event_age_ms: MAX_EVENT_AGE_MS,
         }
     }
 }
@@ -51,6 +60,18 @@ impl FunctionConfig {
             return Err(Error::invalid(format!(
                 "memory {} MB is out of range: use {MIN_MEMORY_MB} to {MAX_MEMORY_MB} MB",
                 self.memory_mb
+            )));
+        }
+        if self.max_retries > MAX_RETRIES {
+            return Err(Error::invalid(format!(
+                "max retries {} is out of range: use 0 to {MAX_RETRIES}",
+                self.max_retries
+            )));
+        }
+        if !(1000..=MAX_EVENT_AGE_MS).contains(&self.max_event_age_ms) {
+            return Err(Error::invalid(format!(
+                "max event age {}ms is out of range: use 1s to 6h",
+                self.max_event_age_ms
             )));
         }
         for key in self.env.keys() {
@@ -145,6 +166,8 @@ pub struct ConfigPatch {
     pub env: Option<BTreeMap<String, String>>,
     /// Replaces the whole list of allowed hosts.
     pub allow_hosts: Option<Vec<String>>,
+    pub max_retries: Option<u32>,
+    pub max_event_age_ms: Option<u64>,
 }
 
 impl ConfigPatch {
@@ -157,6 +180,8 @@ impl ConfigPatch {
             allow_hosts: self
                 .allow_hosts
                 .unwrap_or_else(|| config.allow_hosts.clone()),
+            max_retries: self.max_retries.unwrap_or(config.max_retries),
+            max_event_age_ms: self.max_event_age_ms.unwrap_or(config.max_event_age_ms),
         }
     }
 }

@@ -6,6 +6,10 @@ use utoipa::ToSchema;
 #[serde(rename_all = "lowercase")]
 pub enum Trigger {
     Http,
+    /// Accepted by `POST /async/...` and run from the durable queue.
+    Async,
+    /// A cron schedule's firing, run from the durable queue.
+    Schedule,
 }
 
 /// How an invocation ended, as the platform saw it.
@@ -18,20 +22,11 @@ pub enum InvocationStatus {
     MemoryExceeded,
 }
 
-macro_rules! string_enum {
-    ($ty:ty { $($variant:ident => $text:literal),+ $(,)? }) => {
-        impl $ty {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $text),+ }
-            }
-            pub fn parse(text: &str) -> Option<Self> {
-                match text { $($text => Some(Self::$variant),)+ _ => None }
-            }
-        }
-    };
-}
-
-string_enum!(Trigger { Http => "http" });
+string_enum!(Trigger {
+    Http => "http",
+    Async => "async",
+    Schedule => "schedule",
+});
 string_enum!(InvocationStatus {
     Ok => "ok",
     Error => "error",
@@ -48,6 +43,8 @@ pub struct InvocationRecord {
     pub function: String,
     pub version: u32,
     pub trigger: Trigger,
+    /// 1, or the retry number + 1 of an asynchronous invocation (each attempt is billed).
+    pub attempt: u32,
     pub started_at_ms: i64,
     pub duration_us: u64,
     /// Duration rounded up to the next millisecond.

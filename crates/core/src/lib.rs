@@ -1,5 +1,9 @@
 //! Domain types of Gust and their validation. No I/O lives here.
 
+#[macro_use]
+mod text_enum;
+
+mod async_invocation;
 mod config;
 mod duration;
 mod error;
@@ -8,7 +12,11 @@ mod invocation;
 mod name;
 mod usage;
 
-pub use config::{ConfigPatch, FunctionConfig, MAX_MEMORY_MB, MAX_TIMEOUT_MS, MIN_MEMORY_MB};
+pub use async_invocation::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, StoredRequest};
+pub use config::{
+    ConfigPatch, FunctionConfig, MAX_EVENT_AGE_MS, MAX_MEMORY_MB, MAX_RETRIES, MAX_TIMEOUT_MS,
+    MIN_MEMORY_MB,
+};
 pub use duration::parse_duration_ms;
 pub use error::{Error, ErrorKind};
 pub use function::{FunctionInfo, Runtime, Version};

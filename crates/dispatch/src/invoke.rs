@@ -11,6 +11,7 @@ use crate::recorder::Recorder;
 use crate::{ActiveVersion, Dispatcher};
 
 pub const BILLED_MS: &str = "x-gust-billed-ms";
+pub const INVOCATION_ID: &str = "x-gust-invocation-id";
 
 /// What an invocation produced: the response or why there is none, whether it paid a start,
 /// and its billed milliseconds when known before the response goes out.
@@ -60,6 +61,7 @@ impl Dispatcher {
         active: &ActiveVersion,
         invocation_id: String,
         trigger: Trigger,
+        attempt: u32,
         request: http::Request<RequestBody>,
     ) -> Invoked {
         let cold = !active.used.swap(true, Ordering::Relaxed);
@@ -93,6 +95,7 @@ impl Dispatcher {
                 function: active.version.function.clone(),
                 version: active.version.number,
                 trigger,
+                attempt,
                 started_at_ms,
                 duration_us: 0,
                 billed_ms: 0,

@@ -4,6 +4,7 @@
 mod active;
 mod hold;
 mod invoke;
+mod queue;
 mod recorder;
 
 use std::collections::HashMap;
@@ -21,7 +22,8 @@ use tokio::sync::broadcast;
 
 pub use active::ActiveVersion;
 pub use gust_runtime::RequestBody;
-pub use invoke::{BILLED_MS, Invoked, failure_status};
+pub use invoke::{BILLED_MS, INVOCATION_ID, Invoked, failure_status};
+pub use queue::{AsyncQueue, QueueOptions};
 use recorder::Recorder;
 
 pub struct Dispatcher {

@@ -1,15 +1,16 @@
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use gust_core::{Error, Trigger, validate_function_name};
-use gust_dispatch::{BILLED_MS, RequestBody, failure_status};
+use gust_dispatch::{ActiveVersion, BILLED_MS, INVOCATION_ID, RequestBody, failure_status};
 use http_body_util::BodyExt;
 use serde_json::json;
 
 use crate::{ApiError, AppState, auth};
 
-pub const INVOCATION_ID: &str = "x-gust-invocation-id";
 pub const COLD_START: &str = "x-gust-cold-start";
 
 /// `ANY /fn/{name}[/{rest}]`: calls the function's latest version with the request, the path
@@ -31,24 +32,7 @@ async fn call(
     invocation_id: &str,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (mut parts, body) = request.into_parts();
-    let path = parts.uri.path().to_string();
-    let (name, rest) = split_path(&path);
-    validate_function_name(name)?;
-    let active = state.dispatcher.resolve(name).await?;
-    if !active.config.public {
-        if !state.token.admits(&parts.headers) {
-            return Err(auth::unauthorized());
-        }
-        // The admin token is Gust's, not the function's: never hand it to the guest.
-        parts.headers.remove(header::AUTHORIZATION);
-    }
-    parts.uri = guest_uri(rest, parts.uri.query())?;
-    if !parts.headers.contains_key(header::HOST) {
-        parts
-            .headers
-            .insert(header::HOST, HeaderValue::from_static("localhost"));
-    }
+    let (active, parts, body) = admit(state, request, "/fn/").await?;
     let body: RequestBody = body
         .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
         .boxed_unsync();
@@ -58,6 +42,7 @@ async fn call(
             &active,
             invocation_id.to_string(),
             Trigger::Http,
+            1,
             http::Request::from_parts(parts, body),
         )
         .await;
@@ -87,9 +72,37 @@ async fn call(
     Ok(response)
 }
 
-/// Splits `/fn/{name}/{rest}` into the name and the path the function sees.
-fn split_path(path: &str) -> (&str, &str) {
-    let after = path.strip_prefix("/fn/").unwrap_or_default();
+/// Resolves the function a request under `prefix` (`/fn/` or `/async/`) is for, checks that
+/// the caller may call it, and rewrites the request as the function will see it.
+pub async fn admit(
+    state: &AppState,
+    request: Request,
+    prefix: &str,
+) -> Result<(Arc<ActiveVersion>, http::request::Parts, Body), ApiError> {
+    let (mut parts, body) = request.into_parts();
+    let path = parts.uri.path().to_string();
+    let (name, rest) = split_path(&path, prefix);
+    validate_function_name(name)?;
+    let active = state.dispatcher.resolve(name).await?;
+    if !active.config.public {
+        if !state.token.admits(&parts.headers) {
+            return Err(auth::unauthorized());
+        }
+        // The admin token is Gust's, not the function's: never hand it to the guest.
+        parts.headers.remove(header::AUTHORIZATION);
+    }
+    parts.uri = guest_uri(rest, parts.uri.query())?;
+    if !parts.headers.contains_key(header::HOST) {
+        parts
+            .headers
+            .insert(header::HOST, HeaderValue::from_static("localhost"));
+    }
+    Ok((active, parts, body))
+}
+
+/// Splits `{prefix}{name}/{rest}` into the name and the path the function sees.
+fn split_path<'a>(path: &'a str, prefix: &str) -> (&'a str, &'a str) {
+    let after = path.strip_prefix(prefix).unwrap_or_default();
     match after.find('/') {
         Some(slash) => (&after[..slash], &after[slash..]),
         None => (after, "/"),
@@ -112,9 +125,9 @@ mod tests {
 
     #[test]
     fn the_function_sees_the_path_after_its_name() {
-        assert_eq!(split_path("/fn/hello"), ("hello", "/"));
-        assert_eq!(split_path("/fn/hello/"), ("hello", "/"));
-        assert_eq!(split_path("/fn/hello/a/b"), ("hello", "/a/b"));
+        assert_eq!(split_path("/fn/hello", "/fn/"), ("hello", "/"));
+        assert_eq!(split_path("/fn/hello/", "/fn/"), ("hello", "/"));
+        assert_eq!(split_path("/async/hello/a/b", "/async/"), ("hello", "/a/b"));
         assert_eq!(guest_uri("/a", Some("x=1")).unwrap(), "/a?x=1");
     }
 }

@@ -3,6 +3,8 @@
 
 mod api;
 mod auth;
+mod body_limit;
+mod enqueue;
 mod error;
 mod health;
 mod invoke;
@@ -13,7 +15,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get};
-use gust_dispatch::Dispatcher;
+use gust_dispatch::{AsyncQueue, Dispatcher};
 use gust_meter::{Metrics, PriceModel};
 use tokio::sync::watch;
 
@@ -32,6 +34,9 @@ pub struct AppState {
     /// The node's metrics, when metering is on.
     pub metrics: Option<Arc<Metrics>>,
     pub prices: PriceModel,
+    pub queue: Arc<AsyncQueue>,
+    /// Largest asynchronous payload accepted, in bytes.
+    pub max_async_payload_bytes: usize,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -47,6 +52,9 @@ pub fn router(state: AppState) -> Router {
         .route("/fn/{name}", any(invoke::invoke))
         .route("/fn/{name}/", any(invoke::invoke))
         .route("/fn/{name}/{*rest}", any(invoke::invoke))
+        .route("/async/{name}", any(enqueue::enqueue))
+        .route("/async/{name}/", any(enqueue::enqueue))
+        .route("/async/{name}/{*rest}", any(enqueue::enqueue))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::alive))

@@ -9,7 +9,8 @@ use crate::api;
     info(title = "Gust management API", description = "Deploy, configure and observe functions. \
         Functions themselves are invoked at /fn/{name}."),
     paths(api::list, api::deploy, api::get, api::reconfigure, api::delete, api::versions,
-        api::invocations, api::logs, api::usage),
+        api::invocations, api::logs, api::usage, api::get_invocation, api::cancel,
+        api::list_async, api::dead_letters, api::replay),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

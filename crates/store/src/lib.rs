@@ -2,14 +2,15 @@
 //! content-addressed blob store for artifacts.
 
 mod blobs;
+mod queue_sql;
 mod schema;
 mod sqlite;
 mod usage_sql;
 
 use async_trait::async_trait;
 use gust_core::{
-    Error, FunctionConfig, FunctionInfo, InvocationRecord, LogLine, Runtime, UsageQuery, UsageSums,
-    Version,
+    AsyncInvocation, AsyncResult, AsyncState, AttemptError, Error, FunctionConfig, FunctionInfo,
+    InvocationRecord, LogLine, Runtime, StoredRequest, Trigger, UsageQuery, UsageSums, Version,
 };
 
 pub use blobs::BlobStore;
@@ -30,6 +31,30 @@ pub struct NewVersion {
     pub artifact_sha256: String,
     pub artifact_size: u64,
     pub config: FunctionConfig,
+}
+
+/// An asynchronous invocation to keep until it has run.
+#[derive(Debug, Clone)]
+pub struct NewAsync {
+    pub id: String,
+    pub function: String,
+    pub trigger: Trigger,
+    pub request: StoredRequest,
+    pub callback_url: Option<String>,
+    pub max_retries: u32,
+    pub enqueued_at_ms: i64,
+    pub expires_at_ms: i64,
+}
+
+/// How an attempt ended, and what the invocation does next.
+#[derive(Debug, Clone)]
+pub struct AttemptUpdate {
+    pub state: AsyncState,
+    pub now_ms: i64,
+    /// When the next attempt may start (for `Failed`).
+    pub next_attempt_at_ms: i64,
+    pub error: Option<AttemptError>,
+    pub result: Option<AsyncResult>,
 }
 
 /// Durable platform state. Embedded (SQLite) by default; a cluster store implements the same.
@@ -53,6 +78,41 @@ pub trait Store: Send + Sync + 'static {
     async fn logs(&self, name: &str, limit: u32) -> Result<Vec<LogLine>, Error>;
     /// Usage summed per group over records and hourly roll-ups, ordered by key.
     async fn usage(&self, query: UsageQuery) -> Result<Vec<UsageSums>, Error>;
+    /// Stores an asynchronous invocation; once this returns, it will run.
+    async fn enqueue(&self, new: NewAsync) -> Result<(), Error>;
+    /// Marks up to `limit` due invocations running and returns them: oldest first, taking turns
+    /// across functions, with at most `per_function` running for any one function.
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        per_function: u32,
+    ) -> Result<Vec<AsyncInvocation>, Error>;
+    async fn finish_attempt(&self, id: &str, update: AttemptUpdate) -> Result<(), Error>;
+    /// After a restart: attempts that were running are due again.
+    async fn requeue_running(&self) -> Result<u64, Error>;
+    async fn async_invocation(&self, id: &str) -> Result<Option<AsyncInvocation>, Error>;
+    /// A function's asynchronous invocations, newest first, optionally in one state.
+    async fn async_invocations(
+        &self,
+        function: &str,
+        state: Option<AsyncState>,
+        limit: u32,
+    ) -> Result<Vec<AsyncInvocation>, Error>;
+    /// Cancels a waiting invocation; returns its state afterwards (None if unknown).
+    async fn cancel_async(&self, id: &str) -> Result<Option<AsyncState>, Error>;
+    /// Requeues dead invocations of a function (all when `ids` is empty); returns how many.
+    async fn replay_dead(
+        &self,
+        function: &str,
+        ids: Vec<String>,
+        expires_at_ms: i64,
+    ) -> Result<u64, Error>;
+    async fn due_callbacks(&self, now_ms: i64, limit: u32) -> Result<Vec<AsyncInvocation>, Error>;
+    /// Records a callback try: done (or given up) with `None`, else to retry at `retry_at_ms`.
+    async fn callback_tried(&self, id: &str, retry_at_ms: Option<i64>) -> Result<(), Error>;
+    /// Log lines written by one invocation, oldest first.
+    async fn invocation_logs(&self, invocation_id: &str) -> Result<Vec<LogLine>, Error>;
     /// Folds invocation records started before `before_ms` into hourly usage and deletes
     /// them with the log lines of that age. Returns how many records were folded.
     async fn roll_up(&self, before_ms: i64) -> Result<u64, Error>;

@@ -16,7 +16,8 @@ CREATE TABLE IF NOT EXISTS versions (
     PRIMARY KEY (function, number)
 );
 CREATE TABLE IF NOT EXISTS invocations (
-    id            TEXT PRIMARY KEY,
+    id            TEXT NOT NULL,
+    attempt       INTEGER NOT NULL,
     function      TEXT NOT NULL,
     version       INTEGER NOT NULL,
     trigger       TEXT NOT NULL,
@@ -27,7 +28,8 @@ CREATE TABLE IF NOT EXISTS invocations (
     status        TEXT NOT NULL,
     cold          INTEGER NOT NULL,
     http_status   INTEGER NOT NULL,
-    error         TEXT
+    error         TEXT,
+    PRIMARY KEY (id, attempt)
 );
 CREATE INDEX IF NOT EXISTS invocations_by_function ON invocations(function, started_at_ms);
 CREATE TABLE IF NOT EXISTS logs (
@@ -51,4 +53,29 @@ CREATE TABLE IF NOT EXISTS usage_hourly (
     mb_ms       INTEGER NOT NULL,
     PRIMARY KEY (function, hour_ms)
 );
+-- The durable queue of asynchronous invocations. `request` is JSON (method, path, headers);
+-- `errors` a JSON list of failed attempts; `result` the JSON of the final answer.
+CREATE TABLE IF NOT EXISTS async_invocations (
+    id                  TEXT PRIMARY KEY,
+    function            TEXT NOT NULL,
+    trigger             TEXT NOT NULL,
+    state               TEXT NOT NULL,
+    attempts            INTEGER NOT NULL,
+    max_retries         INTEGER NOT NULL,
+    enqueued_at_ms      INTEGER NOT NULL,
+    next_attempt_at_ms  INTEGER NOT NULL,
+    expires_at_ms       INTEGER NOT NULL,
+    finished_at_ms      INTEGER,
+    callback_url        TEXT,
+    request             TEXT NOT NULL,
+    body                BLOB NOT NULL,
+    errors              TEXT NOT NULL,
+    result              TEXT,
+    callback_pending    INTEGER NOT NULL DEFAULT 0,
+    callback_attempts   INTEGER NOT NULL DEFAULT 0,
+    callback_next_at_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS async_due ON async_invocations(state, next_attempt_at_ms);
+CREATE INDEX IF NOT EXISTS async_by_function ON async_invocations(function, state, enqueued_at_ms);
+CREATE INDEX IF NOT EXISTS async_callbacks ON async_invocations(callback_pending, callback_next_at_ms);
 ";

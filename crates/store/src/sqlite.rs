@@ -9,8 +9,9 @@ use gust_core::{
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::schema::SCHEMA;
-use crate::usage_sql;
+use crate::{AttemptUpdate, NewAsync, queue_sql, usage_sql};
 use crate::{Deployed, NewVersion, Store};
+use gust_core::{AsyncInvocation, AsyncState};
 
 /// The embedded store: one SQLite database in WAL mode. Calls run on the blocking pool so that
 /// the async runtime never waits on the disk.
@@ -133,6 +134,19 @@ fn invocation_from_row(row: &Row) -> rusqlite::Result<InvocationRecord> {
         cold: row.get(9)?,
         http_status: row.get(10)?,
         error: row.get(11)?,
+        attempt: row.get(12)?,
+    })
+}
+
+fn log_from_row(row: &Row) -> rusqlite::Result<LogLine> {
+    let stream: String = row.get(3)?;
+    Ok(LogLine {
+        invocation_id: row.get(0)?,
+        function: row.get(1)?,
+        ts_ms: row.get(2)?,
+        stream: LogStream::parse(&stream)
+            .ok_or_else(|| text_error(3, format!("unknown stream {stream}")))?,
+        line: row.get(4)?,
     })
 }
 
@@ -260,7 +274,7 @@ impl Store for SqliteStore {
                 let mut stmt = tx.prepare_cached(
                     "INSERT OR REPLACE INTO invocations (id, function, version, trigger,
                      started_at_ms, duration_us, billed_ms, memory_mb, status, cold, http_status,
-                     error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     error, attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 )?;
                 for r in &records {
                     stmt.execute(params![
@@ -275,7 +289,8 @@ impl Store for SqliteStore {
                         r.status.as_str(),
                         r.cold,
                         r.http_status,
-                        r.error
+                        r.error,
+                        r.attempt
                     ])?;
                 }
             }
@@ -312,8 +327,8 @@ impl Store for SqliteStore {
         self.with(move |conn| {
             let mut stmt = conn.prepare(
                 "SELECT id, function, version, trigger, started_at_ms, duration_us, billed_ms,
-                 memory_mb, status, cold, http_status, error FROM invocations
-                 WHERE function = ?1 ORDER BY started_at_ms DESC, id DESC LIMIT ?2",
+                 memory_mb, status, cold, http_status, error, attempt FROM invocations
+                 WHERE function = ?1 ORDER BY started_at_ms DESC, id DESC, attempt DESC LIMIT ?2",
             )?;
             stmt.query_map(params![name, limit], invocation_from_row)?
                 .collect()
@@ -328,20 +343,90 @@ impl Store for SqliteStore {
                 "SELECT invocation_id, function, ts_ms, stream, line FROM
                  (SELECT * FROM logs WHERE function = ?1 ORDER BY seq DESC LIMIT ?2) ORDER BY seq",
             )?;
-            stmt.query_map(params![name, limit], |row| {
-                let stream: String = row.get(3)?;
-                Ok(LogLine {
-                    invocation_id: row.get(0)?,
-                    function: row.get(1)?,
-                    ts_ms: row.get(2)?,
-                    stream: LogStream::parse(&stream)
-                        .ok_or_else(|| text_error(3, format!("unknown stream {stream}")))?,
-                    line: row.get(4)?,
-                })
-            })?
-            .collect()
+            stmt.query_map(params![name, limit], log_from_row)?
+                .collect()
         })
         .await
+    }
+
+    async fn invocation_logs(&self, invocation_id: &str) -> Result<Vec<LogLine>, Error> {
+        let id = invocation_id.to_string();
+        self.with(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT invocation_id, function, ts_ms, stream, line FROM logs
+                 WHERE invocation_id = ?1 ORDER BY seq",
+            )?;
+            stmt.query_map([id], log_from_row)?.collect()
+        })
+        .await
+    }
+
+    async fn enqueue(&self, new: NewAsync) -> Result<(), Error> {
+        self.with(move |conn| queue_sql::enqueue(conn, &new)).await
+    }
+
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        limit: u32,
+        per_function: u32,
+    ) -> Result<Vec<AsyncInvocation>, Error> {
+        self.with(move |conn| queue_sql::claim_due(conn, now_ms, limit, per_function))
+            .await
+    }
+
+    async fn finish_attempt(&self, id: &str, update: AttemptUpdate) -> Result<(), Error> {
+        let id = id.to_string();
+        self.with(move |conn| queue_sql::finish_attempt(conn, &id, &update))
+            .await
+    }
+
+    async fn requeue_running(&self) -> Result<u64, Error> {
+        self.with(|conn| queue_sql::requeue_running(conn)).await
+    }
+
+    async fn async_invocation(&self, id: &str) -> Result<Option<AsyncInvocation>, Error> {
+        let id = id.to_string();
+        self.with(move |conn| queue_sql::get(conn, &id)).await
+    }
+
+    async fn async_invocations(
+        &self,
+        function: &str,
+        state: Option<AsyncState>,
+        limit: u32,
+    ) -> Result<Vec<AsyncInvocation>, Error> {
+        let function = function.to_string();
+        self.with(move |conn| queue_sql::list(conn, &function, state, limit))
+            .await
+    }
+
+    async fn cancel_async(&self, id: &str) -> Result<Option<AsyncState>, Error> {
+        let id = id.to_string();
+        self.with(move |conn| queue_sql::cancel(conn, &id, now_ms()))
+            .await
+    }
+
+    async fn replay_dead(
+        &self,
+        function: &str,
+        ids: Vec<String>,
+        expires_at_ms: i64,
+    ) -> Result<u64, Error> {
+        let function = function.to_string();
+        self.with(move |conn| queue_sql::replay(conn, &function, &ids, now_ms(), expires_at_ms))
+            .await
+    }
+
+    async fn due_callbacks(&self, now_ms: i64, limit: u32) -> Result<Vec<AsyncInvocation>, Error> {
+        self.with(move |conn| queue_sql::due_callbacks(conn, now_ms, limit))
+            .await
+    }
+
+    async fn callback_tried(&self, id: &str, retry_at_ms: Option<i64>) -> Result<(), Error> {
+        let id = id.to_string();
+        self.with(move |conn| queue_sql::callback_tried(conn, &id, retry_at_ms))
+            .await
     }
 
     async fn usage(&self, query: UsageQuery) -> Result<Vec<UsageSums>, Error> {
@@ -400,6 +485,7 @@ mod tests {
             function: "hello".into(),
             version: 1,
             trigger: Trigger::Http,
+            attempt: 1,
             started_at_ms: 5,
             duration_us: 1500,
             billed_ms: 2,

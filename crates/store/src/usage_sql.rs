@@ -96,6 +96,7 @@ mod tests {
             function: function.into(),
             version: 1,
             trigger: Trigger::Http,
+            attempt: 1,
             started_at_ms: hour * 3_600_000 + id as i64,
             duration_us: billed_ms * 1000,
             billed_ms,

@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod async_queue;
 mod deploy_errors;
 mod invoke;
 mod lifecycle;

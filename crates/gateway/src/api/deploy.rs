@@ -1,16 +1,14 @@
 use axum::Json;
-use axum::body::Body;
 use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::StatusCode;
-use axum::http::header;
 use bytes::Bytes;
-use futures::StreamExt;
 use gust_core::{ErrorKind, FunctionConfig, Version};
 use gust_store::Deployed;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::body_limit::{declared_length, discard_body};
 use crate::{ApiError, AppState};
 
 /// The multipart form of a deploy.
@@ -67,8 +65,6 @@ pub async fn deploy(
     request: Request,
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
     if declared_length(&request).is_some_and(|len| len > state.max_upload_bytes + FORM_OVERHEAD) {
-        // Read (and drop) what the client is sending so that it gets to see the 413 instead
-        // of a connection reset mid-upload.
         discard_body(request.into_body()).await;
         return Err(too_large(state.max_upload_bytes));
     }
@@ -86,29 +82,6 @@ pub async fn deploy(
 
 /// Room for the form's boundaries and `config` part around the artifact.
 const FORM_OVERHEAD: usize = 64 * 1024;
-/// Most bytes of an oversized upload read before the connection is dropped instead.
-const MAX_DISCARD: usize = 256 * 1024 * 1024;
-
-fn declared_length(request: &Request) -> Option<usize> {
-    request
-        .headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
-}
-
-async fn discard_body(body: Body) {
-    let mut stream = body.into_data_stream();
-    let mut read = 0;
-    while let Some(Ok(chunk)) = stream.next().await {
-        read += chunk.len();
-        if read > MAX_DISCARD {
-            break;
-        }
-    }
-}
 
 fn too_large(max_upload_bytes: usize) -> ApiError {
     ApiError::new(

@@ -2,11 +2,12 @@
 
 mod deploy;
 mod functions;
+mod invocations;
 mod logs;
 mod usage;
 
 use axum::Router;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 
 use crate::AppState;
 
@@ -15,6 +16,10 @@ pub use deploy::DeployResponse;
 pub(crate) use deploy::__path_deploy;
 pub(crate) use functions::{
     __path_delete, __path_get, __path_invocations, __path_list, __path_reconfigure, __path_versions,
+};
+pub(crate) use invocations::{
+    __path_cancel, __path_dead_letters, __path_get as __path_get_invocation,
+    __path_list as __path_list_async, __path_replay,
 };
 pub(crate) use logs::__path_logs;
 pub(crate) use usage::__path_usage;
@@ -33,4 +38,11 @@ pub fn routes() -> Router<AppState> {
         .route("/functions/{name}/invocations", get(functions::invocations))
         .route("/functions/{name}/logs", get(logs::logs))
         .route("/usage", get(usage::usage))
+        .route("/functions/{name}/async", get(invocations::list))
+        .route("/functions/{name}/dlq", get(invocations::dead_letters))
+        .route("/functions/{name}/dlq/replay", post(invocations::replay))
+        .route(
+            "/invocations/{id}",
+            get(invocations::get).delete(invocations::cancel),
+        )
 }

@@ -1,0 +1,60 @@
+use clap::Subcommand;
+use gust_core::AsyncInvocation;
+
+use crate::client::Client;
+use crate::inspect::timestamp;
+use crate::table::print_table;
+
+#[derive(Subcommand)]
+pub enum DlqCommand {
+    /// Requeue dead invocations (all of the function's when no id is given).
+    Replay { name: String, ids: Vec<String> },
+}
+
+/// `gust dlq NAME` lists the dead letters; `gust dlq replay NAME [ID...]` requeues them.
+pub async fn run(
+    client: &Client,
+    name: Option<String>,
+    command: Option<DlqCommand>,
+) -> anyhow::Result<()> {
+    match (name, command) {
+        (_, Some(DlqCommand::Replay { name, ids })) => {
+            let path = format!("/v1/functions/{name}/dlq/replay");
+            let request = client
+                .request(reqwest::Method::POST, &path)
+                .json(&serde_json::json!({"ids": ids}));
+            let answer: serde_json::Value = client.send(request).await?.json().await?;
+            println!("requeued {} invocations of {name}", answer["replayed"]);
+            Ok(())
+        }
+        (Some(name), None) => list(client, &name).await,
+        (None, None) => {
+            anyhow::bail!("name a function: gust dlq NAME, or gust dlq replay NAME [ID...]")
+        }
+    }
+}
+
+async fn list(client: &Client, name: &str) -> anyhow::Result<()> {
+    let dead: Vec<AsyncInvocation> = client
+        .get_json(&format!("/v1/functions/{name}/dlq"))
+        .await?;
+    let rows = dead
+        .into_iter()
+        .map(|invocation| {
+            let errors = invocation
+                .errors
+                .iter()
+                .map(|e| format!("#{}: {}", e.attempt, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            vec![
+                invocation.id,
+                timestamp(invocation.enqueued_at_ms),
+                invocation.attempts.to_string(),
+                errors,
+            ]
+        })
+        .collect();
+    print_table(&["ID", "ENQUEUED", "ATTEMPTS", "ERRORS"], rows);
+    Ok(())
+}

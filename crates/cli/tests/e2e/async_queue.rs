@@ -1,0 +1,289 @@
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::harness::{Server, error_of, public, stdout};
+
+/// Polls an asynchronous invocation until it reaches a final state (bounded).
+fn wait_final(server: &Server, id: &str) -> Value {
+    for _ in 0..400 {
+        let view = server.admin_json(&format!("/v1/invocations/{id}"));
+        if ["succeeded", "dead", "cancelled"].contains(&view["state"].as_str().unwrap()) {
+            return view;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("invocation {id} did not finish");
+}
+
+fn enqueue(server: &Server, path: &str, body: &str) -> String {
+    let response = server
+        .request(reqwest::Method::POST, path)
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let location = response.headers()["location"].to_str().unwrap().to_string();
+    let accepted: Value = response.json().unwrap();
+    let id = accepted["id"].as_str().unwrap().to_string();
+    assert_eq!(location, format!("/v1/invocations/{id}"));
+    id
+}
+
+#[test]
+fn an_async_invocation_runs_and_keeps_its_result() {
+    let server = Server::start();
+    server.deploy("echo", "echo", public());
+    let id = enqueue(&server, "/async/echo/items?x=1", "payload");
+    let view = wait_final(&server, &id);
+    assert_eq!(view["state"], "succeeded", "{view}");
+    assert_eq!(view["attempts"], 1);
+    assert_eq!(view["trigger"], "async");
+    let result = &view["result"];
+    assert_eq!(result["http_status"], 200);
+    assert_eq!(result["body"], "payload");
+    let headers: Vec<(String, String)> = serde_json::from_value(result["headers"].clone()).unwrap();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(header("x-echo-path").as_deref(), Some("/items?x=1"));
+    assert_eq!(header("x-echo-method").as_deref(), Some("POST"));
+    assert_eq!(header("x-echo-h-x-gust-attempt").as_deref(), Some("1"));
+
+    let cli = server.cli(&["invoke", "echo", "--async", "--data", "from cli"]);
+    let id = stdout(&cli).trim().to_string();
+    assert_eq!(wait_final(&server, &id)["result"]["body"], "from cli");
+    let records = server.invocations("echo", 2);
+    assert!(
+        records.iter().all(|r| r["trigger"] == "async"),
+        "{records:?}"
+    );
+}
+
+#[test]
+fn failures_are_retried_then_dead_lettered_and_can_be_replayed() {
+    let server = Server::start_with(&["--retry-base-delay", "20ms"]);
+    server.deploy("panic", "panic", json!({"public": true, "max_retries": 2}));
+    let id = enqueue(&server, "/async/panic", "");
+    let view = wait_final(&server, &id);
+    assert_eq!(view["state"], "dead", "{view}");
+    assert_eq!(view["attempts"], 3);
+    let errors = view["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 3);
+    for (i, error) in errors.iter().enumerate() {
+        assert_eq!(error["attempt"], i + 1);
+        assert_eq!(error["http_status"], 500);
+        assert!(
+            error["message"].as_str().unwrap().contains("trapped"),
+            "{error}"
+        );
+    }
+    assert!(
+        view["logs"].as_array().unwrap().len() >= 3,
+        "each attempt's stderr is kept"
+    );
+    let records = server.invocations("panic", 3);
+    assert_eq!(records.len(), 3, "each attempt is recorded and billed");
+
+    let dlq = stdout(&server.cli(&["dlq", "panic"]));
+    assert!(dlq.contains(&id) && dlq.contains("#3:"), "{dlq}");
+    let replay = server.cli(&["dlq", "replay", "panic", &id]);
+    assert!(
+        stdout(&replay).contains("requeued 1"),
+        "{}",
+        stdout(&replay)
+    );
+    let again = wait_final(&server, &id);
+    assert_eq!(again["state"], "dead");
+    assert_eq!(again["errors"].as_array().unwrap().len(), 6);
+}
+
+#[test]
+fn bad_async_requests_are_refused_before_anything_is_queued() {
+    let server = Server::start_with(&["--max-async-payload-kb", "1"]);
+    server.deploy("echo", "echo", public());
+    let (status, _, _) = error_of(
+        server
+            .request(reqwest::Method::POST, "/async/nobody")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(status, 404);
+    for url in ["ftp://example.com/x", "not a url", "/relative"] {
+        let response = server
+            .request(reqwest::Method::POST, "/async/echo")
+            .header("x-callback-url", url)
+            .send()
+            .unwrap();
+        let (status, _, message) = error_of(response);
+        assert_eq!(status, 400, "{url}");
+        assert!(message.contains("X-Callback-Url"), "{message}");
+    }
+    let big = server
+        .request(reqwest::Method::POST, "/async/echo")
+        .body(vec![b'x'; 2048])
+        .send()
+        .unwrap();
+    let (status, code, _) = error_of(big);
+    assert_eq!((status, code.as_str()), (413, "too_large"));
+    let listed = server.admin_json("/v1/functions/echo/async");
+    assert_eq!(listed, json!([]), "nothing was queued");
+    let private = Server::start();
+    private.deploy("echo", "echo", json!({}));
+    let response = private
+        .request(reqwest::Method::POST, "/async/echo")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 401);
+}
+
+#[test]
+fn a_waiting_invocation_can_be_cancelled() {
+    let server = Server::start_with(&["--retry-base-delay", "30s"]);
+    server.deploy("panic", "panic", json!({"public": true, "max_retries": 1}));
+    let id = enqueue(&server, "/async/panic", "");
+    // After its first failure it waits 15-30 s for a retry: cancel it then.
+    for _ in 0..200 {
+        if server.admin_json(&format!("/v1/invocations/{id}"))["state"] == "failed" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cancel = server
+        .admin(reqwest::Method::DELETE, &format!("/v1/invocations/{id}"))
+        .send()
+        .unwrap();
+    assert_eq!(cancel.status(), 200);
+    assert_eq!(
+        server.admin_json(&format!("/v1/invocations/{id}"))["state"],
+        "cancelled"
+    );
+    let again = server
+        .admin(reqwest::Method::DELETE, &format!("/v1/invocations/{id}"))
+        .send()
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let unknown = server
+        .admin(reqwest::Method::DELETE, "/v1/invocations/nope")
+        .send()
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+}
+
+/// A one-shot HTTP server that answers `statuses` in turn and reports what it was sent.
+fn callback_receiver(statuses: Vec<u16>) -> (String, mpsc::Receiver<(Vec<String>, String)>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/done", listener.local_addr().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for status in statuses {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::new(stream);
+            let mut head = Vec::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let line = line.trim_end().to_string();
+                if line.is_empty() {
+                    break;
+                }
+                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap();
+                }
+                head.push(line);
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).unwrap();
+            let mut stream = reader.into_inner();
+            write!(
+                stream,
+                "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            )
+            .unwrap();
+            let _ = tx.send((head, String::from_utf8_lossy(&body).into_owned()));
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn the_callback_gets_the_result_and_is_retried() {
+    let server = Server::start_with(&["--retry-base-delay", "20ms"]);
+    server.deploy("echo", "echo", public());
+    let (url, received) = callback_receiver(vec![500, 200]);
+    let response = server
+        .request(reqwest::Method::POST, "/async/echo")
+        .header("x-callback-url", &url)
+        .body("tell me")
+        .send()
+        .unwrap();
+    let id = response.json::<Value>().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first = received.recv_timeout(Duration::from_secs(20)).unwrap();
+    let (head, body) = received.recv_timeout(Duration::from_secs(20)).unwrap();
+    assert_eq!(first.1, body, "the retry carries the same result");
+    assert_eq!(body, "tell me");
+    let has = |header: &str| head.iter().any(|line| line.eq_ignore_ascii_case(header));
+    assert!(head[0].starts_with("POST /done"), "{head:?}");
+    assert!(has(&format!("x-gust-invocation-id: {id}")), "{head:?}");
+    assert!(has("x-gust-status: succeeded"), "{head:?}");
+    assert!(has("x-gust-attempt: 1"), "{head:?}");
+    assert!(has("x-gust-function-status: 200"), "{head:?}");
+}
+
+#[test]
+fn nothing_accepted_is_lost_when_the_server_is_killed() {
+    let dir = TempDir::new().unwrap();
+    let mut server = Server::start_in(dir.path(), &[]);
+    server.deploy("busy", "busy", public());
+    let total = 1000;
+    for _ in 0..total {
+        enqueue(&server, "/async/busy?sleep_ms=200", "");
+    }
+    server.signal_and_wait("KILL");
+    drop(server);
+
+    let server = Server::start_in(dir.path(), &[]);
+    let count = |state: &str| {
+        server
+            .admin_json(&format!(
+                "/v1/functions/busy/async?state={state}&limit=1000"
+            ))
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let mut done = 0;
+    for _ in 0..600 {
+        done = count("succeeded");
+        if done == total {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        done, total,
+        "every accepted invocation completed after the restart"
+    );
+    for state in ["queued", "running", "failed", "dead"] {
+        assert_eq!(count(state), 0, "{state}");
+    }
+    let all = server.admin_json("/v1/functions/busy/async?limit=1000");
+    let reruns = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["attempts"].as_u64().unwrap() > 1)
+        .count();
+    println!("{reruns} invocations ran again after the kill (at least once delivery)");
+}

@@ -1,0 +1,183 @@
+use base64::Engine;
+use bytes::Bytes;
+use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, now_ms};
+use gust_store::AttemptUpdate;
+use http_body_util::{BodyExt, Full, Limited};
+
+use super::AsyncQueue;
+use super::backoff::retry_delay;
+use crate::failure_status;
+
+/// Most bytes of a function's answer kept as the result.
+const MAX_RESULT_BYTES: usize = 6 * 1024 * 1024;
+
+pub const ATTEMPT: &str = "x-gust-attempt";
+
+/// What one attempt came to.
+enum Answer {
+    /// The function answered (a 5xx counts as a failure).
+    Response(AsyncResult),
+    /// It did not: a trap, a timeout, a memory limit, or the function is gone.
+    Failed {
+        http_status: Option<u16>,
+        message: String,
+    },
+}
+
+impl AsyncQueue {
+    /// Runs one attempt and records what the invocation does next.
+    pub(super) async fn attempt(&self, invocation: AsyncInvocation) {
+        let now = now_ms();
+        let answer = if now > invocation.expires_at_ms {
+            Answer::Failed {
+                http_status: None,
+                message: "the event is older than the function's max event age".into(),
+            }
+        } else {
+            self.deliver(&invocation).await
+        };
+        let update = self.next_step(&invocation, answer);
+        let is_final = update.state.is_final();
+        if let Err(e) = self.store.finish_attempt(&invocation.id, update).await {
+            tracing::error!(id = %invocation.id, "cannot record an attempt: {e}");
+        }
+        if is_final && invocation.callback_url.is_some() {
+            self.callbacks_ready.notify_one();
+        }
+    }
+
+    async fn deliver(&self, invocation: &AsyncInvocation) -> Answer {
+        let active = match self.dispatcher.resolve(&invocation.function).await {
+            Ok(active) => active,
+            Err(e) => {
+                return Answer::Failed {
+                    http_status: None,
+                    message: e.message,
+                };
+            }
+        };
+        let request = match build_request(invocation) {
+            Ok(request) => request,
+            Err(message) => {
+                return Answer::Failed {
+                    http_status: None,
+                    message,
+                };
+            }
+        };
+        let invoked = self
+            .dispatcher
+            .invoke(
+                &active,
+                invocation.id.clone(),
+                invocation.trigger,
+                invocation.attempts,
+                request,
+            )
+            .await;
+        let response = match invoked.response {
+            Ok(response) => response,
+            Err(failure) => {
+                return Answer::Failed {
+                    http_status: Some(failure_status(failure.status)),
+                    message: failure.message,
+                };
+            }
+        };
+        let (parts, body) = response.into_parts();
+        let body = match Limited::new(body, MAX_RESULT_BYTES).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(e) => {
+                return Answer::Failed {
+                    http_status: Some(parts.status.as_u16()),
+                    message: format!("reading the function's answer failed: {e}"),
+                };
+            }
+        };
+        Answer::Response(result_of(parts.status.as_u16(), &parts.headers, body))
+    }
+
+    fn next_step(&self, invocation: &AsyncInvocation, answer: Answer) -> AttemptUpdate {
+        let now = now_ms();
+        let (http_status, message, result) = match answer {
+            Answer::Response(result) if result.http_status < 500 => {
+                return AttemptUpdate {
+                    state: AsyncState::Succeeded,
+                    now_ms: now,
+                    next_attempt_at_ms: now,
+                    error: None,
+                    result: Some(result),
+                };
+            }
+            Answer::Response(result) => (
+                Some(result.http_status),
+                format!("the function answered {}", result.http_status),
+                Some(result),
+            ),
+            Answer::Failed {
+                http_status,
+                message,
+            } => (http_status, message, None),
+        };
+        let delay = retry_delay(self.options.base_delay, invocation.attempts);
+        let next_attempt_at_ms = now + delay.as_millis() as i64;
+        let retry = invocation.attempts <= invocation.max_retries
+            && next_attempt_at_ms <= invocation.expires_at_ms;
+        AttemptUpdate {
+            state: if retry {
+                AsyncState::Failed
+            } else {
+                AsyncState::Dead
+            },
+            now_ms: now,
+            next_attempt_at_ms,
+            error: Some(AttemptError {
+                attempt: invocation.attempts,
+                at_ms: now,
+                http_status,
+                message,
+            }),
+            result,
+        }
+    }
+}
+
+fn build_request(
+    invocation: &AsyncInvocation,
+) -> Result<http::Request<crate::RequestBody>, String> {
+    let stored = &invocation.request;
+    let mut builder = http::Request::builder()
+        .method(stored.method.as_str())
+        .uri(stored.path_with_query.as_str());
+    for (name, value) in &stored.headers {
+        builder = builder.header(name, value);
+    }
+    let body = Full::new(Bytes::from(stored.body.clone()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    builder
+        .header(http::header::HOST, "localhost")
+        .header(ATTEMPT, invocation.attempts)
+        .body(body)
+        .map_err(|e| format!("the stored request is invalid: {e}"))
+}
+
+fn result_of(http_status: u16, headers: &http::HeaderMap, body: Bytes) -> AsyncResult {
+    let headers = headers
+        .iter()
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+        .collect();
+    let (body, body_base64) = match String::from_utf8(body.to_vec()) {
+        Ok(text) => (text, false),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(&body),
+            true,
+        ),
+    };
+    AsyncResult {
+        http_status,
+        headers,
+        body,
+        body_base64,
+    }
+}

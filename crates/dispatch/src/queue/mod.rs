@@ -1,0 +1,148 @@
+//! Asynchronous invocations: accepted durably, run by workers within each function's share,
+//! retried with backoff, dead-lettered, and reported to callbacks.
+
+mod attempt;
+mod backoff;
+mod callback;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gust_core::{Error, StoredRequest, Trigger, now_ms};
+use gust_store::{NewAsync, Store};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::Dispatcher;
+
+/// How the queue runs.
+#[derive(Debug, Clone)]
+pub struct QueueOptions {
+    /// Attempts running at once on this node.
+    pub workers: u32,
+    /// Attempts of one function running at once, so that one backlog cannot starve the rest.
+    pub per_function: u32,
+    /// First retry delay; each retry doubles it (with jitter).
+    pub base_delay: Duration,
+}
+
+impl Default for QueueOptions {
+    fn default() -> Self {
+        QueueOptions {
+            workers: 64,
+            per_function: 16,
+            base_delay: Duration::from_secs(1),
+        }
+    }
+}
+
+/// How often due work is looked for when nothing wakes the queue (retries coming due).
+const POLL: Duration = Duration::from_millis(100);
+
+pub struct AsyncQueue {
+    dispatcher: Arc<Dispatcher>,
+    store: Arc<dyn Store>,
+    options: QueueOptions,
+    work_ready: Notify,
+    callbacks_ready: Notify,
+    http: reqwest::Client,
+}
+
+impl AsyncQueue {
+    /// Requeues what was running when the node stopped, then starts the workers.
+    pub async fn start(
+        dispatcher: Arc<Dispatcher>,
+        store: Arc<dyn Store>,
+        options: QueueOptions,
+    ) -> Result<Arc<Self>, Error> {
+        let requeued = store.requeue_running().await?;
+        if requeued > 0 {
+            tracing::info!(
+                "{requeued} asynchronous invocations were running at the last stop: running them again"
+            );
+        }
+        let queue = Arc::new(AsyncQueue {
+            dispatcher,
+            store,
+            options,
+            work_ready: Notify::new(),
+            callbacks_ready: Notify::new(),
+            http: reqwest::Client::new(),
+        });
+        tokio::spawn(queue.clone().run_workers());
+        tokio::spawn(queue.clone().deliver_callbacks());
+        Ok(queue)
+    }
+
+    /// Stores an invocation for `function` (which must exist) and wakes a worker. Returns its
+    /// id once the store has committed it.
+    pub async fn enqueue(
+        &self,
+        function: &str,
+        trigger: Trigger,
+        request: StoredRequest,
+        callback_url: Option<String>,
+    ) -> Result<String, Error> {
+        let info = self.dispatcher.function(function).await?;
+        let id = ulid::Ulid::new().to_string();
+        let now = now_ms();
+        self.store
+            .enqueue(NewAsync {
+                id: id.clone(),
+                function: function.to_string(),
+                trigger,
+                request,
+                callback_url,
+                max_retries: info.latest.config.max_retries,
+                enqueued_at_ms: now,
+                expires_at_ms: now + info.latest.config.max_event_age_ms as i64,
+            })
+            .await?;
+        self.work_ready.notify_one();
+        Ok(id)
+    }
+
+    /// Puts dead invocations back in the queue (all of the function's when `ids` is empty).
+    pub async fn replay(&self, function: &str, ids: Vec<String>) -> Result<u64, Error> {
+        let info = self.dispatcher.function(function).await?;
+        let expires = now_ms() + info.latest.config.max_event_age_ms as i64;
+        let replayed = self.store.replay_dead(function, ids, expires).await?;
+        self.work_ready.notify_one();
+        Ok(replayed)
+    }
+
+    async fn run_workers(self: Arc<Self>) {
+        let slots = Arc::new(Semaphore::new(self.options.workers as usize));
+        loop {
+            let free = slots.available_permits() as u32;
+            if free > 0 {
+                match self
+                    .store
+                    .claim_due(now_ms(), free, self.options.per_function)
+                    .await
+                {
+                    Ok(claimed) if !claimed.is_empty() => {
+                        for invocation in claimed {
+                            let slot = slots
+                                .clone()
+                                .try_acquire_owned()
+                                .expect("claimed within free slots");
+                            let queue = self.clone();
+                            tokio::spawn(async move {
+                                queue.attempt(invocation).await;
+                                drop(slot);
+                                queue.work_ready.notify_one();
+                            });
+                        }
+                        continue;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!("cannot claim asynchronous invocations: {e}"),
+                }
+            }
+            tokio::select! {
+                () = self.work_ready.notified() => {}
+                () = tokio::time::sleep(POLL) => {}
+            }
+        }
+    }
+}

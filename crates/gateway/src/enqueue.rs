@@ -1,0 +1,130 @@
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use gust_core::{ErrorKind, StoredRequest, Trigger};
+use http_body_util::{BodyExt, Limited};
+use serde_json::json;
+
+use crate::body_limit::{declared_length, discard_body};
+use crate::invoke::admit;
+use crate::{ApiError, AppState};
+
+pub const CALLBACK_URL: &str = "x-callback-url";
+
+/// `ANY /async/{name}[/{rest}]`: stores the request durably and answers 202 with the id; the
+/// queue runs it later.
+pub async fn enqueue(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let limit = state.max_async_payload_bytes;
+    if declared_length(&request).is_some_and(|len| len > limit) {
+        discard_body(request.into_body()).await;
+        return Err(too_large(limit));
+    }
+    let (active, parts, body) = admit(&state, request, "/async/").await?;
+    let callback_url = callback_url(&parts.headers)?;
+    let body = Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|_| too_large(limit))?
+        .to_bytes();
+    let headers = parts
+        .headers
+        .iter()
+        .filter(|(name, _)| !is_transport_header(name.as_str()))
+        .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+        .collect();
+    let stored = StoredRequest {
+        method: parts.method.to_string(),
+        path_with_query: parts.uri.to_string(),
+        headers,
+        body: body.to_vec(),
+    };
+    let id = state
+        .queue
+        .enqueue(
+            &active.version.function,
+            Trigger::Async,
+            stored,
+            callback_url,
+        )
+        .await?;
+    let location = format!("/v1/invocations/{id}");
+    let mut response = (
+        StatusCode::ACCEPTED,
+        Json(json!({"id": id, "state": "queued", "status_url": location})),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    if let (Ok(location), Ok(id)) = (HeaderValue::from_str(&location), HeaderValue::from_str(&id)) {
+        headers.insert(header::LOCATION, location);
+        headers.insert(gust_dispatch::INVOCATION_ID, id);
+    }
+    Ok(response)
+}
+
+/// Headers about this hop, not the request: they are not replayed to the function.
+fn is_transport_header(name: &str) -> bool {
+    matches!(
+        name,
+        "host"
+            | "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "authorization"
+            | CALLBACK_URL
+    )
+}
+
+fn callback_url(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(CALLBACK_URL) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("X-Callback-Url is not valid text"))?;
+    let uri: Uri = text
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("X-Callback-Url `{text}` is not a URL: {e}")))?;
+    match (uri.scheme_str(), uri.authority()) {
+        (Some("http" | "https"), Some(_)) => Ok(Some(text.to_string())),
+        _ => Err(ApiError::bad_request(format!(
+            "X-Callback-Url `{text}` must be an absolute http:// or https:// URL"
+        ))),
+    }
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorKind::TooLarge.code(),
+        format!(
+            "the payload is larger than the asynchronous limit of {} KiB \
+             (set with `gust serve --max-async-payload-kb`)",
+            limit / 1024
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_callback(url: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CALLBACK_URL, HeaderValue::from_str(url).unwrap());
+        headers
+    }
+
+    #[test]
+    fn callbacks_must_be_http_urls() {
+        assert!(callback_url(&HeaderMap::new()).unwrap().is_none());
+        assert!(callback_url(&with_callback("https://example.com/done")).is_ok());
+        assert!(callback_url(&with_callback("http://127.0.0.1:9/x")).is_ok());
+        for bad in ["ftp://example.com/x", "/relative", "mailto:me@example.com"] {
+            assert!(callback_url(&with_callback(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The durable queue of asynchronous invocations in the embedded store.
+
+use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, StoredRequest, Trigger};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::{AttemptUpdate, NewAsync};
+
+const COLUMNS: &str = "id, function, trigger, state, attempts, max_retries, enqueued_at_ms,
+    next_attempt_at_ms, expires_at_ms, finished_at_ms, callback_url, request, body, errors, result,
+    callback_attempts";
+
+fn json_error(column: usize, e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into())
+}
+
+fn text_error(column: usize, text: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, text.into())
+}
+
+fn from_row(row: &Row) -> rusqlite::Result<AsyncInvocation> {
+    let trigger: String = row.get(2)?;
+    let state: String = row.get(3)?;
+    let request: String = row.get(11)?;
+    let errors: String = row.get(13)?;
+    let result: Option<String> = row.get(14)?;
+    let mut request: StoredRequest =
+        serde_json::from_str(&request).map_err(|e| json_error(11, e))?;
+    request.body = row.get(12)?;
+    Ok(AsyncInvocation {
+        id: row.get(0)?,
+        function: row.get(1)?,
+        trigger: Trigger::parse(&trigger).ok_or_else(|| text_error(2, trigger))?,
+        state: AsyncState::parse(&state).ok_or_else(|| text_error(3, state))?,
+        attempts: row.get(4)?,
+        max_retries: row.get(5)?,
+        enqueued_at_ms: row.get(6)?,
+        next_attempt_at_ms: row.get(7)?,
+        expires_at_ms: row.get(8)?,
+        finished_at_ms: row.get(9)?,
+        callback_url: row.get(10)?,
+        callback_attempts: row.get(15)?,
+        request,
+        errors: serde_json::from_str(&errors).map_err(|e| json_error(13, e))?,
+        result: result
+            .map(|r| serde_json::from_str::<AsyncResult>(&r))
+            .transpose()
+            .map_err(|e| json_error(14, e))?,
+    })
+}
+
+pub fn enqueue(conn: &Connection, new: &NewAsync) -> rusqlite::Result<()> {
+    let request = serde_json::to_string(&new.request).expect("request serializes");
+    conn.prepare_cached(&format!(
+        "INSERT INTO async_invocations ({COLUMNS}) VALUES
+         (?1, ?2, ?3, 'queued', 0, ?4, ?5, ?5, ?6, NULL, ?7, ?8, ?9, '[]', NULL, 0)"
+    ))?
+    .execute(params![
+        new.id,
+        new.function,
+        new.trigger.as_str(),
+        new.max_retries,
+        new.enqueued_at_ms,
+        new.expires_at_ms,
+        new.callback_url,
+        request,
+        new.request.body,
+    ])?;
+    Ok(())
+}
+
+/// Marks due invocations running and returns them: oldest first, taking turns across
+/// functions, with at most `per_function` running for any function.
+pub fn claim_due(
+    conn: &mut Connection,
+    now_ms: i64,
+    limit: u32,
+    per_function: u32,
+) -> rusqlite::Result<Vec<AsyncInvocation>> {
+    let tx = conn.transaction()?;
+    let ids: Vec<String> = {
+        let mut stmt = tx.prepare_cached(
+            "WITH due AS (
+                 SELECT id, function, enqueued_at_ms, ROW_NUMBER() OVER (
+                     PARTITION BY function ORDER BY enqueued_at_ms, id) AS turn
+                 FROM async_invocations
+                 WHERE state IN ('queued', 'failed') AND next_attempt_at_ms <= ?1
+             ), busy AS (
+                 SELECT function, COUNT(*) AS running FROM async_invocations
+                 WHERE state = 'running' GROUP BY function
+             )
+             SELECT due.id FROM due LEFT JOIN busy ON busy.function = due.function
+             WHERE due.turn + COALESCE(busy.running, 0) <= ?2
+             ORDER BY due.turn, due.enqueued_at_ms LIMIT ?3",
+        )?;
+        stmt.query_map(params![now_ms, per_function, limit], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?
+    };
+    let mut claimed = Vec::with_capacity(ids.len());
+    {
+        let mut stmt = tx.prepare_cached(&format!(
+            "UPDATE async_invocations SET state = 'running', attempts = attempts + 1
+             WHERE id = ?1 RETURNING {COLUMNS}"
+        ))?;
+        for id in &ids {
+            claimed.push(stmt.query_row([id], from_row)?);
+        }
+    }
+    tx.commit()?;
+    Ok(claimed)
+}
+
+pub fn finish_attempt(
+    conn: &mut Connection,
+    id: &str,
+    update: &AttemptUpdate,
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    let errors: Option<String> = tx
+        .query_row(
+            "SELECT errors FROM async_invocations WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(errors) = errors else {
+        return Ok(());
+    };
+    let mut errors: Vec<AttemptError> =
+        serde_json::from_str(&errors).map_err(|e| json_error(0, e))?;
+    errors.extend(update.error.clone());
+    let result = update
+        .result
+        .as_ref()
+        .map(|r| serde_json::to_string(r).expect("result serializes"));
+    let finished = update.state.is_final().then_some(update.now_ms);
+    tx.execute(
+        "UPDATE async_invocations SET state = ?2, next_attempt_at_ms = ?3, finished_at_ms = ?4,
+         errors = ?5, result = COALESCE(?6, result),
+         callback_pending = (callback_url IS NOT NULL AND ?7), callback_next_at_ms = ?8
+         WHERE id = ?1",
+        params![
+            id,
+            update.state.as_str(),
+            update.next_attempt_at_ms,
+            finished,
+            serde_json::to_string(&errors).expect("errors serialize"),
+            result,
+            update.state.is_final(),
+            update.now_ms,
+        ],
+    )?;
+    tx.commit()
+}
+
+pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<AsyncInvocation>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM async_invocations WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()
+}
+
+pub fn list(
+    conn: &Connection,
+    function: &str,
+    state: Option<AsyncState>,
+    limit: u32,
+) -> rusqlite::Result<Vec<AsyncInvocation>> {
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {COLUMNS} FROM async_invocations WHERE function = ?1
+         AND (?2 IS NULL OR state = ?2) ORDER BY enqueued_at_ms DESC, id DESC LIMIT ?3"
+    ))?;
+    stmt.query_map(
+        params![function, state.map(AsyncState::as_str), limit],
+        from_row,
+    )?
+    .collect()
+}
+
+/// Cancels a queued invocation; returns its state afterwards (unchanged if it could not be).
+pub fn cancel(conn: &Connection, id: &str, now_ms: i64) -> rusqlite::Result<Option<AsyncState>> {
+    conn.execute(
+        "UPDATE async_invocations SET state = 'cancelled', finished_at_ms = ?2
+         WHERE id = ?1 AND state IN ('queued', 'failed')",
+        params![id, now_ms],
+    )?;
+    Ok(get(conn, id)?.map(|invocation| invocation.state))
+}
+
+/// Puts dead invocations of a function back in the queue with fresh attempts; all of them
+/// when `ids` is empty. Returns how many.
+pub fn replay(
+    conn: &mut Connection,
+    function: &str,
+    ids: &[String],
+    now_ms: i64,
+    expires_at_ms: i64,
+) -> rusqlite::Result<u64> {
+    let tx = conn.transaction()?;
+    let sql =
+        "UPDATE async_invocations SET state = 'queued', attempts = 0, next_attempt_at_ms = ?2,
+               expires_at_ms = ?3, finished_at_ms = NULL, callback_pending = 0
+               WHERE function = ?1 AND state = 'dead'";
+    let mut replayed = 0;
+    if ids.is_empty() {
+        replayed += tx.execute(sql, params![function, now_ms, expires_at_ms])?;
+    } else {
+        let mut stmt = tx.prepare(&format!("{sql} AND id = ?4"))?;
+        for id in ids {
+            replayed += stmt.execute(params![function, now_ms, expires_at_ms, id])?;
+        }
+    }
+    tx.commit()?;
+    Ok(replayed as u64)
+}
+
+/// Attempts that were running when the server stopped run again (at least once delivery).
+pub fn requeue_running(conn: &Connection) -> rusqlite::Result<u64> {
+    let n = conn.execute(
+        "UPDATE async_invocations SET state = 'failed' WHERE state = 'running'",
+        [],
+    )?;
+    Ok(n as u64)
+}
+
+/// Finished invocations whose callback is due.
+pub fn due_callbacks(
+    conn: &Connection,
+    now_ms: i64,
+    limit: u32,
+) -> rusqlite::Result<Vec<AsyncInvocation>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM async_invocations
+         WHERE callback_pending = 1 AND callback_next_at_ms <= ?1 LIMIT ?2"
+    ))?;
+    stmt.query_map(params![now_ms, limit], from_row)?.collect()
+}
+
+/// Records a callback delivery try: done, or retried at `retry_at_ms` (None gives up).
+pub fn callback_tried(
+    conn: &Connection,
+    id: &str,
+    retry_at_ms: Option<i64>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE async_invocations SET callback_attempts = callback_attempts + 1,
+         callback_pending = ?2 IS NOT NULL, callback_next_at_ms = COALESCE(?2, 0) WHERE id = ?1",
+        params![id, retry_at_ms],
+    )?;
+    Ok(())
+}
