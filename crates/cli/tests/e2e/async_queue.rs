@@ -169,7 +169,18 @@ fn a_waiting_invocation_can_be_cancelled() {
         .admin(reqwest::Method::DELETE, &format!("/v1/invocations/{id}"))
         .send()
         .unwrap();
-    assert_eq!(again.status(), 409);
+    assert_eq!(again.status(), 200, "cancelling is idempotent");
+
+    server.deploy("echo", "echo", public());
+    let done = enqueue(&server, "/async/echo", "x");
+    assert_eq!(wait_final(&server, &done)["state"], "succeeded");
+    let too_late = server
+        .admin(reqwest::Method::DELETE, &format!("/v1/invocations/{done}"))
+        .send()
+        .unwrap();
+    let (status, code, message) = error_of(too_late);
+    assert_eq!((status, code.as_str()), (409, "conflict"));
+    assert!(message.contains("succeeded"), "{message}");
     let unknown = server
         .admin(reqwest::Method::DELETE, "/v1/invocations/nope")
         .send()
