@@ -9,6 +9,7 @@ mod invoke;
 mod logs;
 mod serve;
 mod table;
+mod trigger;
 mod usage;
 
 use std::path::PathBuf;
@@ -64,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         command: Option<dlq::DlqCommand>,
     },
+    /// Schedules that invoke functions.
+    Trigger {
+        #[command(subcommand)]
+        command: trigger::TriggerCommand,
+    },
     /// What functions used and cost: invocations, errors, GB-seconds, price.
     Usage(usage::UsageArgs),
 }
@@ -97,6 +103,7 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Logs(args) => logs::run(&client, args).await,
         Command::Usage(args) => usage::run(&client, args).await,
         Command::Dlq { name, command } => dlq::run(&client, name, command).await,
+        Command::Trigger { command } => trigger::run(&client, command).await,
         Command::Rm { name } => {
             client.delete(&format!("/v1/functions/{name}")).await?;
             println!("deleted {name}");

@@ -7,6 +7,7 @@ use anyhow::Context;
 use axum::serve::ListenerExt;
 use clap::Args;
 use gust_dispatch::{AsyncQueue, Dispatcher, QueueOptions};
+use gust_events::Scheduler;
 use gust_gateway::{AdminToken, AppState};
 use gust_meter::Metrics;
 use gust_runtime::wasm::{EngineOptions, WasmExecutor};
@@ -80,6 +81,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..QueueOptions::default()
     };
     let queue = AsyncQueue::start(dispatcher.clone(), store.clone(), queue_options).await?;
+    let scheduler = Scheduler::start(store.clone(), queue.clone());
     let (keep_records, roll_up_every) = config.retention.periods()?;
     tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));
 
@@ -92,6 +94,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         metrics,
         prices: config.pricing,
         queue,
+        scheduler,
         max_async_payload_bytes: args.max_async_payload_kb * 1024,
     });
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -10,6 +10,7 @@ mod error;
 mod function;
 mod invocation;
 mod name;
+mod trigger;
 mod usage;
 
 pub use async_invocation::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, StoredRequest};
@@ -22,6 +23,7 @@ pub use error::{Error, ErrorKind};
 pub use function::{FunctionInfo, Runtime, Version};
 pub use invocation::{InvocationRecord, InvocationStatus, LogLine, LogStream, Trigger};
 pub use name::validate_function_name;
+pub use trigger::CronTrigger;
 pub use usage::{UsageGroup, UsageQuery, UsageSums};
 
 /// Milliseconds since the Unix epoch, the one timestamp format of the platform.

@@ -16,6 +16,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get};
 use gust_dispatch::{AsyncQueue, Dispatcher};
+use gust_events::Scheduler;
 use gust_meter::{Metrics, PriceModel};
 use tokio::sync::watch;
 
@@ -35,6 +36,7 @@ pub struct AppState {
     pub metrics: Option<Arc<Metrics>>,
     pub prices: PriceModel,
     pub queue: Arc<AsyncQueue>,
+    pub scheduler: Arc<Scheduler>,
     /// Largest asynchronous payload accepted, in bytes.
     pub max_async_payload_bytes: usize,
 }

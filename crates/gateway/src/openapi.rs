@@ -10,7 +10,8 @@ use crate::api;
         Functions themselves are invoked at /fn/{name}."),
     paths(api::list, api::deploy, api::get, api::reconfigure, api::delete, api::versions,
         api::invocations, api::logs, api::usage, api::get_invocation, api::cancel,
-        api::list_async, api::dead_letters, api::replay),
+        api::list_async, api::dead_letters, api::replay, api::add_trigger, api::list_triggers,
+        api::remove_trigger),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

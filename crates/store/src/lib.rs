@@ -5,12 +5,14 @@ mod blobs;
 mod queue_sql;
 mod schema;
 mod sqlite;
+mod trigger_sql;
 mod usage_sql;
 
 use async_trait::async_trait;
 use gust_core::{
-    AsyncInvocation, AsyncResult, AsyncState, AttemptError, Error, FunctionConfig, FunctionInfo,
-    InvocationRecord, LogLine, Runtime, StoredRequest, Trigger, UsageQuery, UsageSums, Version,
+    AsyncInvocation, AsyncResult, AsyncState, AttemptError, CronTrigger, Error, FunctionConfig,
+    FunctionInfo, InvocationRecord, LogLine, Runtime, StoredRequest, Trigger, UsageQuery,
+    UsageSums, Version,
 };
 
 pub use blobs::BlobStore;
@@ -67,7 +69,8 @@ pub trait Store: Send + Sync + 'static {
     async fn function(&self, name: &str) -> Result<Option<FunctionInfo>, Error>;
     async fn functions(&self) -> Result<Vec<FunctionInfo>, Error>;
     async fn versions(&self, name: &str) -> Result<Vec<Version>, Error>;
-    /// Deletes the function, its versions and logs; its invocation records stay, for usage.
+    /// Deletes the function, its versions, schedules and logs; its invocation records stay,
+    /// for usage.
     /// False if it did not exist.
     async fn delete_function(&self, name: &str) -> Result<bool, Error>;
     async fn record_invocations(&self, records: Vec<InvocationRecord>) -> Result<(), Error>;
@@ -113,6 +116,18 @@ pub trait Store: Send + Sync + 'static {
     async fn callback_tried(&self, id: &str, retry_at_ms: Option<i64>) -> Result<(), Error>;
     /// Log lines written by one invocation, oldest first.
     async fn invocation_logs(&self, invocation_id: &str) -> Result<Vec<LogLine>, Error>;
+    async fn add_trigger(&self, trigger: CronTrigger) -> Result<(), Error>;
+    /// Schedules, of one function or all, oldest first.
+    async fn triggers(&self, function: Option<&str>) -> Result<Vec<CronTrigger>, Error>;
+    /// False if there was no such trigger.
+    async fn delete_trigger(&self, id: &str) -> Result<bool, Error>;
+    /// Records a firing and when the next one is due.
+    async fn trigger_fired(
+        &self,
+        id: &str,
+        fired_at_ms: i64,
+        next_fire_at_ms: i64,
+    ) -> Result<(), Error>;
     /// Folds invocation records started before `before_ms` into hourly usage and deletes
     /// them with the log lines of that age. Returns how many records were folded.
     async fn roll_up(&self, before_ms: i64) -> Result<u64, Error>;

@@ -78,4 +78,13 @@ CREATE TABLE IF NOT EXISTS async_invocations (
 CREATE INDEX IF NOT EXISTS async_due ON async_invocations(state, next_attempt_at_ms);
 CREATE INDEX IF NOT EXISTS async_by_function ON async_invocations(function, state, enqueued_at_ms);
 CREATE INDEX IF NOT EXISTS async_callbacks ON async_invocations(callback_pending, callback_next_at_ms);
+CREATE TABLE IF NOT EXISTS cron_triggers (
+    id               TEXT PRIMARY KEY,
+    function         TEXT NOT NULL,
+    cron             TEXT NOT NULL,
+    timezone         TEXT NOT NULL,
+    created_at_ms    INTEGER NOT NULL,
+    last_fired_at_ms INTEGER,
+    next_fire_at_ms  INTEGER NOT NULL
+);
 ";

@@ -9,9 +9,9 @@ use gust_core::{
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::schema::SCHEMA;
-use crate::{AttemptUpdate, NewAsync, queue_sql, usage_sql};
+use crate::{AttemptUpdate, NewAsync, queue_sql, trigger_sql, usage_sql};
 use crate::{Deployed, NewVersion, Store};
-use gust_core::{AsyncInvocation, AsyncState};
+use gust_core::{AsyncInvocation, AsyncState, CronTrigger};
 
 /// The embedded store: one SQLite database in WAL mode. Calls run on the blocking pool so that
 /// the async runtime never waits on the disk.
@@ -258,6 +258,7 @@ impl Store for SqliteStore {
         let name = name.to_string();
         self.with(move |conn| {
             durably(conn, |tx| {
+                tx.execute("DELETE FROM cron_triggers WHERE function = ?1", [&name])?;
                 tx.execute("DELETE FROM logs WHERE function = ?1", [&name])?;
                 tx.execute("DELETE FROM versions WHERE function = ?1", [&name])?;
                 let deleted = tx.execute("DELETE FROM functions WHERE name = ?1", [&name])?;
@@ -420,6 +421,33 @@ impl Store for SqliteStore {
 
     async fn due_callbacks(&self, now_ms: i64, limit: u32) -> Result<Vec<AsyncInvocation>, Error> {
         self.with(move |conn| queue_sql::due_callbacks(conn, now_ms, limit))
+            .await
+    }
+
+    async fn add_trigger(&self, trigger: CronTrigger) -> Result<(), Error> {
+        self.with(move |conn| trigger_sql::add(conn, &trigger))
+            .await
+    }
+
+    async fn triggers(&self, function: Option<&str>) -> Result<Vec<CronTrigger>, Error> {
+        let function = function.map(str::to_string);
+        self.with(move |conn| trigger_sql::list(conn, function.as_deref()))
+            .await
+    }
+
+    async fn delete_trigger(&self, id: &str) -> Result<bool, Error> {
+        let id = id.to_string();
+        self.with(move |conn| trigger_sql::delete(conn, &id)).await
+    }
+
+    async fn trigger_fired(
+        &self,
+        id: &str,
+        fired_at_ms: i64,
+        next_fire_at_ms: i64,
+    ) -> Result<(), Error> {
+        let id = id.to_string();
+        self.with(move |conn| trigger_sql::fired(conn, &id, fired_at_ms, next_fire_at_ms))
             .await
     }
 

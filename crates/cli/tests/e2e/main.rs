@@ -11,3 +11,4 @@ mod limits;
 mod logs;
 mod management;
 mod metering;
+mod schedules;

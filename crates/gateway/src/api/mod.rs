@@ -4,10 +4,11 @@ mod deploy;
 mod functions;
 mod invocations;
 mod logs;
+mod triggers;
 mod usage;
 
 use axum::Router;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 
 use crate::AppState;
 
@@ -22,6 +23,10 @@ pub(crate) use invocations::{
     __path_list as __path_list_async, __path_replay,
 };
 pub(crate) use logs::__path_logs;
+pub(crate) use triggers::{
+    __path_add as __path_add_trigger, __path_list as __path_list_triggers,
+    __path_remove as __path_remove_trigger,
+};
 pub(crate) use usage::__path_usage;
 
 pub fn routes() -> Router<AppState> {
@@ -38,6 +43,9 @@ pub fn routes() -> Router<AppState> {
         .route("/functions/{name}/invocations", get(functions::invocations))
         .route("/functions/{name}/logs", get(logs::logs))
         .route("/usage", get(usage::usage))
+        .route("/functions/{name}/triggers", post(triggers::add))
+        .route("/triggers", get(triggers::list))
+        .route("/triggers/{id}", delete(triggers::remove))
         .route("/functions/{name}/async", get(invocations::list))
         .route("/functions/{name}/dlq", get(invocations::dead_letters))
         .route("/functions/{name}/dlq/replay", post(invocations::replay))

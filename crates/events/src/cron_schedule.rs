@@ -1,0 +1,97 @@
+use std::str::FromStr;
+
+use chrono::{DateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use gust_core::Error;
+
+/// A parsed cron expression in a time zone.
+pub struct CronSchedule {
+    schedule: cron::Schedule,
+    timezone: Tz,
+}
+
+impl CronSchedule {
+    /// Six fields with seconds (`*/10 * * * * *`), seven with a year, or the classic five
+    /// (minute first, fired at second 0). The time zone is an IANA name; UTC when absent.
+    pub fn parse(expression: &str, timezone: Option<&str>) -> Result<Self, Error> {
+        let fields = expression.split_whitespace().count();
+        let full = match fields {
+            5 => format!("0 {expression}"),
+            6 | 7 => expression.to_string(),
+            _ => {
+                return Err(Error::invalid(format!(
+                    "cron expression `{expression}` has {fields} fields: use 5 (minute hour \
+                     day month weekday), or 6 or 7 with seconds first"
+                )));
+            }
+        };
+        let schedule = cron::Schedule::from_str(&full).map_err(|e| {
+            Error::invalid(format!(
+                "cron expression `{expression}` does not parse: {e}"
+            ))
+        })?;
+        let timezone = match timezone {
+            None => Tz::UTC,
+            Some(name) => name.parse().map_err(|_| {
+                Error::invalid(format!(
+                    "unknown time zone `{name}`: use an IANA name like Europe/Paris or UTC"
+                ))
+            })?,
+        };
+        Ok(CronSchedule { schedule, timezone })
+    }
+
+    pub fn timezone_name(&self) -> &'static str {
+        self.timezone.name()
+    }
+
+    /// The first firing strictly after `after_ms` (ms since the epoch), if any.
+    pub fn next_after(&self, after_ms: i64) -> Option<i64> {
+        let after: DateTime<Tz> = Utc
+            .timestamp_millis_opt(after_ms)
+            .single()?
+            .with_timezone(&self.timezone);
+        self.schedule
+            .after(&after)
+            .next()
+            .map(|at| at.timestamp_millis())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_and_classic_forms() {
+        let every_ten = CronSchedule::parse("*/10 * * * * *", None).unwrap();
+        assert_eq!(every_ten.next_after(1_000), Some(10_000));
+        assert_eq!(every_ten.next_after(10_000), Some(20_000));
+        let hourly = CronSchedule::parse("0 * * * *", None).unwrap();
+        assert_eq!(hourly.next_after(1_000), Some(3_600_000));
+    }
+
+    #[test]
+    fn time_zones_shift_the_firings() {
+        // 09:00 in Paris is 08:00 UTC in January.
+        let nine = CronSchedule::parse("0 0 9 * * *", Some("Europe/Paris")).unwrap();
+        assert_eq!(nine.timezone_name(), "Europe/Paris");
+        assert_eq!(nine.next_after(0), Some(8 * 3_600_000));
+    }
+
+    #[test]
+    fn errors_say_why() {
+        let fields = CronSchedule::parse("* *", None).err().unwrap().message;
+        assert!(fields.contains("2 fields"), "{fields}");
+        let parse = CronSchedule::parse("61 * * * * *", None)
+            .err()
+            .unwrap()
+            .message;
+        assert!(parse.contains("does not parse"), "{parse}");
+        let zone = CronSchedule::parse("* * * * *", Some("Mars/Olympus"))
+            .err()
+            .unwrap()
+            .message;
+        assert!(zone.contains("unknown time zone"), "{zone}");
+    }
+}
