@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -26,14 +28,23 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// `GET /metrics`: Prometheus text exposition.
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match &state.metrics {
-        Some(metrics) => (
-            [(
-                header::CONTENT_TYPE,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            )],
-            metrics.encode(),
-        )
-            .into_response(),
+        Some(metrics) => {
+            match state.dispatcher.store().queue_depth().await {
+                Ok((depth, oldest)) => {
+                    let age_ms = oldest.map_or(0, |at| (gust_core::now_ms() - at).max(0));
+                    metrics.set_queue(depth, Duration::from_millis(age_ms as u64));
+                }
+                Err(e) => tracing::warn!("cannot read the queue depth: {e}"),
+            }
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )],
+                metrics.encode(),
+            )
+                .into_response()
+        }
         None => (
             StatusCode::NOT_FOUND,
             "metering is off on this node (gust serve --no-metering)\n",

@@ -23,6 +23,8 @@ pub struct Metrics {
     instances: IntGaugeVec,
     in_flight: IntGauge,
     resident_memory: IntGauge,
+    queue_depth: IntGauge,
+    queue_age: prometheus::Gauge,
 }
 
 impl Default for Metrics {
@@ -80,9 +82,21 @@ impl Default for Metrics {
                 "Resident memory of the gust process",
             )
             .expect("valid metric"),
+            queue_depth: IntGauge::new(
+                "gust_async_queue_depth",
+                "Asynchronous invocations waiting to run (queued or waiting for a retry)",
+            )
+            .expect("valid metric"),
+            queue_age: prometheus::Gauge::new(
+                "gust_async_queue_oldest_age_seconds",
+                "Age of the oldest asynchronous invocation waiting to run",
+            )
+            .expect("valid metric"),
             registry: Registry::new(),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+            Box::new(metrics.queue_depth.clone()),
+            Box::new(metrics.queue_age.clone()),
             Box::new(metrics.invocations.clone()),
             Box::new(metrics.duration.clone()),
             Box::new(metrics.cold_starts.clone()),
@@ -120,6 +134,12 @@ impl Metrics {
             busy: self.instances.with_label_values(&[function, "busy"]),
             in_flight: self.in_flight.clone(),
         }
+    }
+
+    /// The asynchronous queue as read from the store at scrape time.
+    pub fn set_queue(&self, depth: u64, oldest_age: std::time::Duration) {
+        self.queue_depth.set(depth as i64);
+        self.queue_age.set(oldest_age.as_secs_f64());
     }
 
     /// The Prometheus text format, with the process's memory read now.

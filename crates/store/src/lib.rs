@@ -111,6 +111,9 @@ pub trait Store: Send + Sync + 'static {
         ids: Vec<String>,
         expires_at_ms: i64,
     ) -> Result<u64, Error>;
+    /// Invocations waiting to run (queued or waiting for a retry) and when the oldest of them
+    /// was accepted.
+    async fn queue_depth(&self) -> Result<(u64, Option<i64>), Error>;
     async fn due_callbacks(&self, now_ms: i64, limit: u32) -> Result<Vec<AsyncInvocation>, Error>;
     /// Records a callback try: done (or given up) with `None`, else to retry at `retry_at_ms`.
     async fn callback_tried(&self, id: &str, retry_at_ms: Option<i64>) -> Result<(), Error>;

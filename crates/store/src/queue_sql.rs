@@ -250,3 +250,12 @@ pub fn callback_tried(
     )?;
     Ok(())
 }
+
+pub fn depth(conn: &Connection) -> rusqlite::Result<(u64, Option<i64>)> {
+    conn.query_row(
+        "SELECT COUNT(*), MIN(enqueued_at_ms) FROM async_invocations
+         WHERE state IN ('queued', 'failed')",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
+}

@@ -419,6 +419,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn queue_depth(&self) -> Result<(u64, Option<i64>), Error> {
+        self.with(|conn| queue_sql::depth(conn)).await
+    }
+
     async fn due_callbacks(&self, now_ms: i64, limit: u32) -> Result<Vec<AsyncInvocation>, Error> {
         self.with(move |conn| queue_sql::due_callbacks(conn, now_ms, limit))
             .await

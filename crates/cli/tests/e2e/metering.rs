@@ -263,6 +263,7 @@ fn metrics_parse_with_promtool_and_count_invocations() {
         r#"gust_instances{function="hello",state="warm"} 1"#,
         r#"gust_instances{function="hello",state="busy"} 0"#,
         "gust_concurrency_in_use 0",
+        "gust_async_queue_depth 0",
     ] {
         assert!(text.contains(expected), "{expected} missing from\n{text}");
     }
