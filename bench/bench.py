@@ -197,6 +197,91 @@ def format_metering(samples, runs, seconds):
     return "\n".join(lines)
 
 
+POST_SCRIPT = 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n'
+
+
+def admin_get(base, token, path):
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read().decode()
+
+
+def metric(text, name):
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else 0.0
+
+
+def enqueue_rates(url, runs, seconds):
+    """Accepted invocations per second over `runs` wrk runs of POST /async/...; and in all."""
+    script = Path(tempfile.mkdtemp()) / "post.lua"
+    script.write_text(POST_SCRIPT)
+    rates, accepted = [], 0
+    for _ in range(runs):
+        out = subprocess.run(["wrk", "-t2", "-c32", f"-d{seconds}s", "-s", script, url],
+                             check=True, capture_output=True, text=True).stdout
+        if re.search(r"Non-2xx or 3xx responses", out):
+            raise RuntimeError("an enqueue was refused")
+        accepted += int(re.search(r"(\d+) requests in", out).group(1))
+        rates.append(float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)))
+    return rates, accepted
+
+
+def async_queue(runs, seconds):
+    """Durable enqueue rate at 32 connections (on a node that only accepts, and on one that
+    also runs the queue), then 202-to-completion latency one invocation at a time."""
+    with gust_server("--async-workers", "0") as (_, url):
+        accept_only, _ = enqueue_rates(url.replace("/fn/", "/async/"), runs, seconds)
+    with gust_server() as (proc, url):
+        base = url.rsplit("/fn/", 1)[0]
+        data = Path(proc.args[proc.args.index("--data-dir") + 1])
+        token = (data / "admin.token").read_text().strip()
+        async_url = base + "/async/hello"
+        rates, accepted = enqueue_rates(async_url, runs, seconds)
+        # Nothing lost: every accepted invocation runs to success.
+        deadline = time.time() + 600
+        while True:
+            text = urllib.request.urlopen(base + "/metrics").read().decode()
+            done = metric(text, 'gust_invocations_total{function="hello",status="ok"}')
+            if done >= accepted or time.time() > deadline:
+                break
+            time.sleep(0.5)
+        depth = metric(text, "gust_async_queue_depth")
+        latencies = []
+        for _ in range(200 if runs > 1 else 20):
+            request = urllib.request.Request(async_url, data=b"{}", method="POST")
+            invocation = json.loads(urllib.request.urlopen(request).read())["id"]
+            while True:
+                view = json.loads(admin_get(base, token, f"/v1/invocations/{invocation}"))
+                if view["state"] == "succeeded":
+                    latencies.append(view["finished_at_ms"] - view["enqueued_at_ms"])
+                    break
+                time.sleep(0.001)
+    print(f"  enqueue {statistics.median(accept_only):>10.0f} accepted/s accepting only, "
+          f"{statistics.median(rates):.0f} while running the queue; "
+          f"{int(done)}/{accepted} completed", file=sys.stderr)
+    return {"accept_only": accept_only, "rates": rates, "accepted": accepted,
+            "completed": int(done), "depth": depth, "latencies": sorted(latencies)}
+
+
+def format_async(result, runs, seconds):
+    def spread(rates):
+        return f"{statistics.median(rates):,.0f} ({min(rates):,.0f}–{max(rates):,.0f})"
+
+    lat = result["latencies"]
+    p50 = lat[len(lat) // 2]
+    p99 = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+    return "\n".join([
+        "| measure | value |",
+        "|---|---|",
+        f"| accepted per second, node only accepting (`--async-workers 0`) | "
+        f"{spread(result['accept_only'])} |",
+        f"| accepted per second, node also running the queue | {spread(result['rates'])} |",
+        f"| accepted in all / completed successfully | {result['accepted']:,} / {result['completed']:,} |",
+        f"| queue depth after draining | {result['depth']:.0f} |",
+        f"| 202 to completion at low load, p50 / p99 ({len(lat)} one at a time) | {p50} ms / {p99} ms |",
+    ])
+
+
 def machine():
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     wasmtime = subprocess.run(["wasmtime", "--version"], capture_output=True, text=True).stdout.strip()
@@ -217,6 +302,8 @@ def main():
     warm = warm_throughput(runs, seconds)
     print("metering overhead", file=sys.stderr)
     metering = metering_overhead(runs, seconds)
+    print("asynchronous queue", file=sys.stderr)
+    queue = async_queue(runs, seconds)
     report = "\n".join([
         "# Benchmarks",
         "",
@@ -243,6 +330,20 @@ def main():
         "with `--no-metering`; wrk runs alternate between them.",
         "",
         format_metering(metering, runs, seconds),
+        "",
+        "## Asynchronous invocations",
+        "",
+        "`POST /async/hello` (the hello component as a no-op) at 32 connections, median and "
+        "min–max of the runs: "
+        f"`wrk -t2 -c32 -d{seconds}s -s post.lua URL`, where post.lua makes each request a POST "
+        "with a small JSON body. Each 202 means the invocation is committed to SQLite. First on a "
+        "node that only accepts, then on a node whose workers run the queue on the same two cores "
+        "while it fills. Afterwards the harness waits until "
+        "every accepted invocation has succeeded (counted from `/metrics`), then measures "
+        "202-to-completion one invocation at a time (`finished_at_ms - enqueued_at_ms` of "
+        "`GET /v1/invocations/ID`, millisecond resolution).",
+        "",
+        format_async(queue, runs, seconds),
         "",
         (ROOT / "bench/notes.md").read_text(),
     ])

@@ -37,6 +37,9 @@ pub struct ServeArgs {
     /// Largest asynchronous payload (`POST /async/...`), in KiB.
     #[arg(long, env = "GUST_MAX_ASYNC_PAYLOAD_KB", default_value_t = 6 * 1024)]
     max_async_payload_kb: usize,
+    /// Asynchronous attempts this node runs at once (0: it only accepts them).
+    #[arg(long, default_value_t = QueueOptions::default().workers)]
+    async_workers: u32,
     /// Delay before the first retry of a failed asynchronous invocation; each retry doubles it.
     #[arg(long, default_value = "1s")]
     retry_base_delay: String,
@@ -77,6 +80,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         metrics.clone(),
     ));
     let queue_options = QueueOptions {
+        workers: args.async_workers,
         base_delay: Duration::from_millis(gust_core::parse_duration_ms(&args.retry_base_delay)?),
         ..QueueOptions::default()
     };

@@ -68,6 +68,10 @@ pub fn enqueue(conn: &Connection, new: &NewAsync) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// How many of the longest-due invocations a claim chooses among: it bounds the cost of a
+/// claim under a deep backlog (turns are taken among these).
+const CANDIDATES: u32 = 2048;
+
 /// Marks due invocations running and returns them: oldest first, taking turns across
 /// functions, with at most `per_function` running for any function.
 pub fn claim_due(
@@ -79,11 +83,14 @@ pub fn claim_due(
     let tx = conn.transaction()?;
     let ids: Vec<String> = {
         let mut stmt = tx.prepare_cached(
-            "WITH due AS (
+            "WITH candidates AS (
+                 SELECT id, function, enqueued_at_ms FROM async_invocations
+                 WHERE state IN ('queued', 'failed') AND next_attempt_at_ms <= ?1
+                 ORDER BY next_attempt_at_ms LIMIT ?4
+             ), due AS (
                  SELECT id, function, enqueued_at_ms, ROW_NUMBER() OVER (
                      PARTITION BY function ORDER BY enqueued_at_ms, id) AS turn
-                 FROM async_invocations
-                 WHERE state IN ('queued', 'failed') AND next_attempt_at_ms <= ?1
+                 FROM candidates
              ), busy AS (
                  SELECT function, COUNT(*) AS running FROM async_invocations
                  WHERE state = 'running' GROUP BY function
@@ -92,8 +99,10 @@ pub fn claim_due(
              WHERE due.turn + COALESCE(busy.running, 0) <= ?2
              ORDER BY due.turn, due.enqueued_at_ms LIMIT ?3",
         )?;
-        stmt.query_map(params![now_ms, per_function, limit], |row| row.get(0))?
-            .collect::<rusqlite::Result<_>>()?
+        stmt.query_map(params![now_ms, per_function, limit, CANDIDATES], |row| {
+            row.get(0)
+        })?
+        .collect::<rusqlite::Result<_>>()?
     };
     let mut claimed = Vec::with_capacity(ids.len());
     {

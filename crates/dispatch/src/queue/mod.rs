@@ -8,7 +8,7 @@ mod callback;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gust_core::{Error, StoredRequest, Trigger, now_ms};
+use gust_core::{AsyncInvocation, Error, StoredRequest, Trigger, now_ms};
 use gust_store::{NewAsync, Store};
 use tokio::sync::{Notify, Semaphore};
 
@@ -17,7 +17,7 @@ use crate::Dispatcher;
 /// How the queue runs.
 #[derive(Debug, Clone)]
 pub struct QueueOptions {
-    /// Attempts running at once on this node.
+    /// Attempts running at once on this node; 0 makes a node that only accepts invocations.
     pub workers: u32,
     /// Attempts of one function running at once, so that one backlog cannot starve the rest.
     pub per_function: u32,
@@ -37,6 +37,8 @@ impl Default for QueueOptions {
 
 /// How often due work is looked for when nothing wakes the queue (retries coming due).
 const POLL: Duration = Duration::from_millis(100);
+/// How long a busy queue waits for more attempts to finish before claiming again.
+const BATCH_WAIT: Duration = Duration::from_millis(2);
 
 pub struct AsyncQueue {
     dispatcher: Arc<Dispatcher>,
@@ -111,7 +113,12 @@ impl AsyncQueue {
     }
 
     async fn run_workers(self: Arc<Self>) {
-        let slots = Arc::new(Semaphore::new(self.options.workers as usize));
+        let workers = self.options.workers;
+        if workers == 0 {
+            tracing::info!("no asynchronous workers on this node: it only accepts invocations");
+            return;
+        }
+        let slots = Arc::new(Semaphore::new(workers as usize));
         loop {
             let free = slots.available_permits() as u32;
             if free > 0 {
@@ -122,16 +129,7 @@ impl AsyncQueue {
                 {
                     Ok(claimed) if !claimed.is_empty() => {
                         for invocation in claimed {
-                            let slot = slots
-                                .clone()
-                                .try_acquire_owned()
-                                .expect("claimed within free slots");
-                            let queue = self.clone();
-                            tokio::spawn(async move {
-                                queue.attempt(invocation).await;
-                                drop(slot);
-                                queue.work_ready.notify_one();
-                            });
+                            self.spawn_attempt(&slots, invocation);
                         }
                         continue;
                     }
@@ -143,6 +141,25 @@ impl AsyncQueue {
                 () = self.work_ready.notified() => {}
                 () = tokio::time::sleep(POLL) => {}
             }
+            // Under load, let a few more attempts finish so that one claim serves them all:
+            // a claim per finished attempt would cost a query per invocation.
+            let free = slots.available_permits() as u32;
+            if free < workers / 4 {
+                tokio::time::sleep(BATCH_WAIT).await;
+            }
         }
+    }
+
+    fn spawn_attempt(self: &Arc<Self>, slots: &Arc<Semaphore>, invocation: AsyncInvocation) {
+        let slot = slots
+            .clone()
+            .try_acquire_owned()
+            .expect("claims never exceed the free slots");
+        let queue = self.clone();
+        tokio::spawn(async move {
+            queue.attempt(invocation).await;
+            drop(slot);
+            queue.work_ready.notify_one();
+        });
     }
 }
