@@ -1,5 +1,4 @@
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use gust_core::{
@@ -15,14 +14,19 @@ use gust_core::{AsyncInvocation, AsyncState, CronTrigger};
 
 /// The embedded store: one SQLite database in WAL mode. Calls run on the blocking pool so that
 /// the async runtime never waits on the disk.
+///
+/// One thread owns the connection and runs the calls in order: no lock is contended and no
+/// blocking-pool thread is woken per call, which under load cost more than the SQL itself.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    calls: std::sync::mpsc::Sender<Call>,
 }
+
+type Call = Box<dyn FnOnce(&mut Connection) + Send>;
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let conn = Connection::open(path).map_err(db_error)?;
+        let mut conn = Connection::open(path).map_err(db_error)?;
         // WAL with synchronous=NORMAL: every commit survives a crash of the process; the
         // transactions that change functions also sync to disk (see `durably`).
         conn.execute_batch(
@@ -31,9 +35,16 @@ impl SqliteStore {
         )
         .map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
-        Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
-        })
+        let (calls, queue) = std::sync::mpsc::channel::<Call>();
+        std::thread::Builder::new()
+            .name("gust-sqlite".into())
+            .spawn(move || {
+                for call in queue {
+                    call(&mut conn);
+                }
+            })
+            .map_err(|e| Error::internal(format!("cannot start the store thread: {e}")))?;
+        Ok(SqliteStore { calls })
     }
 
     async fn with<T, F>(&self, f: F) -> Result<T, Error>
@@ -41,13 +52,16 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let conn = self.conn.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut conn).map_err(db_error)
-        })
-        .await
-        .map_err(|e| Error::internal(format!("store task failed: {e}")))?
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        let call: Call = Box::new(move |conn| {
+            let _ = reply.send(f(conn).map_err(db_error));
+        });
+        self.calls
+            .send(call)
+            .map_err(|_| Error::internal("the store thread has stopped"))?;
+        answer
+            .await
+            .map_err(|_| Error::internal("the store thread dropped a call"))?
     }
 }
 
