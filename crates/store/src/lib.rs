@@ -18,6 +18,16 @@ use gust_core::{
 pub use blobs::BlobStore;
 pub use sqlite::SqliteStore;
 
+/// A stored value that does not read back as its type (a row written by a newer version, or
+/// damaged by hand).
+fn bad_column(column: usize, why: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        column,
+        rusqlite::types::Type::Text,
+        why.to_string().into(),
+    )
+}
+
 /// The result of deploying: the version that now serves, and whether it is new.
 #[derive(Debug, Clone)]
 pub struct Deployed {
@@ -69,8 +79,8 @@ pub trait Store: Send + Sync + 'static {
     async fn function(&self, name: &str) -> Result<Option<FunctionInfo>, Error>;
     async fn functions(&self) -> Result<Vec<FunctionInfo>, Error>;
     async fn versions(&self, name: &str) -> Result<Vec<Version>, Error>;
-    /// Deletes the function, its versions, schedules and logs; its invocation records stay,
-    /// for usage.
+    /// Deletes the function, its versions, schedules, asynchronous invocations and logs; its
+    /// invocation records stay, for usage.
     /// False if it did not exist.
     async fn delete_function(&self, name: &str) -> Result<bool, Error>;
     async fn record_invocations(&self, records: Vec<InvocationRecord>) -> Result<(), Error>;
@@ -132,6 +142,7 @@ pub trait Store: Send + Sync + 'static {
         next_fire_at_ms: i64,
     ) -> Result<(), Error>;
     /// Folds invocation records started before `before_ms` into hourly usage and deletes
-    /// them with the log lines of that age. Returns how many records were folded.
+    /// them with the log lines and finished asynchronous results of that age (dead letters
+    /// stay). Returns how many records were folded.
     async fn roll_up(&self, before_ms: i64) -> Result<u64, Error>;
 }

@@ -3,19 +3,11 @@
 use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, StoredRequest, Trigger};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::{AttemptUpdate, NewAsync};
+use crate::{AttemptUpdate, NewAsync, bad_column};
 
 const COLUMNS: &str = "id, function, trigger, state, attempts, max_retries, enqueued_at_ms,
     next_attempt_at_ms, expires_at_ms, finished_at_ms, callback_url, request, body, errors, result,
     callback_attempts";
-
-fn json_error(column: usize, e: serde_json::Error) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into())
-}
-
-fn text_error(column: usize, text: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, text.into())
-}
 
 fn from_row(row: &Row) -> rusqlite::Result<AsyncInvocation> {
     let trigger: String = row.get(2)?;
@@ -24,13 +16,15 @@ fn from_row(row: &Row) -> rusqlite::Result<AsyncInvocation> {
     let errors: String = row.get(13)?;
     let result: Option<String> = row.get(14)?;
     let mut request: StoredRequest =
-        serde_json::from_str(&request).map_err(|e| json_error(11, e))?;
+        serde_json::from_str(&request).map_err(|e| bad_column(11, e))?;
     request.body = row.get(12)?;
     Ok(AsyncInvocation {
         id: row.get(0)?,
         function: row.get(1)?,
-        trigger: Trigger::parse(&trigger).ok_or_else(|| text_error(2, trigger))?,
-        state: AsyncState::parse(&state).ok_or_else(|| text_error(3, state))?,
+        trigger: Trigger::parse(&trigger)
+            .ok_or_else(|| bad_column(2, format!("unknown trigger {trigger}")))?,
+        state: AsyncState::parse(&state)
+            .ok_or_else(|| bad_column(3, format!("unknown state {state}")))?,
         attempts: row.get(4)?,
         max_retries: row.get(5)?,
         enqueued_at_ms: row.get(6)?,
@@ -40,11 +34,11 @@ fn from_row(row: &Row) -> rusqlite::Result<AsyncInvocation> {
         callback_url: row.get(10)?,
         callback_attempts: row.get(15)?,
         request,
-        errors: serde_json::from_str(&errors).map_err(|e| json_error(13, e))?,
+        errors: serde_json::from_str(&errors).map_err(|e| bad_column(13, e))?,
         result: result
             .map(|r| serde_json::from_str::<AsyncResult>(&r))
             .transpose()
-            .map_err(|e| json_error(14, e))?,
+            .map_err(|e| bad_column(14, e))?,
     })
 }
 
@@ -68,12 +62,12 @@ pub fn enqueue(conn: &Connection, new: &NewAsync) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// How many of the longest-due invocations a claim chooses among: it bounds the cost of a
-/// claim under a deep backlog (turns are taken among these).
-const CANDIDATES: u32 = 2048;
-
 /// Marks due invocations running and returns them: oldest first, taking turns across
 /// functions, with at most `per_function` running for any function.
+///
+/// The cost stays small however deep a backlog is: functions are walked through the
+/// `(function, state, enqueued_at_ms)` index one by one (a loose index scan), and each gives
+/// at most `per_function` of its oldest waiting invocations.
 pub fn claim_due(
     conn: &mut Connection,
     now_ms: i64,
@@ -83,14 +77,27 @@ pub fn claim_due(
     let tx = conn.transaction()?;
     let ids: Vec<String> = {
         let mut stmt = tx.prepare_cached(
-            "WITH candidates AS (
-                 SELECT id, function, enqueued_at_ms FROM async_invocations
-                 WHERE state IN ('queued', 'failed') AND next_attempt_at_ms <= ?1
-                 ORDER BY next_attempt_at_ms LIMIT ?4
+            "WITH RECURSIVE fns(name) AS (
+                 SELECT (SELECT MIN(function) FROM async_invocations)
+                 UNION ALL
+                 SELECT (SELECT MIN(function) FROM async_invocations WHERE function > fns.name)
+                 FROM fns WHERE fns.name IS NOT NULL
+             ), waiting AS (
+                 SELECT a.id, a.function, a.enqueued_at_ms FROM fns, async_invocations a
+                 WHERE a.id IN (
+                     SELECT id FROM async_invocations
+                     WHERE function = fns.name AND state = 'queued'
+                     ORDER BY enqueued_at_ms LIMIT ?2)
+                 UNION ALL
+                 SELECT a.id, a.function, a.enqueued_at_ms FROM fns, async_invocations a
+                 WHERE a.id IN (
+                     SELECT id FROM async_invocations
+                     WHERE function = fns.name AND state = 'failed' AND next_attempt_at_ms <= ?1
+                     ORDER BY enqueued_at_ms LIMIT ?2)
              ), due AS (
                  SELECT id, function, enqueued_at_ms, ROW_NUMBER() OVER (
                      PARTITION BY function ORDER BY enqueued_at_ms, id) AS turn
-                 FROM candidates
+                 FROM waiting
              ), busy AS (
                  SELECT function, COUNT(*) AS running FROM async_invocations
                  WHERE state = 'running' GROUP BY function
@@ -99,10 +106,8 @@ pub fn claim_due(
              WHERE due.turn + COALESCE(busy.running, 0) <= ?2
              ORDER BY due.turn, due.enqueued_at_ms LIMIT ?3",
         )?;
-        stmt.query_map(params![now_ms, per_function, limit, CANDIDATES], |row| {
-            row.get(0)
-        })?
-        .collect::<rusqlite::Result<_>>()?
+        stmt.query_map(params![now_ms, per_function, limit], |row| row.get(0))?
+            .collect::<rusqlite::Result<_>>()?
     };
     let mut claimed = Vec::with_capacity(ids.len());
     {
@@ -135,7 +140,7 @@ pub fn finish_attempt(
         return Ok(());
     };
     let mut errors: Vec<AttemptError> =
-        serde_json::from_str(&errors).map_err(|e| json_error(0, e))?;
+        serde_json::from_str(&errors).map_err(|e| bad_column(0, e))?;
     errors.extend(update.error.clone());
     let result = update
         .result

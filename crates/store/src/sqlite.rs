@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::schema::SCHEMA;
 use crate::{AttemptUpdate, NewAsync, queue_sql, trigger_sql, usage_sql};
-use crate::{Deployed, NewVersion, Store};
+use crate::{Deployed, NewVersion, Store, bad_column};
 use gust_core::{AsyncInvocation, AsyncState, CronTrigger};
 
 /// The embedded store: one SQLite database in WAL mode. Calls run on the blocking pool so that
@@ -84,10 +84,6 @@ fn db_error(err: rusqlite::Error) -> Error {
     Error::internal(format!("database: {err}"))
 }
 
-fn text_error(column: usize, message: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, message.into())
-}
-
 const VERSION_COLUMNS: &str =
     "function, number, runtime, artifact_sha256, artifact_size, config, created_at_ms";
 
@@ -98,11 +94,11 @@ fn version_from_row(row: &Row, offset: usize) -> rusqlite::Result<Version> {
         function: row.get(offset)?,
         number: row.get(offset + 1)?,
         runtime: Runtime::parse(&runtime)
-            .ok_or_else(|| text_error(offset + 2, format!("unknown runtime {runtime}")))?,
+            .ok_or_else(|| bad_column(offset + 2, format!("unknown runtime {runtime}")))?,
         artifact_sha256: row.get(offset + 3)?,
         artifact_size: row.get(offset + 4)?,
         config: serde_json::from_str::<FunctionConfig>(&config)
-            .map_err(|e| text_error(offset + 5, e.to_string()))?,
+            .map_err(|e| bad_column(offset + 5, e.to_string()))?,
         created_at_ms: row.get(offset + 6)?,
     })
 }
@@ -137,14 +133,14 @@ fn invocation_from_row(row: &Row) -> rusqlite::Result<InvocationRecord> {
         function: row.get(1)?,
         version: row.get(2)?,
         trigger: Trigger::parse(&trigger)
-            .ok_or_else(|| text_error(3, format!("unknown trigger {trigger}")))?,
+            .ok_or_else(|| bad_column(3, format!("unknown trigger {trigger}")))?,
         started_at_ms: row.get(4)?,
         duration_us: row.get(5)?,
         billed_ms,
         memory_mb,
         gb_seconds: InvocationRecord::gb_seconds_for(billed_ms, memory_mb),
         status: InvocationStatus::parse(&status)
-            .ok_or_else(|| text_error(8, format!("unknown status {status}")))?,
+            .ok_or_else(|| bad_column(8, format!("unknown status {status}")))?,
         cold: row.get(9)?,
         http_status: row.get(10)?,
         error: row.get(11)?,
@@ -159,7 +155,7 @@ fn log_from_row(row: &Row) -> rusqlite::Result<LogLine> {
         function: row.get(1)?,
         ts_ms: row.get(2)?,
         stream: LogStream::parse(&stream)
-            .ok_or_else(|| text_error(3, format!("unknown stream {stream}")))?,
+            .ok_or_else(|| bad_column(3, format!("unknown stream {stream}")))?,
         line: row.get(4)?,
     })
 }
@@ -273,6 +269,7 @@ impl Store for SqliteStore {
         self.with(move |conn| {
             durably(conn, |tx| {
                 tx.execute("DELETE FROM cron_triggers WHERE function = ?1", [&name])?;
+                tx.execute("DELETE FROM async_invocations WHERE function = ?1", [&name])?;
                 tx.execute("DELETE FROM logs WHERE function = ?1", [&name])?;
                 tx.execute("DELETE FROM versions WHERE function = ?1", [&name])?;
                 let deleted = tx.execute("DELETE FROM functions WHERE name = ?1", [&name])?;

@@ -52,7 +52,8 @@ pub fn usage(conn: &Connection, query: &UsageQuery) -> rusqlite::Result<Vec<Usag
     .collect()
 }
 
-/// Moves records older than `before_ms` into `usage_hourly`, in one transaction.
+/// Moves records older than `before_ms` into `usage_hourly` and drops what else is that old,
+/// in one transaction.
 pub fn roll_up(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
     tx.execute(
@@ -72,6 +73,12 @@ pub fn roll_up(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<u64> {
         [before_ms],
     )?;
     tx.execute("DELETE FROM logs WHERE ts_ms < ?1", [before_ms])?;
+    // Results of finished asynchronous invocations go too; dead letters stay until replayed.
+    tx.execute(
+        "DELETE FROM async_invocations WHERE state IN ('succeeded', 'cancelled')
+         AND finished_at_ms < ?1",
+        [before_ms],
+    )?;
     tx.commit()?;
     Ok(folded as u64)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::harness::{Server, error_of, public, stdout};
+use crate::harness::{Server, error_of, public, result_header, stdout};
 
 /// Polls an asynchronous invocation until it reaches a final state (bounded).
 fn wait_final(server: &Server, id: &str) -> Value {
@@ -46,13 +46,7 @@ fn an_async_invocation_runs_and_keeps_its_result() {
     let result = &view["result"];
     assert_eq!(result["http_status"], 200);
     assert_eq!(result["body"], "payload");
-    let headers: Vec<(String, String)> = serde_json::from_value(result["headers"].clone()).unwrap();
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let header = |name: &str| result_header(result, name);
     assert_eq!(header("x-echo-path").as_deref(), Some("/items?x=1"));
     assert_eq!(header("x-echo-method").as_deref(), Some("POST"));
     assert_eq!(header("x-echo-h-x-gust-attempt").as_deref(), Some("1"));
@@ -297,4 +291,23 @@ fn nothing_accepted_is_lost_when_the_server_is_killed() {
         .filter(|i| i["attempts"].as_u64().unwrap() > 1)
         .count();
     println!("{reruns} invocations ran again after the kill (at least once delivery)");
+}
+
+#[test]
+fn one_functions_backlog_does_not_starve_another() {
+    let server = Server::start();
+    server.deploy("busy", "busy", public());
+    server.deploy("echo", "echo", public());
+    // 16 run at once per function: a backlog thousands deep keeps busy's workers full.
+    for _ in 0..2500 {
+        enqueue(&server, "/async/busy?sleep_ms=1000", "");
+    }
+    let late = enqueue(&server, "/async/echo", "me too");
+    assert_eq!(wait_final(&server, &late)["state"], "succeeded");
+    let waiting = server
+        .admin_json("/v1/functions/busy/async?state=queued&limit=1000")
+        .as_array()
+        .unwrap()
+        .len();
+    assert!(waiting > 0, "echo ran while busy still had a backlog");
 }

@@ -222,3 +222,9 @@ pub fn error_of(response: Response) -> (u16, String, String) {
 pub fn public() -> Value {
     serde_json::json!({"public": true})
 }
+
+/// A header of an asynchronous invocation's stored result.
+pub fn result_header(result: &Value, name: &str) -> Option<String> {
+    let headers: Vec<(String, String)> = serde_json::from_value(result["headers"].clone()).ok()?;
+    headers.into_iter().find(|(n, _)| n == name).map(|(_, v)| v)
+}

@@ -3,7 +3,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::harness::{Server, error_of, public, stderr, stdout};
+use crate::harness::{Server, error_of, public, result_header, stderr, stdout};
 
 /// Results of the schedule firings that have succeeded so far.
 fn firings(server: &Server) -> Vec<Value> {
@@ -47,14 +47,7 @@ fn a_schedule_delivers_cloudevents_through_the_queue() {
     let added = server.cli(&["trigger", "add", "echo", "--cron", "* * * * * *"]);
     assert!(added.status.success(), "{}", stderr(&added));
     let fired = wait_for_firings(&server, 2);
-    let headers: Vec<(String, String)> =
-        serde_json::from_value(fired[0]["headers"].clone()).unwrap();
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
+    let header = |name: &str| result_header(&fired[0], name);
     assert_eq!(header("x-echo-method").as_deref(), Some("POST"));
     assert_eq!(header("x-echo-h-ce-specversion").as_deref(), Some("1.0"));
     assert_eq!(

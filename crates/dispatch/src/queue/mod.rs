@@ -84,7 +84,8 @@ impl AsyncQueue {
         request: StoredRequest,
         callback_url: Option<String>,
     ) -> Result<String, Error> {
-        let info = self.dispatcher.function(function).await?;
+        // The loaded version (kept in memory) has the settings: no store read per enqueue.
+        let config = self.dispatcher.resolve(function).await?.config.clone();
         let id = ulid::Ulid::new().to_string();
         let now = now_ms();
         self.store
@@ -94,9 +95,9 @@ impl AsyncQueue {
                 trigger,
                 request,
                 callback_url,
-                max_retries: info.latest.config.max_retries,
+                max_retries: config.max_retries,
                 enqueued_at_ms: now,
-                expires_at_ms: now + info.latest.config.max_event_age_ms as i64,
+                expires_at_ms: now + config.max_event_age_ms as i64,
             })
             .await?;
         self.work_ready.notify_one();
