@@ -68,6 +68,10 @@ mod tests {
         assert_eq!(sha, BlobStore::sha256_hex(b"hello"));
         assert_eq!(blobs.put(b"hello").unwrap(), sha);
         assert_eq!(fs::read(blobs.path(&sha)).unwrap(), b"hello");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temp file is left");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no temp file is left"
+        );
     }
 }
