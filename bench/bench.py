@@ -285,6 +285,70 @@ def format_async(result, runs, seconds):
     ])
 
 
+def first_byte_us(url):
+    """Microseconds from sending a GET on a new connection to the first byte of the answer."""
+    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
+    path = "/" + url.split("//", 1)[1].split("/", 1)[1]
+    with socket.create_connection((host, int(port))) as conn:
+        start = time.perf_counter()
+        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        conn.recv(1)
+        elapsed = time.perf_counter() - start
+        while conn.recv(65536):
+            pass
+    return elapsed * 1e6
+
+
+def cold_starts(runs):
+    """First request after a deploy (and the deploy's compile), after a restart (code from the
+    AOT cache), against a warm request, each on a fresh data directory."""
+    samples = {"deploy": [], "after_deploy": [], "warm": [], "after_restart": []}
+    for _ in range(runs):
+        data = tempfile.mkdtemp(prefix="gust-cold-")
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        args = [GUST, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data]
+        env = dict(os.environ, GUST_LOG="warn", GUST_SERVER=base, GUST_DATA_DIR=data)
+        with process(args, env=env):
+            wait_until_up(base + "/healthz")
+            start = time.perf_counter()
+            subprocess.run([GUST, "deploy", "hello", GUESTS / "hello.wasm", "--public"],
+                           check=True, capture_output=True, env=env)
+            samples["deploy"].append((time.perf_counter() - start) * 1e6)
+            samples["after_deploy"].append(first_byte_us(base + "/fn/hello"))
+            warm = [first_byte_us(base + "/fn/hello") for _ in range(50)]
+            samples["warm"].append(statistics.median(warm))
+        with process(args, env=env):
+            wait_until_up(base + "/healthz")
+            samples["after_restart"].append(first_byte_us(base + "/fn/hello"))
+        shutil.rmtree(data, ignore_errors=True)
+    print(f"  after restart {statistics.median(samples['after_restart']):.0f} µs, "
+          f"warm {statistics.median(samples['warm']):.0f} µs", file=sys.stderr)
+    return samples
+
+
+def format_cold(samples, runs):
+    def row(label, key):
+        values = samples[key]
+        return (f"| {label} | {statistics.median(values):,.0f} | "
+                f"{min(values):,.0f}–{max(values):,.0f} |")
+    warm = statistics.median(samples["warm"])
+    restart = statistics.median(samples["after_restart"])
+    return "\n".join([
+        "| request | median µs | min–max µs |",
+        "|---|---|---|",
+        row("`gust deploy` of hello (upload, validation, compile, durable write; CLI included)",
+            "deploy"),
+        row("first request after the deploy (compiled at deploy: first instance)", "after_deploy"),
+        row("first request after a restart (code loaded from the AOT cache)", "after_restart"),
+        row("warm request (median of 50 per run)", "warm"),
+        "",
+        f"A request after a restart pays {restart - warm:,.0f} µs over a warm one. {runs} runs, "
+        "each on a fresh data directory; every request opens its own connection. Scale to zero "
+        "does not exist yet (a loaded version stays loaded), so that case is not measured.",
+    ])
+
+
 def machine():
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     wasmtime = subprocess.run(["wasmtime", "--version"], capture_output=True, text=True).stdout.strip()
@@ -307,6 +371,8 @@ def main():
     metering = metering_overhead(runs if args.quick else 7, seconds)
     print("asynchronous queue", file=sys.stderr)
     queue = async_queue(runs, seconds)
+    print("cold starts", file=sys.stderr)
+    cold = cold_starts(3 if args.quick else 10)
     report = "\n".join([
         "# Benchmarks",
         "",
@@ -347,6 +413,13 @@ def main():
         "`GET /v1/invocations/ID`, millisecond resolution).",
         "",
         format_async(queue, runs, seconds),
+        "",
+        "## Cold starts",
+        "",
+        "Time to the first byte, measured by the harness with a raw socket (request sent to first "
+        "byte received) on the same machine.",
+        "",
+        format_cold(cold, 3 if args.quick else 10),
         "",
         (ROOT / "bench/notes.md").read_text(),
     ])
