@@ -42,7 +42,6 @@ CREATE TABLE IF NOT EXISTS logs (
 );
 CREATE INDEX IF NOT EXISTS logs_by_function ON logs(function, seq);
 CREATE INDEX IF NOT EXISTS logs_by_time ON logs(ts_ms);
-CREATE INDEX IF NOT EXISTS invocations_by_time ON invocations(started_at_ms);
 -- Usage of invocation records past their retention, one row per function and hour.
 CREATE TABLE IF NOT EXISTS usage_hourly (
     function    TEXT NOT NULL,

@@ -38,13 +38,7 @@ impl Loaded for WasmFunction {
         // The guest runs in its own task: it keeps streaming the body after the response head
         // is handed back, and its outcome arrives on `finished` when it is done.
         tokio::spawn(async move {
-            let started = Instant::now();
-            let (status, error) = run(&engine, &pre, call, request, response_tx).await;
-            let _ = finished_tx.send(Outcome {
-                status,
-                error,
-                duration: started.elapsed(),
-            });
+            run(&engine, &pre, call, request, response_tx, finished_tx).await;
         });
         let failure = match response_rx.await {
             Ok(Ok(response)) => {
@@ -90,7 +84,9 @@ async fn run(
     call: Call,
     request: http::Request<RequestBody>,
     response_tx: ResponseSender,
-) -> (InvocationStatus, Option<String>) {
+    finished_tx: oneshot::Sender<Outcome>,
+) {
+    let started = Instant::now();
     let timeout = Duration::from_millis(call.config.timeout_ms);
     let mut store = Store::new(engine, GuestState::new(&call.config, call.logs));
     store.limiter(|state| &mut state.limiter);
@@ -125,7 +121,7 @@ async fn run(
             )),
         )
     };
-    match result {
+    let (status, error) = match result {
         Ok(Ok(())) => (InvocationStatus::Ok, None),
         Err(_elapsed) => timed_out(),
         Ok(Err(_)) if store.data().limiter.exceeded => (
@@ -137,7 +133,15 @@ async fn run(
         ),
         Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => timed_out(),
         Ok(Err(e)) => (InvocationStatus::Error, Some(describe_failure(&e))),
-    }
+    };
+    let _ = finished_tx.send(Outcome {
+        status,
+        error,
+        duration: started.elapsed(),
+    });
+    // Tearing the instance down (resetting its memory) happens after the outcome is out, so
+    // that nothing waiting on it waits for the teardown too.
+    drop(store);
 }
 
 /// One line for the caller; the wasm backtrace goes to the server's debug log.
