@@ -73,7 +73,8 @@ impl Dispatcher {
         config.validate()?;
         let sha = BlobStore::sha256_hex(&artifact);
         let bytes = ArtifactSource::Bytes(Arc::from(artifact.as_ref()));
-        self.publish(name, &sha, bytes, config).await
+        let size = artifact.len() as u64;
+        self.publish(name, &sha, size, bytes, config).await
     }
 
     /// Makes a new version of a function's latest artifact with some settings changed.
@@ -83,7 +84,8 @@ impl Dispatcher {
         config.validate()?;
         let sha = info.latest.artifact_sha256;
         let stored = ArtifactSource::File(self.blobs.path(&sha));
-        self.publish(name, &sha, stored, config).await
+        let size = info.latest.artifact_size;
+        self.publish(name, &sha, size, stored, config).await
     }
 
     /// Loads the artifact (which checks it), stores a new upload, then records the version:
@@ -92,6 +94,7 @@ impl Dispatcher {
         &self,
         name: &str,
         sha: &str,
+        artifact_size: u64,
         artifact: ArtifactSource,
         config: FunctionConfig,
     ) -> Result<Deployed, Error> {
@@ -112,7 +115,7 @@ impl Dispatcher {
                 function: name.to_string(),
                 runtime: Runtime::Wasm,
                 artifact_sha256: sha.to_string(),
-                artifact_size: std::fs::metadata(self.blobs.path(sha)).map_or(0, |m| m.len()),
+                artifact_size,
                 config,
             })
             .await?;
