@@ -2,17 +2,50 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use gust_core::{FunctionConfig, parse_duration_ms};
+use gust_core::{FunctionConfig, ProcessMode, parse_duration_ms};
 use reqwest::multipart::{Form, Part};
 
 use crate::client::Client;
+use crate::pack;
 
 #[derive(Args)]
 pub struct DeployArgs {
     /// Function name: [a-z][a-z0-9-]{0,62}
     name: String,
-    /// The component (.wasm) to upload.
+    /// The component (.wasm) to upload; for `--runtime process`, the function's folder (or a
+    /// .tar.gz of it).
     artifact: PathBuf,
+    /// How the artifact runs: wasm (a wasi:http component) or process (any program).
+    #[arg(long, default_value = "wasm")]
+    runtime: String,
+    /// Process runtime: the command that starts the function (run by /bin/sh -c in its folder).
+    #[arg(long)]
+    command: Option<String>,
+    /// Process runtime: http (the program serves HTTP on 127.0.0.1:$PORT) or stdio (a process
+    /// per request, body on stdin, response on stdout).
+    #[arg(long, value_parser = ["http", "stdio"], default_value = "http")]
+    mode: String,
+    /// Process runtime: requests one instance serves at once.
+    #[arg(long, default_value_t = 1)]
+    concurrency: u32,
+    /// Instances kept warm without requests (started at deploy).
+    #[arg(long, default_value_t = 0)]
+    min_instances: u32,
+    /// Most instances at once.
+    #[arg(long, default_value_t = 10)]
+    max_instances: u32,
+    /// Idle time after which an instance is stopped (to zero when --min-instances is 0).
+    #[arg(long, default_value = "5m")]
+    idle_timeout: String,
+    /// Most requests of this function running at once; the rest wait in a queue.
+    #[arg(long, default_value_t = 100)]
+    max_concurrency: u32,
+    /// Most requests waiting for a slot; past it they get 429.
+    #[arg(long, default_value_t = 100)]
+    queue_size: u32,
+    /// Longest a request waits for a slot before a 429.
+    #[arg(long, default_value = "10s")]
+    queue_timeout: String,
     /// Callable without the admin token.
     #[arg(long)]
     public: bool,
@@ -44,6 +77,15 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
         allow_hosts: args.allow_hosts,
         max_retries: args.max_retries,
         max_event_age_ms: parse_duration_ms(&args.max_event_age)?,
+        command: args.command,
+        mode: ProcessMode::parse(&args.mode).context("--mode is http or stdio")?,
+        concurrency: args.concurrency,
+        min_instances: args.min_instances,
+        max_instances: args.max_instances,
+        idle_timeout_ms: parse_duration_ms(&args.idle_timeout)?,
+        max_concurrency: args.max_concurrency,
+        queue_size: args.queue_size,
+        queue_timeout_ms: parse_duration_ms(&args.queue_timeout)?,
         ..FunctionConfig::default()
     };
     for pair in &args.env {
@@ -52,11 +94,11 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
             .with_context(|| format!("--env `{pair}` must be KEY=VALUE"))?;
         config.env.insert(key.to_string(), value.to_string());
     }
-    let artifact = std::fs::read(&args.artifact)
-        .with_context(|| format!("cannot read {}", args.artifact.display()))?;
+    let artifact = pack::artifact_bytes(&args.artifact)?;
     let form = Form::new()
+        .text("runtime", args.runtime)
         .text("config", serde_json::to_string(&config)?)
-        .part("artifact", Part::bytes(artifact).file_name("artifact.wasm"));
+        .part("artifact", Part::bytes(artifact).file_name("artifact"));
     let path = format!("/v1/functions/{}", args.name);
     let response = client
         .send(client.request(reqwest::Method::PUT, &path).multipart(form))

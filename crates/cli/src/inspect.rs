@@ -1,6 +1,6 @@
 use std::time::{Duration, UNIX_EPOCH};
 
-use gust_core::{FunctionInfo, Version};
+use gust_core::{FunctionStatus, Version};
 
 use crate::Output;
 use crate::client::Client;
@@ -17,14 +17,16 @@ fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
 }
 
 pub async fn list(client: &Client, output: Output) -> anyhow::Result<()> {
-    let functions: Vec<FunctionInfo> = client.get_json("/v1/functions").await?;
+    let functions: Vec<FunctionStatus> = client.get_json("/v1/functions").await?;
     if let Output::Json = output {
         return print_json(&functions);
     }
     let rows = functions
         .into_iter()
-        .map(|f| {
+        .map(|status| {
+            let f = status.function;
             let c = &f.latest.config;
+            let i = status.instances;
             vec![
                 f.name,
                 f.latest.number.to_string(),
@@ -32,12 +34,24 @@ pub async fn list(client: &Client, output: Output) -> anyhow::Result<()> {
                 format!("{} MB", c.memory_mb),
                 format!("{} ms", c.timeout_ms),
                 if c.public { "public" } else { "private" }.to_string(),
+                format!("{}/{}", i.warm, i.busy),
+                format!("{}..{}", c.min_instances, c.max_instances),
+                c.max_concurrency.to_string(),
                 timestamp(f.latest.created_at_ms),
             ]
         })
         .collect();
     let header = [
-        "NAME", "VERSION", "RUNTIME", "MEMORY", "TIMEOUT", "ACCESS", "DEPLOYED",
+        "NAME",
+        "VERSION",
+        "RUNTIME",
+        "MEMORY",
+        "TIMEOUT",
+        "ACCESS",
+        "WARM/BUSY",
+        "INSTANCES",
+        "MAX CONC",
+        "DEPLOYED",
     ];
     print_table(&header, rows);
     Ok(())

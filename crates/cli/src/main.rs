@@ -7,6 +7,7 @@ mod dlq;
 mod inspect;
 mod invoke;
 mod logs;
+mod pack;
 mod serve;
 mod table;
 mod trigger;
@@ -79,8 +80,20 @@ fn default_data_dir() -> PathBuf {
     std::env::var_os("GUST_DATA_DIR").map_or_else(|| PathBuf::from(".gust"), PathBuf::from)
 }
 
-#[tokio::main]
-async fn main() {
+fn main() {
+    // The sandbox helper runs before any thread exists: it forks, which is only safe then.
+    let mut args = std::env::args();
+    if args.nth(1).as_deref() == Some(gust_runtime::process::sandbox::SUBCOMMAND) {
+        gust_runtime::process::sandbox::run(&args.next().unwrap_or_default());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("cannot start the async runtime");
+    runtime.block_on(run());
+}
+
+async fn run() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,

@@ -6,10 +6,11 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use clap::Args;
-use gust_dispatch::{AsyncQueue, Dispatcher, QueueOptions};
+use gust_dispatch::{AsyncQueue, Dispatcher, Executors, QueueOptions};
 use gust_events::Scheduler;
 use gust_gateway::{AdminToken, AppState};
 use gust_meter::Metrics;
+use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{EngineOptions, WasmExecutor};
 use gust_store::{BlobStore, SqliteStore, Store};
 use tokio::sync::watch;
@@ -43,6 +44,9 @@ pub struct ServeArgs {
     /// Delay before the first retry of a failed asynchronous invocation; each retry doubles it.
     #[arg(long, default_value = "1s")]
     retry_base_delay: String,
+    /// Invocations this node runs at once, over all functions; past it, 429.
+    #[arg(long, env = "GUST_MAX_IN_FLIGHT", default_value_t = 1000)]
+    max_in_flight: u32,
     /// Turn metering off: no invocation records, metrics or billed durations. Only for
     /// measuring what metering costs.
     #[arg(long)]
@@ -73,12 +77,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let token = AdminToken::load_or_create(&token_path)
         .with_context(|| format!("cannot write {}", token_path.display()))?;
     let metrics = (!args.no_metering).then(|| Arc::new(Metrics::default()));
-    let dispatcher = Arc::new(Dispatcher::new(
+    let executors = Executors {
+        wasm: Arc::new(wasm),
+        process: Arc::new(process_executor(&data_dir)?),
+    };
+    let dispatcher = Dispatcher::new(
         store.clone(),
         blobs,
-        Arc::new(wasm),
+        executors,
         metrics.clone(),
-    ));
+        args.max_in_flight,
+    );
     let queue_options = QueueOptions {
         workers: args.async_workers,
         base_delay: Duration::from_millis(gust_core::parse_duration_ms(&args.retry_base_delay)?),
@@ -86,6 +95,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let queue = AsyncQueue::start(dispatcher.clone(), store.clone(), queue_options).await?;
     let scheduler = Scheduler::start(store.clone(), queue.clone());
+    dispatcher.warm_provisioned().await?;
     let (keep_records, roll_up_every) = config.retention.periods()?;
     tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));
 
@@ -133,6 +143,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     dispatcher.flush().await;
     let _ = std::fs::remove_file(data_dir.join("server.url"));
     Ok(())
+}
+
+/// The process runtime, isolated as far as this host allows; what it cannot do is said
+/// once, loudly, at start.
+fn process_executor(data_dir: &std::path::Path) -> anyhow::Result<ProcessExecutor> {
+    let helper = std::env::current_exe().context("cannot find the gust binary")?;
+    let isolation = Isolation::detect();
+    for missing in &isolation.missing {
+        tracing::warn!("process runtime is less isolated on this host: {missing}");
+    }
+    Ok(ProcessExecutor::new(helper, data_dir, isolation))
 }
 
 /// Keeps the store from growing without bound: records past retention become hourly usage.

@@ -3,7 +3,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::Error;
+use crate::scaling::{ProcessMode, validate_runtime, validate_scaling};
+use crate::{Error, Runtime};
 
 pub const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000;
 pub const MAX_RETRIES: u32 = 10;
@@ -32,6 +33,24 @@ pub struct FunctionConfig {
     pub max_retries: u32,
     /// How long an asynchronous event may wait for a successful attempt, in milliseconds.
     pub max_event_age_ms: u64,
+    /// Process runtime: the command that starts the function, run by `/bin/sh -c`.
+    pub command: Option<String>,
+    /// Process runtime: how requests reach the command.
+    pub mode: ProcessMode,
+    /// Process runtime: requests one instance serves at once.
+    pub concurrency: u32,
+    /// Instances kept warm even without requests (started at deploy).
+    pub min_instances: u32,
+    /// Most instances at once.
+    pub max_instances: u32,
+    /// An instance idle this long is stopped (down to `min_instances`), in milliseconds.
+    pub idle_timeout_ms: u64,
+    /// Most requests of this function running at once; the rest wait in its queue.
+    pub max_concurrency: u32,
+    /// Most requests waiting for a free slot; past it, 429.
+    pub queue_size: u32,
+    /// Longest a request waits for a free slot before a 429, in milliseconds.
+    pub queue_timeout_ms: u64,
 }
 
 impl Default for FunctionConfig {
@@ -44,12 +63,28 @@ impl Default for FunctionConfig {
             allow_hosts: Vec::new(),
             max_retries: 2,
             max_event_age_ms: MAX_EVENT_AGE_MS,
+            command: None,
+            mode: ProcessMode::Http,
+            concurrency: 1,
+            min_instances: 0,
+            max_instances: 10,
+            idle_timeout_ms: 5 * 60 * 1000,
+            max_concurrency: 100,
+            queue_size: 100,
+            queue_timeout_ms: 10_000,
         }
     }
 }
 
 impl FunctionConfig {
-    pub fn validate(&self) -> Result<(), Error> {
+    /// Checks the settings for a version of the given runtime.
+    pub fn validate_for(&self, runtime: Runtime) -> Result<(), Error> {
+        self.validate()?;
+        validate_scaling(self)?;
+        validate_runtime(self, runtime)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
         if self.timeout_ms == 0 || self.timeout_ms > MAX_TIMEOUT_MS {
             return Err(Error::invalid(format!(
                 "timeout {}ms is out of range: use 1ms to 15m",
@@ -143,7 +178,7 @@ mod tests {
     #[test]
     fn limits_are_checked() {
         let mut config = FunctionConfig::default();
-        assert!(config.validate().is_ok());
+        assert!(config.validate_for(Runtime::Wasm).is_ok());
         config.timeout_ms = MAX_TIMEOUT_MS + 1;
         assert!(config.validate().is_err());
         config.timeout_ms = 1000;
@@ -168,6 +203,15 @@ pub struct ConfigPatch {
     pub allow_hosts: Option<Vec<String>>,
     pub max_retries: Option<u32>,
     pub max_event_age_ms: Option<u64>,
+    pub command: Option<String>,
+    pub mode: Option<ProcessMode>,
+    pub concurrency: Option<u32>,
+    pub min_instances: Option<u32>,
+    pub max_instances: Option<u32>,
+    pub idle_timeout_ms: Option<u64>,
+    pub max_concurrency: Option<u32>,
+    pub queue_size: Option<u32>,
+    pub queue_timeout_ms: Option<u64>,
 }
 
 impl ConfigPatch {
@@ -182,6 +226,15 @@ impl ConfigPatch {
                 .unwrap_or_else(|| config.allow_hosts.clone()),
             max_retries: self.max_retries.unwrap_or(config.max_retries),
             max_event_age_ms: self.max_event_age_ms.unwrap_or(config.max_event_age_ms),
+            command: self.command.or_else(|| config.command.clone()),
+            mode: self.mode.unwrap_or(config.mode),
+            concurrency: self.concurrency.unwrap_or(config.concurrency),
+            min_instances: self.min_instances.unwrap_or(config.min_instances),
+            max_instances: self.max_instances.unwrap_or(config.max_instances),
+            idle_timeout_ms: self.idle_timeout_ms.unwrap_or(config.idle_timeout_ms),
+            max_concurrency: self.max_concurrency.unwrap_or(config.max_concurrency),
+            queue_size: self.queue_size.unwrap_or(config.queue_size),
+            queue_timeout_ms: self.queue_timeout_ms.unwrap_or(config.queue_timeout_ms),
         }
     }
 }

@@ -8,6 +8,8 @@ pub enum ErrorKind {
     NotFound,
     Conflict,
     TooLarge,
+    /// Too many requests at once: try again later (429).
+    Throttled,
     Internal,
 }
 
@@ -20,6 +22,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::TooLarge => "too_large",
+            ErrorKind::Throttled => "throttled",
             ErrorKind::Internal => "internal",
         }
     }

@@ -20,6 +20,8 @@ pub enum InvocationStatus {
     Error,
     Timeout,
     MemoryExceeded,
+    /// The function's process died, or never got ready, before answering.
+    Crashed,
 }
 
 string_enum!(Trigger {
@@ -32,6 +34,7 @@ string_enum!(InvocationStatus {
     Error => "error",
     Timeout => "timeout",
     MemoryExceeded => "memory_exceeded",
+    Crashed => "crashed",
 });
 string_enum!(LogStream { Stdout => "stdout", Stderr => "stderr" });
 
@@ -119,6 +122,7 @@ mod tests {
             InvocationStatus::Error,
             InvocationStatus::Timeout,
             InvocationStatus::MemoryExceeded,
+            InvocationStatus::Crashed,
         ] {
             assert_eq!(InvocationStatus::parse(s.as_str()), Some(s));
         }

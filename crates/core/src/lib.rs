@@ -10,6 +10,7 @@ mod error;
 mod function;
 mod invocation;
 mod name;
+mod scaling;
 mod trigger;
 mod usage;
 
@@ -20,9 +21,10 @@ pub use config::{
 };
 pub use duration::parse_duration_ms;
 pub use error::{Error, ErrorKind};
-pub use function::{FunctionInfo, Runtime, Version};
+pub use function::{FunctionInfo, FunctionStatus, InstanceCount, Runtime, Version};
 pub use invocation::{InvocationRecord, InvocationStatus, LogLine, LogStream, Trigger};
 pub use name::validate_function_name;
+pub use scaling::{MAX_CONCURRENCY, MAX_INSTANCES, MAX_QUEUE_SIZE, ProcessMode};
 pub use trigger::CronTrigger;
 pub use usage::{UsageGroup, UsageQuery, UsageSums};
 

@@ -1,32 +1,62 @@
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicI64, Ordering};
 
-use gust_core::{FunctionConfig, Version};
+use gust_core::{FunctionConfig, InstanceCount, Runtime, Version, now_ms};
 use gust_meter::FunctionMetrics;
 use gust_runtime::Loaded;
+
+use crate::limiter::Limiter;
 
 /// A version loaded in this process and ready to serve.
 pub struct ActiveVersion {
     pub version: Version,
     pub config: Arc<FunctionConfig>,
     pub(crate) loaded: Arc<dyn Loaded>,
-    /// Set by the first invocation: that one is cold, the rest are warm.
-    pub(crate) used: AtomicBool,
+    pub(crate) limiter: Limiter,
+    /// When an invocation last started or ended, for scaling down after idle time.
+    last_used_ms: AtomicI64,
     pub(crate) metrics: Option<FunctionMetrics>,
 }
 
 impl ActiveVersion {
     pub(crate) fn new(
         version: Version,
+        config: Arc<FunctionConfig>,
         loaded: Arc<dyn Loaded>,
         metrics: Option<FunctionMetrics>,
     ) -> Self {
         ActiveVersion {
             metrics,
-            config: Arc::new(version.config.clone()),
+            limiter: Limiter::new(&config),
+            config,
             version,
             loaded,
-            used: AtomicBool::new(false),
+            last_used_ms: AtomicI64::new(now_ms()),
         }
+    }
+
+    pub(crate) fn touch(&self) {
+        self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn idle_ms(&self) -> i64 {
+        now_ms() - self.last_used_ms.load(Ordering::Relaxed)
+    }
+
+    /// Its instances on this node. A Wasm version is one warm instance (its compiled code and
+    /// `InstancePre`) that runs each request in a fresh store; a process version counts its
+    /// processes.
+    pub fn instances(&self) -> InstanceCount {
+        match self.loaded.instances() {
+            Some(count) => count,
+            None => InstanceCount {
+                warm: 1,
+                busy: u32::from(self.limiter.in_use() > 0),
+            },
+        }
+    }
+
+    pub fn runtime(&self) -> Runtime {
+        self.version.runtime
     }
 }

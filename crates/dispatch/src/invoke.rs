@@ -1,5 +1,3 @@
-use std::sync::atomic::Ordering;
-
 use gust_core::{InvocationRecord, InvocationStatus, Trigger, now_ms};
 use gust_runtime::{Call, Failure, Outcome, RequestBody, ResponseBody};
 use http::{HeaderMap, HeaderValue};
@@ -8,7 +6,7 @@ use gust_meter::FunctionMetrics;
 
 use crate::hold::{Held, hold};
 use crate::recorder::Recorder;
-use crate::{ActiveVersion, Dispatcher};
+use crate::{ActiveVersion, Dispatcher, Permit};
 
 pub const BILLED_MS: &str = "x-gust-billed-ms";
 pub const INVOCATION_ID: &str = "x-gust-invocation-id";
@@ -25,6 +23,7 @@ pub struct Invoked {
 pub fn failure_status(status: InvocationStatus) -> u16 {
     match status {
         InvocationStatus::Timeout => 504,
+        InvocationStatus::Crashed => 502,
         _ => 500,
     }
 }
@@ -54,8 +53,8 @@ impl Pending {
 }
 
 impl Dispatcher {
-    /// Runs one invocation of a resolved version; with metering on, records and measures it
-    /// once the function finishes.
+    /// Runs one invocation of a resolved version, holding `permit` (from `admit`) until it
+    /// finishes; with metering on, records and measures it.
     pub async fn invoke(
         &self,
         active: &ActiveVersion,
@@ -63,11 +62,12 @@ impl Dispatcher {
         trigger: Trigger,
         attempt: u32,
         request: http::Request<RequestBody>,
+        permit: Permit,
     ) -> Invoked {
-        let cold = !active.used.swap(true, Ordering::Relaxed);
+        active.touch();
         let started_at_ms = now_ms();
         if let Some(metrics) = &active.metrics {
-            metrics.started(cold);
+            metrics.started();
         }
         let call = Call {
             invocation_id: invocation_id.clone(),
@@ -77,7 +77,13 @@ impl Dispatcher {
                 .log_sink(invocation_id.clone(), active.version.function.clone()),
         };
         let execution = active.loaded.invoke(call, request).await;
+        let cold = execution.cold;
         let mut finished = execution.finished;
+        if let Some(metrics) = active.metrics.as_ref().filter(|_| cold) {
+            metrics.cold_start();
+        }
+        // Without metering (a mode for measuring its cost), the limits count until the
+        // response head rather than until the function finishes.
         if active.metrics.is_none() {
             return Invoked {
                 response: execution.response,
@@ -134,7 +140,9 @@ impl Dispatcher {
                 let recorder = self.recorder.clone();
                 let metrics = active.metrics.clone();
                 tokio::spawn(async move {
-                    let Ok(outcome) = finished.await else { return };
+                    let outcome = finished.await;
+                    drop(permit);
+                    let Ok(outcome) = outcome else { return };
                     let billed_ms = account(&recorder, metrics.as_ref(), pending.finish(outcome));
                     let _ = trailers.send(billed_header(billed_ms));
                 });

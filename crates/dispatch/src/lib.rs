@@ -4,15 +4,17 @@
 mod active;
 mod hold;
 mod invoke;
+mod limiter;
 mod queue;
 mod recorder;
+mod scaler;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use gust_core::{
-    ConfigPatch, Error, FunctionConfig, FunctionInfo, LogLine, Runtime, Version,
+    ConfigPatch, Error, FunctionConfig, FunctionInfo, InstanceCount, LogLine, Runtime, Version,
     validate_function_name,
 };
 use gust_meter::Metrics;
@@ -23,13 +25,30 @@ use tokio::sync::broadcast;
 pub use active::ActiveVersion;
 pub use gust_runtime::RequestBody;
 pub use invoke::{BILLED_MS, INVOCATION_ID, Invoked, failure_status};
+pub use limiter::{Admission, NodeLimit, Permit};
 pub use queue::{AsyncQueue, QueueOptions};
 use recorder::Recorder;
+
+/// The runtimes a node offers.
+pub struct Executors {
+    pub wasm: Arc<dyn Executor>,
+    pub process: Arc<dyn Executor>,
+}
+
+impl Executors {
+    fn of(&self, runtime: Runtime) -> &dyn Executor {
+        match runtime {
+            Runtime::Wasm => self.wasm.as_ref(),
+            Runtime::Process => self.process.as_ref(),
+        }
+    }
+}
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
     blobs: BlobStore,
-    wasm: Arc<dyn Executor>,
+    executors: Executors,
+    node_limit: NodeLimit,
     active: RwLock<HashMap<String, Arc<ActiveVersion>>>,
     /// Serialises loads so that concurrent first requests compile a version once.
     loading: tokio::sync::Mutex<()>,
@@ -41,21 +60,26 @@ pub struct Dispatcher {
 impl Dispatcher {
     /// `metrics` is the node's metrics with metering on; `None` turns metering off (no
     /// invocation records, metrics or billed durations: for measuring what metering costs).
+    /// `max_in_flight` is the node's limit on invocations running at once.
     pub fn new(
         store: Arc<dyn Store>,
         blobs: BlobStore,
-        wasm: Arc<dyn Executor>,
+        executors: Executors,
         metrics: Option<Arc<Metrics>>,
-    ) -> Self {
-        Dispatcher {
+        max_in_flight: u32,
+    ) -> Arc<Self> {
+        let dispatcher = Arc::new(Dispatcher {
             metrics,
             recorder: Recorder::spawn(store.clone()),
             store,
             blobs,
-            wasm,
+            executors,
+            node_limit: NodeLimit::new(max_in_flight),
             active: RwLock::new(HashMap::new()),
             loading: tokio::sync::Mutex::new(()),
-        }
+        });
+        scaler::spawn(Arc::downgrade(&dispatcher));
+        dispatcher
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -67,25 +91,28 @@ impl Dispatcher {
         &self,
         name: &str,
         artifact: Bytes,
+        runtime: Runtime,
         config: FunctionConfig,
     ) -> Result<Deployed, Error> {
         validate_function_name(name)?;
-        config.validate()?;
+        config.validate_for(runtime)?;
         let sha = BlobStore::sha256_hex(&artifact);
         let bytes = ArtifactSource::Bytes(Arc::from(artifact.as_ref()));
         let size = artifact.len() as u64;
-        self.publish(name, &sha, size, bytes, config).await
+        self.publish(name, runtime, &sha, size, bytes, config).await
     }
 
     /// Makes a new version of a function's latest artifact with some settings changed.
     pub async fn reconfigure(&self, name: &str, patch: ConfigPatch) -> Result<Deployed, Error> {
         let info = self.function(name).await?;
         let config = patch.apply(&info.latest.config);
-        config.validate()?;
+        let runtime = info.latest.runtime;
+        config.validate_for(runtime)?;
         let sha = info.latest.artifact_sha256;
         let stored = ArtifactSource::File(self.blobs.path(&sha));
         let size = info.latest.artifact_size;
-        self.publish(name, &sha, size, stored, config).await
+        self.publish(name, runtime, &sha, size, stored, config)
+            .await
     }
 
     /// Loads the artifact (which checks it), stores a new upload, then records the version:
@@ -93,6 +120,7 @@ impl Dispatcher {
     async fn publish(
         &self,
         name: &str,
+        runtime: Runtime,
         sha: &str,
         artifact_size: u64,
         artifact: ArtifactSource,
@@ -102,7 +130,13 @@ impl Dispatcher {
             ArtifactSource::Bytes(bytes) => Some(bytes.clone()),
             ArtifactSource::File(_) => None,
         };
-        let loaded = self.wasm.load(sha, artifact).await.map_err(load_error)?;
+        let config = Arc::new(config);
+        let loaded = self
+            .executors
+            .of(runtime)
+            .load(sha, artifact, &config)
+            .await
+            .map_err(load_error)?;
         if let Some(bytes) = upload {
             let blobs = self.blobs.clone();
             tokio::task::spawn_blocking(move || blobs.put(&bytes))
@@ -113,19 +147,17 @@ impl Dispatcher {
             .store
             .deploy(NewVersion {
                 function: name.to_string(),
-                runtime: Runtime::Wasm,
+                runtime,
                 artifact_sha256: sha.to_string(),
                 artifact_size,
-                config,
+                config: config.as_ref().clone(),
             })
             .await?;
         let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
         let current = active.get(name).map(|a| a.version.number);
         if current != Some(deployed.version.number) {
-            active.insert(
-                name.to_string(),
-                Arc::new(self.activate(deployed.version.clone(), loaded)),
-            );
+            let version = deployed.version.clone();
+            active.insert(name.to_string(), self.activate(version, config, loaded));
         }
         Ok(deployed)
     }
@@ -144,7 +176,7 @@ impl Dispatcher {
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
         if let Some(metrics) = removed.as_ref().and_then(|a| a.metrics.as_ref()) {
-            metrics.set_warm(false);
+            metrics.set_warm(0);
         }
         if self.store.delete_function(name).await? {
             Ok(())
@@ -163,10 +195,17 @@ impl Dispatcher {
             return Ok(active);
         }
         let info = self.function(name).await?;
-        let sha = &info.latest.artifact_sha256;
+        let version = info.latest;
+        let sha = &version.artifact_sha256;
         let stored = ArtifactSource::File(self.blobs.path(sha));
-        let loaded = self.wasm.load(sha, stored).await.map_err(load_error)?;
-        let active = Arc::new(self.activate(info.latest, loaded));
+        let config = Arc::new(version.config.clone());
+        let loaded = self
+            .executors
+            .of(version.runtime)
+            .load(sha, stored, &config)
+            .await
+            .map_err(load_error)?;
+        let active = self.activate(version, config, loaded);
         self.active
             .write()
             .unwrap_or_else(|p| p.into_inner())
@@ -174,12 +213,72 @@ impl Dispatcher {
         Ok(active)
     }
 
-    fn activate(&self, version: Version, loaded: Arc<dyn Loaded>) -> ActiveVersion {
+    /// Makes a loaded version the one that serves, starting its provisioned instances.
+    fn activate(
+        &self,
+        version: Version,
+        config: Arc<FunctionConfig>,
+        loaded: Arc<dyn Loaded>,
+    ) -> Arc<ActiveVersion> {
         let metrics = self.metrics.as_ref().map(|m| m.function(&version.function));
-        if let Some(metrics) = &metrics {
-            metrics.set_warm(true);
+        loaded.keep_warm(config.min_instances);
+        let active = Arc::new(ActiveVersion::new(version, config, loaded, metrics));
+        if let Some(metrics) = &active.metrics {
+            metrics.set_warm(active.instances().warm);
         }
-        ActiveVersion::new(version, loaded, metrics)
+        active
+    }
+
+    /// Scale to zero: drops a version's loaded code and instances; the next request loads it
+    /// again (from the compiled-code cache or the unpacked folder) as a cold start.
+    pub(crate) fn unload(&self, name: &str, idle: &Arc<ActiveVersion>) {
+        let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
+        if active
+            .get(name)
+            .is_some_and(|current| Arc::ptr_eq(current, idle))
+        {
+            active.remove(name);
+            if let Some(metrics) = &idle.metrics {
+                metrics.set_warm(0);
+            }
+        }
+    }
+
+    pub(crate) fn active_versions(&self) -> Vec<(String, Arc<ActiveVersion>)> {
+        let active = self.active.read().unwrap_or_else(|p| p.into_inner());
+        active.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
+    /// The instances each loaded function has on this node (absent: scaled to zero).
+    pub fn instances(&self) -> HashMap<String, InstanceCount> {
+        let active = self.active.read().unwrap_or_else(|p| p.into_inner());
+        active
+            .iter()
+            .map(|(k, v)| (k.clone(), v.instances()))
+            .collect()
+    }
+
+    /// Loads every function that keeps instances warm, so that they serve from the start.
+    pub async fn warm_provisioned(&self) -> Result<(), Error> {
+        for info in self.store.functions().await? {
+            if info.latest.config.min_instances > 0
+                && let Err(e) = self.resolve(&info.name).await
+            {
+                tracing::warn!(function = %info.name, "cannot keep warm: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for leave to run an invocation of `active`, within its limits.
+    pub async fn admit(&self, active: &ActiveVersion, how: Admission) -> Result<Permit, Error> {
+        let admitted = active.limiter.admit(&self.node_limit, how).await;
+        if admitted.is_err()
+            && let Some(metrics) = &active.metrics
+        {
+            metrics.throttled();
+        }
+        admitted
     }
 
     fn cached(&self, name: &str) -> Option<Arc<ActiveVersion>> {

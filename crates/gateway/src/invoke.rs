@@ -5,7 +5,9 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use gust_core::{Error, Trigger, validate_function_name};
-use gust_dispatch::{ActiveVersion, BILLED_MS, INVOCATION_ID, RequestBody, failure_status};
+use gust_dispatch::{
+    ActiveVersion, Admission, BILLED_MS, INVOCATION_ID, RequestBody, failure_status,
+};
 use http_body_util::BodyExt;
 use serde_json::json;
 
@@ -33,6 +35,7 @@ async fn call(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (active, parts, body) = admit(state, request, "/fn/").await?;
+    let permit = state.dispatcher.admit(&active, Admission::Queue).await?;
     let body: RequestBody = body
         .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
         .boxed_unsync();
@@ -44,6 +47,7 @@ async fn call(
             Trigger::Http,
             1,
             http::Request::from_parts(parts, body),
+            permit,
         )
         .await;
     let mut response = match invoked.response {

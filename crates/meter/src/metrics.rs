@@ -19,6 +19,7 @@ pub struct Metrics {
     invocations: IntCounterVec,
     duration: HistogramVec,
     cold_starts: IntCounterVec,
+    throttled: IntCounterVec,
     billed_gb_seconds: CounterVec,
     instances: IntGaugeVec,
     in_flight: IntGauge,
@@ -51,7 +52,15 @@ impl Default for Metrics {
             cold_starts: IntCounterVec::new(
                 Opts::new(
                     "gust_cold_starts_total",
-                    "Invocations that were the first to use a loaded version",
+                    "Invocations that paid for loading code or starting an instance",
+                ),
+                &by_function,
+            )
+            .expect("valid metric"),
+            throttled: IntCounterVec::new(
+                Opts::new(
+                    "gust_throttled_total",
+                    "Requests refused with 429: the function's queue was full or the wait too long",
                 ),
                 &by_function,
             )
@@ -94,7 +103,8 @@ impl Default for Metrics {
             .expect("valid metric"),
             registry: Registry::new(),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
+            Box::new(metrics.throttled.clone()),
             Box::new(metrics.queue_depth.clone()),
             Box::new(metrics.queue_age.clone()),
             Box::new(metrics.invocations.clone()),
@@ -127,6 +137,8 @@ impl Metrics {
             error: by_status(InvocationStatus::Error),
             timeout: by_status(InvocationStatus::Timeout),
             memory_exceeded: by_status(InvocationStatus::MemoryExceeded),
+            crashed: by_status(InvocationStatus::Crashed),
+            throttled: self.throttled.with_label_values(&[function]),
             duration: self.duration.with_label_values(&[function]),
             cold_starts: self.cold_starts.with_label_values(&[function]),
             billed_gb_seconds: self.billed_gb_seconds.with_label_values(&[function]),
@@ -169,6 +181,8 @@ pub struct FunctionMetrics {
     error: IntCounter,
     timeout: IntCounter,
     memory_exceeded: IntCounter,
+    crashed: IntCounter,
+    throttled: IntCounter,
     duration: prometheus::Histogram,
     cold_starts: IntCounter,
     billed_gb_seconds: prometheus::Counter,
@@ -178,15 +192,22 @@ pub struct FunctionMetrics {
 }
 
 impl FunctionMetrics {
-    /// The function has a version loaded (or no longer has one).
-    pub fn set_warm(&self, warm: bool) {
-        self.warm.set(warm as i64);
+    /// Instances ready to serve (for Wasm: 1 while its code is loaded).
+    pub fn set_warm(&self, instances: u32) {
+        self.warm.set(instances.into());
     }
 
-    pub fn started(&self, cold: bool) {
-        if cold {
-            self.cold_starts.inc();
-        }
+    /// The invocation paid for loading code or starting an instance.
+    pub fn cold_start(&self) {
+        self.cold_starts.inc();
+    }
+
+    /// A request refused with 429; it never ran and is not billed.
+    pub fn throttled(&self) {
+        self.throttled.inc();
+    }
+
+    pub fn started(&self) {
         self.busy.inc();
         self.in_flight.inc();
     }
@@ -199,6 +220,7 @@ impl FunctionMetrics {
             InvocationStatus::Error => &self.error,
             InvocationStatus::Timeout => &self.timeout,
             InvocationStatus::MemoryExceeded => &self.memory_exceeded,
+            InvocationStatus::Crashed => &self.crashed,
         }
         .inc();
         self.duration.observe(duration.as_secs_f64());
@@ -214,14 +236,17 @@ mod tests {
     fn series_follow_invocations() {
         let metrics = Metrics::default();
         let hello = metrics.function("hello");
-        hello.set_warm(true);
-        hello.started(true);
+        hello.set_warm(1);
+        hello.throttled();
+        hello.started();
+        hello.cold_start();
         hello.finished(InvocationStatus::Ok, Duration::from_millis(3), 0.5);
-        hello.started(false);
+        hello.started();
         let text = metrics.encode();
         for expected in [
             r#"gust_invocations_total{function="hello",status="ok"} 1"#,
             r#"gust_cold_starts_total{function="hello"} 1"#,
+            r#"gust_throttled_total{function="hello"} 1"#,
             r#"gust_instances{function="hello",state="busy"} 1"#,
             r#"gust_instances{function="hello",state="warm"} 1"#,
             "gust_concurrency_in_use 1",

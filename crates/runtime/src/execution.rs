@@ -40,4 +40,6 @@ pub struct Failure {
 pub struct Execution {
     pub response: Result<http::Response<ResponseBody>, Failure>,
     pub finished: oneshot::Receiver<Outcome>,
+    /// This invocation paid for loading code or starting an instance.
+    pub cold: bool,
 }

@@ -3,12 +3,15 @@
 
 mod execution;
 mod log_sink;
+pub mod process;
 pub mod wasm;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
+use gust_core::{FunctionConfig, InstanceCount};
 
 pub use execution::{Call, Execution, Failure, Outcome, RequestBody, ResponseBody};
 pub use log_sink::LogSink;
@@ -36,6 +39,7 @@ pub trait Executor: Send + Sync + 'static {
         &self,
         sha256: &str,
         artifact: ArtifactSource,
+        config: &Arc<FunctionConfig>,
     ) -> Result<Arc<dyn Loaded>, LoadError>;
 }
 
@@ -43,4 +47,15 @@ pub trait Executor: Send + Sync + 'static {
 #[async_trait]
 pub trait Loaded: Send + Sync + 'static {
     async fn invoke(&self, call: Call, request: http::Request<RequestBody>) -> Execution;
+
+    /// Its running instances, for runtimes that keep more than loaded code warm.
+    fn instances(&self) -> Option<InstanceCount> {
+        None
+    }
+
+    /// Stops instances idle for `idle` or longer, keeping at least `keep`.
+    fn scale_down(&self, _idle: Duration, _keep: u32) {}
+
+    /// Starts instances until at least `min` run.
+    fn keep_warm(&self, _min: u32) {}
 }

@@ -6,7 +6,7 @@ use http_body_util::{BodyExt, Full, Limited};
 
 use super::AsyncQueue;
 use super::backoff::retry_delay;
-use crate::failure_status;
+use crate::{Admission, failure_status};
 
 /// Most bytes of a function's answer kept as the result.
 const MAX_RESULT_BYTES: usize = 6 * 1024 * 1024;
@@ -65,6 +65,16 @@ impl AsyncQueue {
                 };
             }
         };
+        // The event is safe in the store: wait for the function's limit rather than refuse.
+        let permit = match self.dispatcher.admit(&active, Admission::Wait).await {
+            Ok(permit) => permit,
+            Err(e) => {
+                return Answer::Failed {
+                    http_status: None,
+                    message: e.message,
+                };
+            }
+        };
         let invoked = self
             .dispatcher
             .invoke(
@@ -73,6 +83,7 @@ impl AsyncQueue {
                 invocation.trigger,
                 invocation.attempts,
                 request,
+                permit,
             )
             .await;
         let response = match invoked.response {

@@ -3,7 +3,7 @@ use axum::extract::multipart::MultipartError;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::StatusCode;
 use bytes::Bytes;
-use gust_core::{ErrorKind, FunctionConfig, Version};
+use gust_core::{ErrorKind, FunctionConfig, Runtime, Version};
 use gust_store::Deployed;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -15,9 +15,12 @@ use crate::{ApiError, AppState};
 #[derive(ToSchema)]
 #[allow(dead_code)]
 pub struct DeployForm {
+    /// `wasm` (default) or `process`.
+    runtime: Option<String>,
     /// JSON settings; defaults apply to what is absent.
     config: Option<FunctionConfig>,
-    /// The WebAssembly component.
+    /// The WebAssembly component, or for the process runtime a .tar.gz of the function's
+    /// folder.
     #[schema(value_type = String, format = Binary)]
     artifact: Vec<u8>,
 }
@@ -75,8 +78,11 @@ pub async fn deploy(
                 "a deploy is a multipart/form-data upload with an `artifact` part: {e}"
             ))
         })?;
-    let (config, artifact) = read_form(multipart, state.max_upload_bytes).await?;
-    let deployed = state.dispatcher.deploy(&name, artifact, config).await?;
+    let form = read_form(multipart, state.max_upload_bytes).await?;
+    let deployed = state
+        .dispatcher
+        .deploy(&name, form.artifact, form.runtime, form.config)
+        .await?;
     Ok(DeployResponse::reply(name, deployed))
 }
 
@@ -97,10 +103,13 @@ fn too_large(max_upload_bytes: usize) -> ApiError {
 
 /// Reads the form; on an error the rest of the form is still read (within the body limit), so
 /// that the client gets the error rather than a connection closed under its upload.
-async fn read_form(
-    mut multipart: Multipart,
-    max_upload_bytes: usize,
-) -> Result<(FunctionConfig, Bytes), ApiError> {
+struct Form {
+    runtime: Runtime,
+    config: FunctionConfig,
+    artifact: Bytes,
+}
+
+async fn read_form(mut multipart: Multipart, max_upload_bytes: usize) -> Result<Form, ApiError> {
     let form = read_parts(&mut multipart, max_upload_bytes).await;
     if form.is_err() {
         while let Ok(Some(mut field)) = multipart.next_field().await {
@@ -110,10 +119,7 @@ async fn read_form(
     form
 }
 
-async fn read_parts(
-    multipart: &mut Multipart,
-    max_upload_bytes: usize,
-) -> Result<(FunctionConfig, Bytes), ApiError> {
+async fn read_parts(multipart: &mut Multipart, max_upload_bytes: usize) -> Result<Form, ApiError> {
     let too_large = || too_large(max_upload_bytes);
     let form_error = |e: MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -123,6 +129,7 @@ async fn read_parts(
         }
     };
     let mut config = FunctionConfig::default();
+    let mut runtime = Runtime::Wasm;
     let mut artifact = None;
     while let Some(field) = multipart.next_field().await.map_err(form_error)? {
         match field.name().unwrap_or_default() {
@@ -131,10 +138,15 @@ async fn read_parts(
                 config = serde_json::from_slice(&text)
                     .map_err(|e| ApiError::bad_request(format!("invalid `config` part: {e}")))?;
             }
+            "runtime" => {
+                let text = field.text().await.map_err(form_error)?;
+                runtime = Runtime::parse_named(text.trim())?;
+            }
             "artifact" => artifact = Some(field.bytes().await.map_err(form_error)?),
             other => {
                 return Err(ApiError::bad_request(format!(
-                    "unexpected form part `{other}`: send `artifact` and optionally `config`"
+                    "unexpected form part `{other}`: send `artifact` and optionally `runtime` \
+                     and `config`"
                 )));
             }
         }
@@ -144,5 +156,9 @@ async fn read_parts(
     if artifact.len() > max_upload_bytes {
         return Err(too_large());
     }
-    Ok((config, artifact))
+    Ok(Form {
+        runtime,
+        config,
+        artifact,
+    })
 }

@@ -2,29 +2,44 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use gust_core::{ConfigPatch, FunctionInfo, InvocationRecord, Version};
+use gust_core::{ConfigPatch, FunctionInfo, FunctionStatus, InvocationRecord, Version};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::DeployResponse;
 use crate::{ApiError, AppState};
 
-/// Lists deployed functions with their latest version.
+/// Lists deployed functions with their latest version and instances.
 #[utoipa::path(get, path = "/v1/functions", tag = "functions",
-    responses((status = 200, body = Vec<FunctionInfo>)), security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<FunctionInfo>>, ApiError> {
-    Ok(Json(state.dispatcher.store().functions().await?))
+    responses((status = 200, body = Vec<FunctionStatus>)), security(("bearer" = [])))]
+pub async fn list(State(state): State<AppState>) -> Result<Json<Vec<FunctionStatus>>, ApiError> {
+    let functions = state.dispatcher.store().functions().await?;
+    let mut instances = state.dispatcher.instances();
+    let with_instances = |function: FunctionInfo| FunctionStatus {
+        instances: instances.remove(&function.name).unwrap_or_default(),
+        function,
+    };
+    Ok(Json(functions.into_iter().map(with_instances).collect()))
 }
 
-/// One function and its latest version.
+/// One function: its latest version and instances.
 #[utoipa::path(get, path = "/v1/functions/{name}", tag = "functions",
     params(("name" = String, Path)),
-    responses((status = 200, body = FunctionInfo), (status = 404)), security(("bearer" = [])))]
+    responses((status = 200, body = FunctionStatus), (status = 404)), security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
     Path(name): Path<String>,
-) -> Result<Json<FunctionInfo>, ApiError> {
-    Ok(Json(state.dispatcher.function(&name).await?))
+) -> Result<Json<FunctionStatus>, ApiError> {
+    let function = state.dispatcher.function(&name).await?;
+    let instances = state
+        .dispatcher
+        .instances()
+        .remove(&name)
+        .unwrap_or_default();
+    Ok(Json(FunctionStatus {
+        function,
+        instances,
+    }))
 }
 
 /// Changes settings (limits, env, allowed hosts, public): a new version of the same artifact.

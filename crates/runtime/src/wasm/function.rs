@@ -1,3 +1,4 @@
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -20,17 +21,24 @@ type ResponseSender = oneshot::Sender<
 pub struct WasmFunction {
     engine: Engine,
     pre: ProxyPre<GuestState>,
+    /// Set by the first invocation, which paid for loading: that one is cold.
+    used: AtomicBool,
 }
 
 impl WasmFunction {
     pub fn new(engine: Engine, pre: ProxyPre<GuestState>) -> Self {
-        WasmFunction { engine, pre }
+        WasmFunction {
+            engine,
+            pre,
+            used: AtomicBool::new(false),
+        }
     }
 }
 
 #[async_trait]
 impl Loaded for WasmFunction {
     async fn invoke(&self, call: Call, request: http::Request<RequestBody>) -> Execution {
+        let cold = !self.used.swap(true, Ordering::Relaxed);
         let (response_tx, response_rx) = oneshot::channel();
         let (finished_tx, finished_rx) = oneshot::channel();
         let engine = self.engine.clone();
@@ -45,6 +53,7 @@ impl Loaded for WasmFunction {
                 return Execution {
                     response: Ok(response),
                     finished: finished_rx,
+                    cold,
                 };
             }
             Ok(Err(code)) => Some(Failure {
@@ -74,6 +83,7 @@ impl Loaded for WasmFunction {
         Execution {
             response: Err(failure),
             finished: replay_rx,
+            cold,
         }
     }
 }

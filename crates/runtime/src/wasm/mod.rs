@@ -71,6 +71,7 @@ impl Executor for WasmExecutor {
         &self,
         sha256: &str,
         artifact: ArtifactSource,
+        _config: &Arc<gust_core::FunctionConfig>,
     ) -> Result<Arc<dyn Loaded>, LoadError> {
         let pre = tokio::task::block_in_place(|| self.prepare(sha256, artifact))?;
         Ok(Arc::new(WasmFunction::new(self.engine.clone(), pre)))

@@ -1,0 +1,183 @@
+//! The process runtime: a folder (uploaded as a .tar.gz) whose command runs in a sandbox,
+//! either as a long-running HTTP server (`http` mode) or once per request (`stdio` mode).
+
+mod cgroup;
+mod http_mode;
+mod instance;
+mod launch;
+mod output;
+mod pool;
+pub mod sandbox;
+mod stdio_mode;
+mod unpack;
+mod watched_body;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gust_core::{FunctionConfig, InstanceCount, InvocationStatus, ProcessMode};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use crate::{
+    ArtifactSource, Call, Execution, Executor, Failure, LoadError, Loaded, Outcome, RequestBody,
+    ResponseBody,
+};
+pub use launch::Isolation;
+use launch::Launcher;
+use pool::HttpPool;
+use stdio_mode::StdioRunner;
+pub use unpack::MAX_UNPACKED_BYTES;
+
+pub struct ProcessExecutor {
+    launcher: Arc<Launcher>,
+    /// Unpacked artifacts, one folder per sha256.
+    artifacts: PathBuf,
+}
+
+impl ProcessExecutor {
+    /// `helper` is the `gust` binary (it runs the sandbox as `gust __sandbox`).
+    pub fn new(helper: PathBuf, data_dir: &Path, isolation: Isolation) -> ProcessExecutor {
+        let roots = data_dir.join("process/roots");
+        let _ = std::fs::remove_dir_all(&roots);
+        ProcessExecutor {
+            launcher: Arc::new(Launcher::new(helper, isolation, roots)),
+            artifacts: data_dir.join("process/artifacts"),
+        }
+    }
+}
+
+#[async_trait]
+impl Executor for ProcessExecutor {
+    async fn load(
+        &self,
+        sha256: &str,
+        artifact: ArtifactSource,
+        config: &Arc<FunctionConfig>,
+    ) -> Result<Arc<dyn Loaded>, LoadError> {
+        let dir = self.artifacts.join(sha256);
+        if !dir.is_dir() {
+            let target = dir.clone();
+            tokio::task::spawn_blocking(move || match artifact {
+                ArtifactSource::Bytes(bytes) => unpack::unpack(&bytes[..], &target),
+                ArtifactSource::File(path) => {
+                    let file = std::fs::File::open(&path)
+                        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+                    unpack::unpack(std::io::BufReader::new(file), &target)
+                }
+            })
+            .await
+            .map_err(|e| LoadError::Internal(e.to_string()))?
+            .map_err(LoadError::Invalid)?;
+        }
+        let launcher = self.launcher.clone();
+        let function = match config.mode {
+            ProcessMode::Http => {
+                ProcessFunction::Http(HttpPool::new(launcher, dir, config.clone()))
+            }
+            ProcessMode::Stdio => {
+                ProcessFunction::Stdio(StdioRunner::new(launcher, dir, config.clone()))
+            }
+        };
+        Ok(Arc::new(function))
+    }
+}
+
+enum ProcessFunction {
+    Http(HttpPool),
+    Stdio(StdioRunner),
+}
+
+#[async_trait]
+impl Loaded for ProcessFunction {
+    async fn invoke(&self, call: Call, request: http::Request<RequestBody>) -> Execution {
+        match self {
+            ProcessFunction::Http(pool) => http_mode::invoke(pool, call, request).await,
+            ProcessFunction::Stdio(runner) => runner.invoke(call, request).await,
+        }
+    }
+
+    fn instances(&self) -> Option<InstanceCount> {
+        Some(match self {
+            ProcessFunction::Http(pool) => pool.count(),
+            ProcessFunction::Stdio(runner) => runner.count(),
+        })
+    }
+
+    fn scale_down(&self, idle: Duration, keep: u32) {
+        if let ProcessFunction::Http(pool) = self {
+            pool.scale_down(idle, keep);
+        }
+    }
+
+    fn keep_warm(&self, min: u32) {
+        if let ProcessFunction::Http(pool) = self {
+            pool.keep_warm(min);
+        }
+    }
+}
+
+/// What every function process starts with: a plain PATH and a private home, then the
+/// function's declared environment. Nothing of Gust's own environment leaks in.
+fn base_env(config: &FunctionConfig) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = [
+        (
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        ),
+        ("HOME", "/tmp"),
+        ("TMPDIR", "/tmp"),
+        ("LANG", "C.UTF-8"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    env.extend(config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+    env
+}
+
+/// Connection-level headers belong to one hop, not to the function or its caller.
+fn strip_hop_headers(headers: &mut http::HeaderMap) {
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// An execution already over, with or without a response.
+fn finished_now(
+    response: Result<http::Response<ResponseBody>, Failure>,
+    status: InvocationStatus,
+    error: Option<String>,
+    started: Instant,
+    cold: bool,
+) -> Execution {
+    let (finished_tx, finished) = oneshot::channel();
+    let duration = started.elapsed();
+    let _ = finished_tx.send(Outcome {
+        status,
+        error,
+        duration,
+    });
+    Execution {
+        response,
+        finished,
+        cold,
+    }
+}
+
+/// An execution that ended without a response.
+fn failed(status: InvocationStatus, message: String, started: Instant, cold: bool) -> Execution {
+    let failure = Failure {
+        status,
+        message: message.clone(),
+    };
+    finished_now(Err(failure), status, Some(message), started, cold)
+}
