@@ -43,6 +43,18 @@ pub fn guest(name: &str) -> PathBuf {
     }
 }
 
+/// A folder under examples/ (for process functions).
+pub fn example_dir(path: &str) -> PathBuf {
+    repo_root().join("examples").join(path)
+}
+
+/// A test-only function's folder under crates/cli/tests/fixtures.
+pub fn fixture_dir(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
 /// A running `gust serve`, stopped when dropped.
 pub struct Server {
     child: Child,
@@ -127,6 +139,10 @@ impl Server {
         self.http.get(format!("{}{path}", self.url))
     }
 
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.request(reqwest::Method::POST, path)
+    }
+
     pub fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
         self.http.request(method, format!("{}{path}", self.url))
     }
@@ -144,7 +160,18 @@ impl Server {
 
     /// Deploys over the API; returns the response for the test to check.
     pub fn deploy_raw(&self, name: &str, artifact: Vec<u8>, config: Value) -> Response {
+        self.deploy_raw_with(name, "wasm", artifact, config)
+    }
+
+    pub fn deploy_raw_with(
+        &self,
+        name: &str,
+        runtime: &str,
+        artifact: Vec<u8>,
+        config: Value,
+    ) -> Response {
         let form = multipart::Form::new()
+            .text("runtime", runtime.to_string())
             .text("config", config.to_string())
             .part(
                 "artifact",
@@ -173,6 +200,50 @@ impl Server {
             .env("GUST_TOKEN", &self.token)
             .output()
             .expect("run gust")
+    }
+
+    /// Deploys a process function's folder with the CLI, as a user would; panics unless it
+    /// succeeds.
+    pub fn deploy_process(&self, name: &str, dir: &Path, command: &str, flags: &[&str]) {
+        let dir = dir.to_string_lossy();
+        let mut args = vec!["deploy", name, &dir, "--runtime", "process", "--command", command];
+        args.extend_from_slice(flags);
+        let output = self.cli(&args);
+        assert!(output.status.success(), "deploy {name}: {}", stderr(&output));
+    }
+
+    /// The function's instances on the server: (warm, busy).
+    pub fn instances(&self, function: &str) -> (u64, u64) {
+        let status = self.admin_json(&format!("/v1/functions/{function}"));
+        let count = |key: &str| status["instances"][key].as_u64().unwrap();
+        (count("warm"), count("busy"))
+    }
+
+    /// Waits until `check` holds for the function's (warm, busy) instances.
+    pub fn wait_for_instances(&self, function: &str, check: impl Fn((u64, u64)) -> bool) -> (u64, u64) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let instances = self.instances(function);
+            if check(instances) || Instant::now() > deadline {
+                return instances;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Processes the server has started and that still run (its sandboxes).
+    pub fn child_processes(&self) -> usize {
+        let pid = self.pid().to_string();
+        let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+        entries
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .filter(|stat| {
+                // Fields after the command's closing parenthesis: state, then ppid.
+                let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+                after.split_whitespace().nth(1) == Some(pid.as_str())
+            })
+            .count()
     }
 
     /// Waits until the invocation records of `function` number at least `count`.

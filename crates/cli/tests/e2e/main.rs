@@ -11,4 +11,5 @@ mod limits;
 mod logs;
 mod management;
 mod metering;
+mod process;
 mod schedules;
