@@ -206,10 +206,22 @@ impl Server {
     /// succeeds.
     pub fn deploy_process(&self, name: &str, dir: &Path, command: &str, flags: &[&str]) {
         let dir = dir.to_string_lossy();
-        let mut args = vec!["deploy", name, &dir, "--runtime", "process", "--command", command];
+        let mut args = vec![
+            "deploy",
+            name,
+            &dir,
+            "--runtime",
+            "process",
+            "--command",
+            command,
+        ];
         args.extend_from_slice(flags);
         let output = self.cli(&args);
-        assert!(output.status.success(), "deploy {name}: {}", stderr(&output));
+        assert!(
+            output.status.success(),
+            "deploy {name}: {}",
+            stderr(&output)
+        );
     }
 
     /// The function's instances on the server: (warm, busy).
@@ -220,7 +232,11 @@ impl Server {
     }
 
     /// Waits until `check` holds for the function's (warm, busy) instances.
-    pub fn wait_for_instances(&self, function: &str, check: impl Fn((u64, u64)) -> bool) -> (u64, u64) {
+    pub fn wait_for_instances(
+        &self,
+        function: &str,
+        check: impl Fn((u64, u64)) -> bool,
+    ) -> (u64, u64) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let instances = self.instances(function);
@@ -234,13 +250,18 @@ impl Server {
     /// Processes the server has started and that still run (its sandboxes).
     pub fn child_processes(&self) -> usize {
         let pid = self.pid().to_string();
-        let Ok(entries) = std::fs::read_dir("/proc") else { return 0 };
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return 0;
+        };
         entries
             .flatten()
             .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
             .filter(|stat| {
                 // Fields after the command's closing parenthesis: state, then ppid.
-                let after = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default();
+                let after = stat
+                    .rsplit_once(')')
+                    .map(|(_, rest)| rest)
+                    .unwrap_or_default();
                 after.split_whitespace().nth(1) == Some(pid.as_str())
             })
             .count()

@@ -12,4 +12,5 @@ mod logs;
 mod management;
 mod metering;
 mod process;
+mod scaling;
 mod schedules;

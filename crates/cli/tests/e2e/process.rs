@@ -8,8 +8,10 @@ use crate::harness::{Server, error_of, example_dir, fixture_dir, stdout};
 
 fn json_of(server: &Server, path: &str) -> Value {
     let response = server.get(path).send().unwrap();
-    assert_eq!(response.status(), 200, "GET {path}");
-    response.json().unwrap()
+    let status = response.status();
+    let body = response.text().unwrap();
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap()
 }
 
 fn log_of(server: &Server, function: &str) -> String {
@@ -32,18 +34,28 @@ fn python_and_node_programs_serve_http_through_the_proxy() {
     assert_eq!(body, json!({"hello": "from python", "path": "/hello?x=1"}));
     let warm = server.post("/fn/py/sum").body("[1, 2, 39]").send().unwrap();
     assert!(warm.headers().get("x-gust-cold-start").is_none());
-    assert_eq!(warm.json::<Value>().unwrap(), json!({"count": 3, "sum": 42}));
+    assert_eq!(
+        warm.json::<Value>().unwrap(),
+        json!({"count": 3, "sum": 42})
+    );
     let bad = server.post("/fn/py/sum").body("not json").send().unwrap();
     assert_eq!(bad.status(), 400, "the program's own status goes through");
 
     let from_node = server.post("/fn/js/a/b").body("12345").send().unwrap();
     let body: Value = from_node.json().unwrap();
-    assert_eq!(body, json!({"hello": "from node", "path": "/a/b", "received": 5}));
+    assert_eq!(
+        body,
+        json!({"hello": "from node", "path": "/a/b", "received": 5})
+    );
 
     assert!(log_of(&server, "py").contains("GET /hello?x=1"));
     assert!(log_of(&server, "js").contains("POST /a/b"));
     let records = server.invocations("py", 3);
-    assert!(records.iter().all(|r| r["billed_ms"].as_u64().unwrap() >= 1));
+    assert!(
+        records
+            .iter()
+            .all(|r| r["billed_ms"].as_u64().unwrap() >= 1)
+    );
     assert_eq!(records[2]["cold"], true);
     assert_eq!(records[1]["cold"], false);
 }
@@ -52,7 +64,12 @@ fn python_and_node_programs_serve_http_through_the_proxy() {
 fn a_script_in_stdio_mode_reads_stdin_and_answers_on_stdout() {
     let server = Server::start();
     let dir = example_dir("process/shell-stdio");
-    server.deploy_process("words", &dir, "./handler.sh", &["--mode", "stdio", "--public"]);
+    server.deploy_process(
+        "words",
+        &dir,
+        "./handler.sh",
+        &["--mode", "stdio", "--public"],
+    );
     let response = server
         .post("/fn/words/count?lang=en")
         .body("the quick brown fox")
@@ -86,7 +103,10 @@ fn the_sandbox_hides_the_host_and_limits_the_function() {
     server.deploy_process("probe", &dir, "python3 probe.py", &flags);
 
     let me = json_of(&server, "/fn/probe/whoami");
-    assert_eq!((me["uid"].as_u64(), me["gid"].as_u64()), (Some(65534), Some(65534)));
+    assert_eq!(
+        (me["uid"].as_u64(), me["gid"].as_u64()),
+        (Some(65534), Some(65534))
+    );
     // Its own pid namespace: the sandbox's init, the shell and the program, nothing else.
     let pids = me["pids"].as_array().unwrap();
     assert!(pids.iter().all(|p| p.as_u64().unwrap() < 10), "{pids:?}");
@@ -95,51 +115,90 @@ fn the_sandbox_hides_the_host_and_limits_the_function() {
     let env = me["env"].as_object().unwrap();
     let mut names: Vec<&str> = env.keys().map(String::as_str).collect();
     names.sort();
-    assert_eq!(names, ["GREETING", "HOME", "LANG", "PATH", "PORT", "PWD", "TMPDIR"]);
+    assert_eq!(
+        names,
+        ["GREETING", "HOME", "LANG", "PATH", "PORT", "PWD", "TMPDIR"]
+    );
     assert_eq!(me["cwd"], "/function");
-    let root: Vec<&str> = me["root"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(!root.contains(&"root") && !root.contains(&"work"), "{root:?}");
+    let root: Vec<&str> = me["root"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        !root.contains(&"root") && !root.contains(&"work"),
+        "{root:?}"
+    );
 
     let host_pid = server.pid();
     let signal = json_of(&server, &format!("/fn/probe/signal?pid={host_pid}"));
-    assert_eq!(signal["signalled"], false, "the host's processes are out of reach");
+    assert_eq!(
+        signal["signalled"], false,
+        "the host's processes are out of reach"
+    );
 
     let writes = json_of(&server, "/fn/probe/write");
     assert_eq!(writes["tmp"], "written");
     for read_only in ["function", "root", "etc"] {
-        assert_ne!(writes[read_only], "written", "{read_only} must be read-only");
+        assert_ne!(
+            writes[read_only], "written",
+            "{read_only} must be read-only"
+        );
     }
 
     let bomb = json_of(&server, "/fn/probe/forkbomb");
     let started = bomb["started"].as_u64().unwrap();
-    assert!((10..300).contains(&started), "the pid limit stops a fork bomb: {started}");
+    assert!(
+        (10..300).contains(&started),
+        "the pid limit stops a fork bomb: {started}"
+    );
 
     let small = json_of(&server, "/fn/probe/hog?mb=16");
     assert_eq!(small["allocated_mb"], 16);
     let (status, code, _) = error_of(server.get("/fn/probe/hog?mb=256").send().unwrap());
     assert_eq!((status, code.as_str()), (500, "memory_exceeded"));
-    assert_eq!(json_of(&server, "/fn/probe/whoami")["uid"], 65534, "replaced after the kill");
+    assert_eq!(
+        json_of(&server, "/fn/probe/whoami")["uid"],
+        65534,
+        "replaced after the kill"
+    );
 }
 
 #[test]
 fn timeouts_and_crashes_get_answers_and_fresh_instances() {
     let server = Server::start();
     let dir = fixture_dir("probe");
-    server.deploy_process("probe", &dir, "python3 probe.py", &["--public", "--timeout", "1s"]);
+    server.deploy_process(
+        "probe",
+        &dir,
+        "python3 probe.py",
+        &["--public", "--timeout", "1s"],
+    );
     let before = json_of(&server, "/fn/probe/");
-    let (status, code, message) = error_of(server.get("/fn/probe/sleep?s=5").send().unwrap());
+    let (status, code, message) = error_of(server.get("/fn/probe/sleep?s=60").send().unwrap());
     assert_eq!((status, code.as_str()), (504, "timeout"), "{message}");
     let after_timeout = server.get("/fn/probe/").send().unwrap();
-    assert_eq!(after_timeout.headers()["x-gust-cold-start"], "true", "a new instance");
+    assert_eq!(
+        after_timeout.headers()["x-gust-cold-start"],
+        "true",
+        "a new instance"
+    );
     let _ = after_timeout.text();
 
     let (status, code, message) = error_of(server.get("/fn/probe/crash").send().unwrap());
     assert_eq!((status, code.as_str()), (502, "crashed"));
-    assert!(message.contains("about to crash"), "stderr's tail: {message}");
+    assert!(
+        message.contains("about to crash"),
+        "stderr's tail: {message}"
+    );
     let again = json_of(&server, "/fn/probe/");
     assert!(again["pid"].is_number() && before["pid"].is_number());
     let records = server.invocations("probe", 5);
-    let statuses: Vec<&str> = records.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    let statuses: Vec<&str> = records
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
     assert_eq!(statuses, ["ok", "crashed", "ok", "timeout", "ok"]);
 }
 
@@ -156,13 +215,24 @@ fn a_program_that_never_gets_ready_fails_clearly_and_is_backed_off() {
         assert!(message.contains("missing config file"), "{message}");
         messages.push(message);
     }
-    assert!(messages[0].contains("exited (exit code 1) before listening"), "{}", messages[0]);
-    assert!(messages[3].contains("failed to start 3 times in a row"), "{}", messages[3]);
+    assert!(
+        messages[0].contains("exited (exit code 1) before listening"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[3].contains("failed to start 3 times in a row"),
+        "{}",
+        messages[3]
+    );
 
     server.deploy_process("silent", &dir, "sleep 60", &["--public", "--timeout", "1s"]);
     let (status, code, message) = error_of(server.get("/fn/silent").send().unwrap());
     assert_eq!((status, code.as_str()), (502, "crashed"));
-    assert!(message.contains("did not listen on $PORT within"), "{message}");
+    assert!(
+        message.contains("did not listen on $PORT within"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -176,8 +246,14 @@ fn bad_process_deploys_are_refused_and_nothing_is_written() {
         assert!(!output.status.success(), "{args:?} was accepted");
         assert!(message.contains(expected), "{args:?}: {message}");
     };
-    refused(&["deploy", "f", &dir, "--runtime", "lambda"], "unknown runtime `lambda`");
-    refused(&["deploy", "f", &dir, "--runtime", "process"], "needs a command");
+    refused(
+        &["deploy", "f", &dir, "--runtime", "lambda"],
+        "unknown runtime `lambda`",
+    );
+    refused(
+        &["deploy", "f", &dir, "--runtime", "process"],
+        "needs a command",
+    );
     let wasm_with_command = ["deploy", "f", &dir, "--command", "python3 x.py"];
     refused(&wasm_with_command, "a command is for the process runtime");
 
@@ -187,11 +263,18 @@ fn bad_process_deploys_are_refused_and_nothing_is_written() {
     assert_eq!(status, 400);
     assert!(message.contains("unknown variant `socket`"), "{message}");
 
-    let response = server.deploy_raw_with("f", "process", tarball_escaping(), json!({"command": "x"}));
+    let response =
+        server.deploy_raw_with("f", "process", tarball_escaping(), json!({"command": "x"}));
     let (status, _, message) = error_of(response);
     assert_eq!(status, 400);
-    assert!(message.contains("`../escape.txt` leaves its root"), "{message}");
-    let missing = server.admin(reqwest::Method::GET, "/v1/functions/f").send().unwrap();
+    assert!(
+        message.contains("`../escape.txt` leaves its root"),
+        "{message}"
+    );
+    let missing = server
+        .admin(reqwest::Method::GET, "/v1/functions/f")
+        .send()
+        .unwrap();
     assert_eq!(missing.status(), 404, "nothing was deployed");
 }
 

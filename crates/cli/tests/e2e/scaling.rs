@@ -1,0 +1,173 @@
+//! Autoscaling: instances started on demand up to a maximum, kept warm down to a minimum,
+//! stopped after an idle timeout (to zero), and requests over a function's limit queued or
+//! refused with 429.
+
+use std::thread;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::{Server, fixture_dir};
+
+fn is_cold(server: &Server, path: &str) -> bool {
+    let response = server.get(path).send().unwrap();
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.headers().get("x-gust-cold-start").is_some()
+}
+
+#[test]
+fn idle_processes_scale_to_zero_and_come_back_cold() {
+    let server = Server::start();
+    let dir = fixture_dir("probe");
+    let flags = ["--public", "--idle-timeout", "1s"];
+    server.deploy_process("probe", &dir, "python3 probe.py", &flags);
+    assert_eq!(
+        server.instances("probe"),
+        (0, 0),
+        "nothing runs before the first request"
+    );
+    assert!(is_cold(&server, "/fn/probe/"));
+    assert!(!is_cold(&server, "/fn/probe/"));
+    assert_eq!(server.instances("probe"), (1, 0));
+    assert!(server.child_processes() > 0);
+
+    assert_eq!(
+        server.wait_for_instances("probe", |(warm, _)| warm == 0),
+        (0, 0)
+    );
+    wait_until(
+        || server.child_processes() == 0,
+        "the processes to be stopped",
+    );
+    assert!(
+        is_cold(&server, "/fn/probe/"),
+        "the first request after zero is cold"
+    );
+}
+
+#[test]
+fn idle_wasm_versions_are_unloaded_and_reloaded_from_the_cache() {
+    let server = Server::start();
+    server.deploy(
+        "hello",
+        "hello",
+        json!({"public": true, "idle_timeout_ms": 1000}),
+    );
+    assert!(is_cold(&server, "/fn/hello"));
+    assert!(!is_cold(&server, "/fn/hello"));
+    assert_eq!(server.instances("hello"), (1, 0));
+    server.wait_for_instances("hello", |(warm, _)| warm == 0);
+    assert!(is_cold(&server, "/fn/hello"));
+    let records = server.invocations("hello", 3);
+    let cold: Vec<bool> = records
+        .iter()
+        .map(|r| r["cold"].as_bool().unwrap())
+        .collect();
+    assert_eq!(cold, [true, false, true]);
+}
+
+#[test]
+fn min_instances_are_started_at_deploy_and_kept() {
+    let server = Server::start();
+    let dir = fixture_dir("probe");
+    let flags = ["--public", "--min-instances", "2", "--idle-timeout", "1s"];
+    server.deploy_process("warm", &dir, "python3 probe.py", &flags);
+    assert_eq!(
+        server.wait_for_instances("warm", |(warm, _)| warm == 2),
+        (2, 0)
+    );
+    thread::sleep(Duration::from_millis(2500));
+    assert!(
+        !is_cold(&server, "/fn/warm/"),
+        "provisioned instances serve warm"
+    );
+    assert_eq!(
+        server.instances("warm"),
+        (2, 0),
+        "kept past the idle timeout"
+    );
+}
+
+#[test]
+fn instances_scale_up_to_the_maximum_under_concurrent_load() {
+    let server = Server::start();
+    let dir = fixture_dir("probe");
+    let flags = ["--public", "--max-instances", "3"];
+    server.deploy_process("probe", &dir, "python3 probe.py", &flags);
+    let statuses = concurrently(&server, 6, "/fn/probe/sleep?s=0.5");
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
+    assert_eq!(server.instances("probe"), (3, 0), "three started, no more");
+}
+
+#[test]
+fn requests_over_the_limit_wait_then_get_429_and_are_not_billed() {
+    let server = Server::start();
+    let dir = fixture_dir("probe");
+    let flags = [
+        "--public",
+        "--max-concurrency",
+        "1",
+        "--queue-size",
+        "1",
+        "--queue-timeout",
+        "300ms",
+    ];
+    server.deploy_process("one", &dir, "python3 probe.py", &flags);
+    assert!(is_cold(&server, "/fn/one/"));
+    let mut statuses = concurrently(&server, 3, "/fn/one/sleep?s=1");
+    statuses.sort();
+    assert_eq!(statuses, [200, 429, 429]);
+    let records = server.invocations("one", 2);
+    assert_eq!(records.len(), 2, "429s are not recorded or billed");
+    let metrics = server.get("/metrics").send().unwrap().text().unwrap();
+    assert!(
+        metrics.contains(r#"gust_throttled_total{function="one"} 2"#),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn a_429_says_when_to_retry() {
+    let server = Server::start();
+    let config = json!({"public": true, "max_concurrency": 1, "queue_size": 0});
+    server.deploy("busy", "busy", config);
+    let slow = {
+        let url = format!("{}/fn/busy?sleep_ms=1000", server.url);
+        thread::spawn(move || reqwest::blocking::get(url).unwrap().status().as_u16())
+    };
+    thread::sleep(Duration::from_millis(300));
+    let refused = server.get("/fn/busy?sleep_ms=1").send().unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let body: serde_json::Value = refused.json().unwrap();
+    assert_eq!(body["error"]["code"], "throttled");
+    assert_eq!(slow.join().unwrap(), 200);
+}
+
+/// Sends `count` requests at once; returns their statuses.
+fn concurrently(server: &Server, count: usize, path: &str) -> Vec<u16> {
+    let url = format!("{}{path}", server.url);
+    let handles: Vec<_> = (0..count)
+        .map(|_| {
+            let url = url.clone();
+            thread::spawn(move || {
+                let client = reqwest::blocking::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .unwrap();
+                client.get(&url).send().unwrap().status().as_u16()
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+fn wait_until(check: impl Fn() -> bool, what: &str) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
