@@ -7,7 +7,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -17,63 +16,9 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-GUST = ROOT / "target/release/gust"
-NATIVE = ROOT / "target/release/native-hello"
-GUESTS = ROOT / "examples/target/wasm32-wasip2/release"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_until_up(url, timeout=30.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).read()
-            return
-        except Exception:
-            time.sleep(0.05)
-    raise RuntimeError(f"{url} did not come up")
-
-
-def cpu_seconds(pid):
-    """User + system CPU time of a process and its threads."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-@contextmanager
-def process(args, **kwargs):
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **kwargs)
-    try:
-        yield proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@contextmanager
-def gust_server(*extra_args):
-    data = tempfile.mkdtemp(prefix="gust-bench-")
-    port = free_port()
-    env = dict(os.environ, GUST_LOG="warn")
-    args = [GUST, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, *extra_args]
-    with process(args, env=env) as proc:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_up(base + "/v1/openapi.json")
-        deploy = [GUST, "deploy", "hello", GUESTS / "hello.wasm", "--public"]
-        subprocess.run(deploy, check=True, capture_output=True,
-                       env=dict(os.environ, GUST_SERVER=base, GUST_DATA_DIR=data))
-        yield proc, base + "/fn/hello"
-    shutil.rmtree(data, ignore_errors=True)
+import process_bench
+from common import (GUESTS, GUST, NATIVE, ROOT, first_byte_us, free_port, gust_server, process,
+                    wait_until_up, wrk)
 
 
 @contextmanager
@@ -96,31 +41,6 @@ def native_hello():
 
 
 SERVERS = {"gust": gust_server, "wasmtime serve": wasmtime_serve, "native hyper": native_hello}
-
-
-def parse_latency(text, label):
-    match = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
-    value, unit = float(match.group(1)), match.group(2)
-    return value * {"us": 1, "ms": 1000, "s": 1_000_000}[unit]
-
-
-def wrk(url, connections, seconds, pid):
-    threads = 1 if connections == 1 else 2
-    before = cpu_seconds(pid)
-    out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url],
-        check=True, capture_output=True, text=True).stdout
-    cpu = cpu_seconds(pid) - before
-    requests = int(re.search(r"(\d+) requests in", out).group(1))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise RuntimeError(f"{url}: {errors.group(1)} error responses")
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50_us": parse_latency(out, "50"),
-        "p99_us": parse_latency(out, "99"),
-        "cpu_us_per_req": cpu * 1e6 / max(requests, 1),
-    }
 
 
 def summary(samples, key):
@@ -285,20 +205,6 @@ def format_async(result, runs, seconds):
     ])
 
 
-def first_byte_us(url):
-    """Microseconds from sending a GET on a new connection to the first byte of the answer."""
-    host, port = url.split("//", 1)[1].split("/", 1)[0].split(":")
-    path = "/" + url.split("//", 1)[1].split("/", 1)[1]
-    with socket.create_connection((host, int(port))) as conn:
-        start = time.perf_counter()
-        conn.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
-        conn.recv(1)
-        elapsed = time.perf_counter() - start
-        while conn.recv(65536):
-            pass
-    return elapsed * 1e6
-
-
 def cold_starts(runs):
     """First request after a deploy (and the deploy's compile), after a restart (code from the
     AOT cache), against a warm request, each on a fresh data directory."""
@@ -344,8 +250,8 @@ def format_cold(samples, runs):
         row("warm request (median of 50 per run)", "warm"),
         "",
         f"A request after a restart pays {restart - warm:,.0f} µs over a warm one. {runs} runs, "
-        "each on a fresh data directory; every request opens its own connection. Scale to zero "
-        "does not exist yet (a loaded version stays loaded), so that case is not measured.",
+        "each on a fresh data directory; every request opens its own connection. The first "
+        "request after scale to zero is measured with the process runtime below.",
     ])
 
 
@@ -373,6 +279,13 @@ def main():
     queue = async_queue(runs, seconds)
     print("cold starts", file=sys.stderr)
     cold = cold_starts(3 if args.quick else 10)
+    print("process runtime and autoscaling", file=sys.stderr)
+    process_cold = process_bench.cold_starts(5 if args.quick else 30)
+    process_warm = process_bench.warm_latency(seconds)
+    step = process_bench.step_load(args.quick)
+    plot = ROOT / "bench/step-load.svg"
+    if not args.quick:
+        plot.write_text(process_bench.step_plot(step))
     report = "\n".join([
         "# Benchmarks",
         "",
@@ -420,6 +333,26 @@ def main():
         "byte received) on the same machine.",
         "",
         format_cold(cold, 3 if args.quick else 10),
+        "",
+        "## Process runtime: cold and warm",
+        "",
+        "The Python example (`examples/process/python-http`, standard library only), deployed "
+        "with `--runtime process --command 'python3 handler.py'`: sandboxed (namespaces, "
+        "cgroup, unprivileged user), started with `PORT`, probed until it accepts, then proxied.",
+        "",
+        process_bench.format_cold(process_cold, 5 if args.quick else 30),
+        "",
+        process_bench.format_warm(process_warm, seconds),
+        "",
+        "## Scaling under a step load",
+        "",
+        "The Python example with `--max-instances 16 --max-concurrency 16 --queue-size 8 "
+        "--queue-timeout 100ms --idle-timeout 5s`; nothing runs, then wrk opens 32 connections "
+        "(`wrk -t2 -c32 -d10s`), then nothing again. Sampled every 200 ms from "
+        "`GET /v1/functions/step` (instances), `/metrics` (answers, 429s) and /proc (resident "
+        "memory of every process under the server).",
+        "",
+        process_bench.format_step(step, "bench/step-load.svg"),
         "",
         (ROOT / "bench/notes.md").read_text(),
     ])
