@@ -199,7 +199,8 @@ def format_async(result, runs, seconds):
         f"| accepted per second, node only accepting (`--async-workers 0`) | "
         f"{spread(result['accept_only'])} |",
         f"| accepted per second, node also running the queue | {spread(result['rates'])} |",
-        f"| accepted in all / completed successfully | {result['accepted']:,} / {result['completed']:,} |",
+        f"| accepted in all / completed successfully (wrk counts only the answers it read before "
+        f"stopping, so a few more were accepted) | {result['accepted']:,} / {result['completed']:,} |",
         f"| queue depth after draining | {result['depth']:.0f} |",
         f"| 202 to completion at low load, p50 / p99 ({len(lat)} one at a time) | {p50} ms / {p99} ms |",
     ])
@@ -349,8 +350,8 @@ def main():
         "The Python example with `--max-instances 16 --max-concurrency 16 --queue-size 8 "
         "--queue-timeout 100ms --idle-timeout 5s`; nothing runs, then wrk opens 32 connections "
         "(`wrk -t2 -c32 -d10s`), then nothing again. Sampled every 200 ms from "
-        "`GET /v1/functions/step` (instances), `/metrics` (answers, 429s) and /proc (resident "
-        "memory of every process under the server).",
+        "`GET /v1/functions/step` (instances), `/metrics` (answers, 429s) and /proc (proportional "
+        "set size of every process under the server).",
         "",
         process_bench.format_step(step, "bench/step-load.svg"),
         "",

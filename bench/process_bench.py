@@ -155,8 +155,9 @@ def instances(base, data, name):
     return status["instances"]["warm"], status["instances"]["busy"]
 
 
-def descendants_rss_mib(pid):
-    """Resident memory of every process below `pid` (the functions' sandboxes), in MiB."""
+def descendants_pss_mib(pid):
+    """Memory of every process below `pid` (the functions' sandboxes), in MiB: proportional
+    set size, so that pages they share (the interpreter, the sandbox helper) count once."""
     children = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -169,11 +170,11 @@ def descendants_rss_mib(pid):
         child = todo.pop()
         todo.extend(children.get(child, []))
         try:
-            statm = Path(f"/proc/{child}/statm").read_text().split()
-            total += int(statm[1]) * 4096
-        except OSError:
+            rollup = Path(f"/proc/{child}/smaps_rollup").read_text()
+            total += int(re.search(r"^Pss:\s+(\d+) kB", rollup, re.M).group(1))
+        except (OSError, AttributeError):
             pass
-    return total / (1 << 20)
+    return total / 1024
 
 
 def counters(base, name):
@@ -200,7 +201,7 @@ def step_load(quick):
                 warm, busy = instances(base, data, "step")
                 ok, throttled = counters(base, "step")
                 samples.append((time.perf_counter() - start, warm, busy, ok, throttled,
-                                descendants_rss_mib(proc.pid)))
+                                descendants_pss_mib(proc.pid)))
                 time.sleep(0.2)
 
         sampler = threading.Thread(target=sample)
@@ -233,8 +234,9 @@ def step_plot(result):
         "Step load on a Python function: 0 → 32 connections → 0",
         times,
         [("instances", {"warm": [s[1] for s in samples], "busy": [s[2] for s in samples]}),
-         ("per second", {"answered 200": rate(3), "refused 429": rate(4)}),
-         ("MiB resident", {"function processes": [s[5] for s in samples]})],
+         ("answered per second", {"200": rate(3)}),
+         ("refused per second", {"429": rate(4)}),
+         ("MiB (PSS)", {"function processes": [s[5] for s in samples]})],
         marks=[(load_start, "32 connections"), (load_end, "load stops"),
                (load_end + result["idle_timeout"], "idle timeout")])
 
@@ -256,7 +258,7 @@ def format_step(result, plot_name):
         f"| requests in the step ({load_end - load_start:.0f} s, wrk -c32) | {result['requests']:,} |",
         f"| of which refused with 429 (queue full or waited > 100 ms) | {result['throttled']:,} |",
         f"| peak instances (limit 16) | {peak} |",
-        f"| peak resident memory of the function's processes | {peak_mem:.0f} MiB |",
+        f"| peak memory of the function's processes (PSS) | {peak_mem:.0f} MiB |",
         f"| back to zero instances | {zero_text} (idle timeout {result['idle_timeout']} s) |",
         f"| memory of function processes at the end | {end[5]:.0f} MiB |",
     ])

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = "/sys/fs/cgroup";
+const CONTROLLERS: &str = "+memory +pids";
 
 /// Which cgroup layout this host offers, found once at start.
 #[derive(Debug, Clone)]
@@ -13,20 +14,24 @@ pub enum CgroupLayout {
 }
 
 impl CgroupLayout {
-    /// Finds a writable layout and makes Gust's parent group in it; `Err` says why not.
+    /// Finds a writable layout and makes this server's parent group in it (`gust/<pid>`, so
+    /// that servers sharing a host never touch each other's groups); `Err` says why not.
     pub fn detect() -> Result<CgroupLayout, String> {
         let root = Path::new(ROOT);
+        let server = std::process::id().to_string();
         let layout = if root.join("cgroup.controllers").exists() {
-            let parent = root.join("gust");
+            let gust = root.join("gust");
+            make_dir(&gust)?;
+            // Children get the controllers only when each parent hands them down.
+            let _ = std::fs::write(root.join("cgroup.subtree_control"), CONTROLLERS);
+            enable_controllers(&gust)?;
+            let parent = gust.join(&server);
             make_dir(&parent)?;
-            // Children get the controllers only when the parent hands them down.
-            let _ = std::fs::write(root.join("cgroup.subtree_control"), "+memory +pids");
-            std::fs::write(parent.join("cgroup.subtree_control"), "+memory +pids")
-                .map_err(|e| format!("cannot enable memory and pids controllers: {e}"))?;
+            enable_controllers(&parent)?;
             CgroupLayout::V2(parent)
         } else if root.join("memory").is_dir() && root.join("pids").is_dir() {
-            let memory = root.join("memory/gust");
-            let pids = root.join("pids/gust");
+            let memory = root.join("memory/gust").join(&server);
+            let pids = root.join("pids/gust").join(&server);
             make_dir(&memory)?;
             make_dir(&pids)?;
             CgroupLayout::V1 { memory, pids }
@@ -37,20 +42,26 @@ impl CgroupLayout {
         Ok(layout)
     }
 
-    /// Removes the groups of instances a previous run left (their processes died with it).
+    /// Removes the groups that servers no longer running left behind (their processes died
+    /// with them).
     fn remove_stale(&self) {
         let parents = match self {
             CgroupLayout::V2(parent) => vec![parent],
             CgroupLayout::V1 { memory, pids } => vec![memory, pids],
         };
-        for parent in parents {
-            let Ok(entries) = std::fs::read_dir(parent) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    let _ = std::fs::remove_dir(entry.path());
+        for gust in parents.iter().filter_map(|p| p.parent()) {
+            for server in subdirs(gust) {
+                let pid = server
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or_default();
+                if Path::new("/proc").join(pid).exists() {
+                    continue;
                 }
+                for instance in subdirs(&server) {
+                    let _ = std::fs::remove_dir(instance);
+                }
+                let _ = std::fs::remove_dir(server);
             }
         }
     }
@@ -117,6 +128,22 @@ impl Cgroup {
             .iter()
             .all(|dir| std::fs::remove_dir(dir).is_ok() || !dir.exists())
     }
+}
+
+fn enable_controllers(group: &Path) -> Result<(), String> {
+    std::fs::write(group.join("cgroup.subtree_control"), CONTROLLERS)
+        .map_err(|e| format!("cannot enable the memory and pids controllers: {e}"))
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .collect()
 }
 
 fn make_dir(dir: &Path) -> Result<(), String> {

@@ -119,6 +119,7 @@ impl HttpPool {
     fn start(&self) -> Result<Arc<HttpInstance>, String> {
         let port = free_port()?;
         let mut env = super::base_env(&self.config);
+        env.retain(|(key, _)| key != "PORT");
         env.push(("PORT".into(), port.to_string()));
         let process = self.launcher.launch(LaunchSpec {
             function_dir: &self.function_dir,
