@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use gust_core::{FunctionConfig, InstanceCount};
 
 pub use execution::{Call, Execution, Failure, Outcome, RequestBody, ResponseBody};
-pub use log_sink::LogSink;
+pub use log_sink::{LogSink, SinkSlot};
 
 /// Where an artifact's bytes come from: fresh from an upload, or from the blob store.
 pub enum ArtifactSource {

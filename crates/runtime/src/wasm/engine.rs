@@ -6,8 +6,10 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// Knobs of the shared engine.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
-    /// Instances that can be alive at once across all functions.
+    /// Instances that can run at once across all functions.
     pub max_instances: u32,
+    /// Instances kept warm between requests across all functions.
+    pub max_idle_instances: u32,
     /// How often the epoch advances: the granularity of timeouts and of yielding to other tasks.
     pub epoch_tick: Duration,
 }
@@ -16,6 +18,7 @@ impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions {
             max_instances: 1000,
+            max_idle_instances: 256,
             epoch_tick: Duration::from_millis(10),
         }
     }
@@ -23,7 +26,7 @@ impl Default for EngineOptions {
 
 pub fn build(options: &EngineOptions) -> anyhow::Result<Engine> {
     let mut pool = PoolingAllocationConfig::default();
-    let instances = options.max_instances;
+    let instances = options.max_instances + options.max_idle_instances;
     pool.total_component_instances(instances)
         // A component holds a few core instances (its module plus adapter shims).
         .total_core_instances(instances * 4)

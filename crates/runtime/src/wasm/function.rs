@@ -1,8 +1,9 @@
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use gust_core::InvocationStatus;
+use gust_core::{InstanceCount, InvocationStatus};
 use tokio::sync::oneshot;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::I32Exit;
@@ -11,25 +12,38 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
 use super::guest::GuestState;
+use super::warm_pool::{IdleBudget, WarmInstance, WarmPool};
 use crate::{Call, Execution, Failure, Loaded, Outcome, RequestBody, ResponseBody};
 
 type ResponseSender = oneshot::Sender<
     Result<http::Response<ResponseBody>, wasmtime_wasi_http::p2::bindings::http::types::ErrorCode>,
 >;
 
-/// A loaded component version: each request gets a fresh instance from its `InstancePre`.
+/// A loaded component version: a request takes a warm instance of it, or a fresh one from
+/// its `InstancePre`.
 pub struct WasmFunction {
-    engine: Engine,
-    pre: ProxyPre<GuestState>,
+    shared: Arc<Shared>,
     /// Set by the first invocation, which paid for loading: that one is cold.
     used: AtomicBool,
 }
 
+/// What the task running a request needs of its version.
+struct Shared {
+    engine: Engine,
+    pre: ProxyPre<GuestState>,
+    warm: WarmPool,
+    busy: AtomicU32,
+}
+
 impl WasmFunction {
-    pub fn new(engine: Engine, pre: ProxyPre<GuestState>) -> Self {
+    pub fn new(engine: Engine, pre: ProxyPre<GuestState>, budget: Arc<IdleBudget>) -> Self {
         WasmFunction {
-            engine,
-            pre,
+            shared: Arc::new(Shared {
+                engine,
+                pre,
+                warm: WarmPool::new(budget),
+                busy: AtomicU32::new(0),
+            }),
             used: AtomicBool::new(false),
         }
     }
@@ -41,12 +55,13 @@ impl Loaded for WasmFunction {
         let cold = !self.used.swap(true, Ordering::Relaxed);
         let (response_tx, response_rx) = oneshot::channel();
         let (finished_tx, finished_rx) = oneshot::channel();
-        let engine = self.engine.clone();
-        let pre = self.pre.clone();
+        let shared = self.shared.clone();
         // The guest runs in its own task: it keeps streaming the body after the response head
         // is handed back, and its outcome arrives on `finished` when it is done.
         tokio::spawn(async move {
-            run(&engine, &pre, call, request, response_tx, finished_tx).await;
+            shared.busy.fetch_add(1, Ordering::Relaxed);
+            run(&shared, call, request, response_tx, finished_tx).await;
+            shared.busy.fetch_sub(1, Ordering::Relaxed);
         });
         let failure = match response_rx.await {
             Ok(Ok(response)) => {
@@ -86,11 +101,24 @@ impl Loaded for WasmFunction {
             cold,
         }
     }
+
+    /// Warm instances (at least the loaded code) and those serving a request now.
+    fn instances(&self) -> Option<InstanceCount> {
+        let busy = self.shared.busy.load(Ordering::Relaxed);
+        let idle = self.shared.warm.idle_count() as u32;
+        Some(InstanceCount {
+            warm: (idle + busy).max(1),
+            busy,
+        })
+    }
+
+    fn scale_down(&self, idle: Duration, _keep: u32) {
+        self.shared.warm.trim(idle);
+    }
 }
 
 async fn run(
-    engine: &Engine,
-    pre: &ProxyPre<GuestState>,
+    shared: &Shared,
     call: Call,
     request: http::Request<RequestBody>,
     response_tx: ResponseSender,
@@ -98,8 +126,15 @@ async fn run(
 ) {
     let started = Instant::now();
     let timeout = Duration::from_millis(call.config.timeout_ms);
-    let mut store = Store::new(engine, GuestState::new(&call.config, call.logs));
-    store.limiter(|state| &mut state.limiter);
+    let (mut store, warm_proxy, served) = match shared.warm.take() {
+        Some(warm) => (warm.store, Some(warm.proxy), warm.served),
+        None => {
+            let mut store = Store::new(&shared.engine, GuestState::new(&call.config));
+            store.limiter(|state| &mut state.limiter);
+            (store, None, 0)
+        }
+    };
+    store.data_mut().begin(call.logs);
     // CPU-bound guests yield to other tasks at every epoch tick and trap at the deadline;
     // guests waiting on I/O are stopped by the timer around the call.
     let deadline = Instant::now() + timeout;
@@ -115,11 +150,15 @@ async fn run(
         let mut http = store.data_mut().http();
         let request = http.new_incoming_request(Scheme::Http, request)?;
         let response = http.new_response_outparam(response_tx)?;
-        let proxy = pre.instantiate_async(&mut store).await?;
+        let proxy = match warm_proxy {
+            Some(proxy) => proxy,
+            None => shared.pre.instantiate_async(&mut store).await?,
+        };
         proxy
             .wasi_http_incoming_handler()
             .call_handle(&mut store, request, response)
-            .await
+            .await?;
+        Ok::<_, wasmtime::Error>(proxy)
     })
     .await;
     let timed_out = || {
@@ -131,8 +170,8 @@ async fn run(
             )),
         )
     };
-    let (status, error) = match result {
-        Ok(Ok(())) => (InvocationStatus::Ok, None),
+    let (status, error) = match &result {
+        Ok(Ok(_)) => (InvocationStatus::Ok, None),
         Err(_elapsed) => timed_out(),
         Ok(Err(_)) if store.data().limiter.exceeded => (
             InvocationStatus::MemoryExceeded,
@@ -149,9 +188,14 @@ async fn run(
         error,
         duration: started.elapsed(),
     });
-    // Tearing the instance down (resetting its memory) happens after the outcome is out, so
-    // that nothing waiting on it waits for the teardown too.
-    drop(store);
+    // Keeping or tearing down the instance (resetting its memory) happens after the outcome
+    // is out, so that nothing waiting on it waits for that too.
+    if let Ok(Ok(proxy)) = result
+        && store.data().is_clean()
+    {
+        let warm = WarmInstance::new(store, proxy, served + 1);
+        shared.warm.give_back(warm);
+    }
 }
 
 /// One line for the caller; the wasm backtrace goes to the server's debug log.

@@ -8,19 +8,23 @@ use wasmtime_wasi_http::{
 };
 
 use super::stdio::LinePipe;
-use crate::LogSink;
+use crate::{LogSink, SinkSlot};
 
-/// Everything one instance owns for the length of one request.
+/// Everything one instance owns; it may serve several requests of its version in turn.
 pub struct GuestState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
     outbound: OutboundPolicy,
     pub limiter: MemoryLimiter,
+    /// Where stdout, stderr and denied requests are logged: the current invocation.
+    current_logs: SinkSlot,
 }
 
 impl GuestState {
-    pub fn new(config: &FunctionConfig, logs: LogSink) -> Self {
+    pub fn new(config: &FunctionConfig) -> Self {
+        let current_logs = SinkSlot::new();
+        let logs = current_logs.forwarder();
         let mut wasi = WasiCtx::builder();
         wasi.stdout(LinePipe::new(logs.clone(), LogStream::Stdout))
             .stderr(LinePipe::new(logs.clone(), LogStream::Stderr))
@@ -39,7 +43,20 @@ impl GuestState {
                 logs,
             },
             limiter: MemoryLimiter::new(config.memory_mb),
+            current_logs,
         }
+    }
+
+    /// Readies the instance for one invocation, whose sink gets what it logs.
+    pub fn begin(&mut self, logs: LogSink) {
+        self.current_logs.set(logs);
+        self.limiter.exceeded = false;
+    }
+
+    /// Whether the guest let go of every resource of its last request: only then is the
+    /// instance handed another one.
+    pub fn is_clean(&self) -> bool {
+        self.table.is_empty()
     }
 }
 

@@ -6,6 +6,7 @@ mod function;
 mod guest;
 mod header;
 mod stdio;
+mod warm_pool;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,6 +20,7 @@ use crate::{ArtifactSource, Executor, LoadError, Loaded};
 use aot_cache::AotCache;
 pub use engine::EngineOptions;
 use function::WasmFunction;
+use warm_pool::IdleBudget;
 use guest::GuestState;
 
 /// Runs wasi:http components: one engine, one linker, and an on-disk cache of compiled code.
@@ -26,6 +28,7 @@ pub struct WasmExecutor {
     engine: Engine,
     linker: Arc<Linker<GuestState>>,
     cache: AotCache,
+    idle_budget: Arc<IdleBudget>,
 }
 
 impl WasmExecutor {
@@ -42,6 +45,7 @@ impl WasmExecutor {
             cache: AotCache::open(cache_dir, &engine)?,
             engine,
             linker: Arc::new(linker),
+            idle_budget: IdleBudget::new(options.max_idle_instances as usize),
         })
     }
 
@@ -74,6 +78,7 @@ impl Executor for WasmExecutor {
         _config: &Arc<gust_core::FunctionConfig>,
     ) -> Result<Arc<dyn Loaded>, LoadError> {
         let pre = tokio::task::block_in_place(|| self.prepare(sha256, artifact))?;
-        Ok(Arc::new(WasmFunction::new(self.engine.clone(), pre)))
+        let budget = self.idle_budget.clone();
+        Ok(Arc::new(WasmFunction::new(self.engine.clone(), pre, budget)))
     }
 }
