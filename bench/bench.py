@@ -16,15 +16,17 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import density_bench
 import process_bench
 from common import (GUESTS, GUST, NATIVE, ROOT, first_byte_us, free_port, gust_server, process,
                     wait_until_up, wrk)
 
 
 @contextmanager
-def wasmtime_serve():
+def wasmtime_serve(*extra_args):
     port = free_port()
-    args = ["wasmtime", "serve", "-Scli", "--addr", f"127.0.0.1:{port}", GUESTS / "hello.wasm"]
+    args = ["wasmtime", "serve", "-Scli", *extra_args, "--addr", f"127.0.0.1:{port}",
+            GUESTS / "hello.wasm"]
     with process(args) as proc:
         url = f"http://127.0.0.1:{port}/"
         wait_until_up(url)
@@ -40,7 +42,14 @@ def native_hello():
         yield proc, url
 
 
-SERVERS = {"gust": gust_server, "wasmtime serve": wasmtime_serve, "native hyper": native_hello}
+REUSE = "wasmtime serve, reuse"
+SERVERS = {
+    "gust": gust_server,
+    "wasmtime serve": wasmtime_serve,
+    # The same with instances reused as Gust reuses them (wasmtime's default is a fresh one).
+    REUSE: lambda: wasmtime_serve("--max-instance-reuse-count", "1000"),
+    "native hyper": native_hello,
+}
 
 
 def summary(samples, key):
@@ -80,10 +89,13 @@ def format_warm(results, runs, seconds):
         lines.append(f"| {name} | {connections} | {load_cells(samples)} |")
     gust32 = summary(results[("gust", 32)], "rps")[0]
     wasmtime32 = summary(results[("wasmtime serve", 32)], "rps")[0]
+    reuse32 = summary(results[(REUSE, 32)], "rps")[0]
     native32 = summary(results[("native hyper", 32)], "rps")[0]
     lines.append("")
     lines.append(f"At 32 connections Gust serves {gust32 / wasmtime32:.2f}× the requests of "
-                 f"`wasmtime serve` and {100 * gust32 / native32:.0f}% of native hyper. "
+                 f"`wasmtime serve` (a fresh instance per request, its default), "
+                 f"{gust32 / reuse32:.2f}× those of `wasmtime serve --max-instance-reuse-count "
+                 f"1000` and {100 * gust32 / native32:.0f}% of native hyper. "
                  f"{runs} runs of {seconds} s each per row.")
     return "\n".join(lines)
 
@@ -209,7 +221,8 @@ def format_async(result, runs, seconds):
 def cold_starts(runs):
     """First request after a deploy (and the deploy's compile), after a restart (code from the
     AOT cache), against a warm request, each on a fresh data directory."""
-    samples = {"deploy": [], "after_deploy": [], "warm": [], "after_restart": []}
+    samples = {"deploy": [], "deploy_cached": [], "after_deploy": [], "warm": [],
+               "after_restart": []}
     for _ in range(runs):
         data = tempfile.mkdtemp(prefix="gust-cold-")
         port = free_port()
@@ -222,6 +235,11 @@ def cold_starts(runs):
             subprocess.run([GUST, "deploy", "hello", GUESTS / "hello.wasm", "--public"],
                            check=True, capture_output=True, env=env)
             samples["deploy"].append((time.perf_counter() - start) * 1e6)
+            # The same artifact under another name: everything but the compile.
+            start = time.perf_counter()
+            subprocess.run([GUST, "deploy", "again", GUESTS / "hello.wasm", "--public"],
+                           check=True, capture_output=True, env=env)
+            samples["deploy_cached"].append((time.perf_counter() - start) * 1e6)
             samples["after_deploy"].append(first_byte_us(base + "/fn/hello"))
             warm = [first_byte_us(base + "/fn/hello") for _ in range(50)]
             samples["warm"].append(statistics.median(warm))
@@ -241,18 +259,25 @@ def format_cold(samples, runs):
                 f"{min(values):,.0f}–{max(values):,.0f} |")
     warm = statistics.median(samples["warm"])
     restart = statistics.median(samples["after_restart"])
+    after_deploy = statistics.median(samples["after_deploy"])
+    compile_us = statistics.median(samples["deploy"]) - statistics.median(samples["deploy_cached"])
     return "\n".join([
         "| request | median µs | min–max µs |",
         "|---|---|---|",
         row("`gust deploy` of hello (upload, validation, compile, durable write; CLI included)",
             "deploy"),
-        row("first request after the deploy (compiled at deploy: first instance)", "after_deploy"),
-        row("first request after a restart (code loaded from the AOT cache)", "after_restart"),
+        row("`gust deploy` of the same artifact under a new name (everything but the compile)",
+            "deploy_cached"),
+        row("first request after the deploy (code loaded from the AOT cache: a deployed "
+            "version starts at zero)", "after_deploy"),
+        row("first request after a restart (the same)", "after_restart"),
         row("warm request (median of 50 per run)", "warm"),
         "",
-        f"A request after a restart pays {restart - warm:,.0f} µs over a warm one. {runs} runs, "
-        "each on a fresh data directory; every request opens its own connection. The first "
-        "request after scale to zero is measured with the process runtime below.",
+        f"Compiling hello takes about {compile_us / 1000:,.0f} ms, paid by the deploy, never by a "
+        f"request. The first request after a deploy pays {after_deploy - warm:,.0f} µs over a "
+        f"warm one, after a restart {restart - warm:,.0f} µs. {runs} runs, each on a fresh data "
+        "directory; every request opens its own connection. The first request after scale to "
+        "zero is measured in the next section.",
     ])
 
 
@@ -280,6 +305,9 @@ def main():
     queue = async_queue(runs, seconds)
     print("cold starts", file=sys.stderr)
     cold = cold_starts(3 if args.quick else 10)
+    print("density and concurrency", file=sys.stderr)
+    dense = density_bench.density(*((200, 20, 20) if args.quick else (10_000, 1_000, 100)))
+    crowd = density_bench.concurrency(*((200, 3) if args.quick else (1000, 10)))
     print("process runtime and autoscaling", file=sys.stderr)
     process_cold = process_bench.cold_starts(5 if args.quick else 30)
     process_warm = process_bench.warm_latency(seconds)
@@ -334,6 +362,22 @@ def main():
         "byte received) on the same machine.",
         "",
         format_cold(cold, 3 if args.quick else 10),
+        "",
+        "## Density",
+        "",
+        "Functions deployed over the API (a multipart PUT each, 4 at a time) to one server, "
+        "their artifacts made distinct by rewriting the hello component's greeting; then the "
+        "first request to random ones. Memory is the server's resident set (VmRSS).",
+        "",
+        density_bench.format_density(dense),
+        "",
+        "## A thousand slow requests at once",
+        "",
+        "`examples/busy` with `?sleep_ms=1000` (each request waits 1 s on a timer), "
+        "`--max-concurrency` and queue raised to the connection count, under `wrk -t2 "
+        f"-c{crowd['connections']} -d{crowd['seconds']}s --timeout 10s`.",
+        "",
+        density_bench.format_concurrency(crowd),
         "",
         "## Process runtime: cold and warm",
         "",

@@ -12,8 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-GUST = ROOT / "target/release/gust"
-NATIVE = ROOT / "target/release/native-hello"
+PROFILE = os.environ.get("GUST_BENCH_PROFILE", "release")
+GUST = ROOT / "target" / PROFILE / "gust"
+NATIVE = ROOT / "target" / PROFILE / "native-hello"
 GUESTS = ROOT / "examples/target/wasm32-wasip2/release"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 

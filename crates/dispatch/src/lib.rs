@@ -115,8 +115,9 @@ impl Dispatcher {
             .await
     }
 
-    /// Loads the artifact (which checks it), stores a new upload, then records the version:
-    /// nothing is written for an artifact that cannot run.
+    /// Loads the artifact (which checks it and compiles it into the cache), stores a new
+    /// upload, then records the version: nothing is written for an artifact that cannot run.
+    /// Only a version with provisioned instances stays loaded.
     async fn publish(
         &self,
         name: &str,
@@ -156,8 +157,16 @@ impl Dispatcher {
         let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
         let current = active.get(name).map(|a| a.version.number);
         if current != Some(deployed.version.number) {
-            let version = deployed.version.clone();
-            active.insert(name.to_string(), self.activate(version, config, loaded));
+            if config.min_instances > 0 {
+                let version = deployed.version.clone();
+                active.insert(name.to_string(), self.activate(version, config, loaded));
+            } else if let Some(replaced) = active.remove(name) {
+                // A new version starts at zero, like a function nobody called yet: its first
+                // request loads it (from the compiled-code cache, not compiling).
+                if let Some(metrics) = &replaced.metrics {
+                    metrics.set_warm(0);
+                }
+            }
         }
         Ok(deployed)
     }

@@ -30,13 +30,13 @@ pub struct WasmFunction {
 /// What the task running a request needs of its version.
 struct Shared {
     engine: Engine,
-    pre: ProxyPre<GuestState>,
+    pre: Arc<ProxyPre<GuestState>>,
     warm: WarmPool,
     busy: AtomicU32,
 }
 
 impl WasmFunction {
-    pub fn new(engine: Engine, pre: ProxyPre<GuestState>, budget: Arc<IdleBudget>) -> Self {
+    pub fn new(engine: Engine, pre: Arc<ProxyPre<GuestState>>, budget: Arc<IdleBudget>) -> Self {
         WasmFunction {
             shared: Arc::new(Shared {
                 engine,

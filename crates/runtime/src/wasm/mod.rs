@@ -8,8 +8,9 @@ mod header;
 mod stdio;
 mod warm_pool;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use wasmtime::Engine;
@@ -20,8 +21,8 @@ use crate::{ArtifactSource, Executor, LoadError, Loaded};
 use aot_cache::AotCache;
 pub use engine::EngineOptions;
 use function::WasmFunction;
-use warm_pool::IdleBudget;
 use guest::GuestState;
+use warm_pool::IdleBudget;
 
 /// Runs wasi:http components: one engine, one linker, and an on-disk cache of compiled code.
 pub struct WasmExecutor {
@@ -29,6 +30,9 @@ pub struct WasmExecutor {
     linker: Arc<Linker<GuestState>>,
     cache: AotCache,
     idle_budget: Arc<IdleBudget>,
+    /// Linked components by artifact sha256, shared by every version (of any function) with
+    /// that artifact while one of them is loaded.
+    loaded: Mutex<HashMap<String, Weak<ProxyPre<GuestState>>>>,
 }
 
 impl WasmExecutor {
@@ -46,7 +50,23 @@ impl WasmExecutor {
             engine,
             linker: Arc::new(linker),
             idle_budget: IdleBudget::new(options.max_idle_instances as usize),
+            loaded: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The linked component of `sha256` if a loaded version already has it.
+    fn shared(&self, sha256: &str) -> Option<Arc<ProxyPre<GuestState>>> {
+        let mut loaded = self.loaded_map();
+        let pre = loaded.get(sha256).and_then(Weak::upgrade);
+        if pre.is_none() {
+            // Forget entries whose versions were all unloaded.
+            loaded.retain(|_, pre| pre.strong_count() > 0);
+        }
+        pre
+    }
+
+    fn loaded_map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Weak<ProxyPre<GuestState>>>> {
+        self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Compiles (or loads from the AOT cache) and links a component.
@@ -77,8 +97,22 @@ impl Executor for WasmExecutor {
         artifact: ArtifactSource,
         _config: &Arc<gust_core::FunctionConfig>,
     ) -> Result<Arc<dyn Loaded>, LoadError> {
-        let pre = tokio::task::block_in_place(|| self.prepare(sha256, artifact))?;
+        let pre = match self.shared(sha256) {
+            Some(pre) => pre,
+            None => {
+                let pre = Arc::new(tokio::task::block_in_place(|| {
+                    self.prepare(sha256, artifact)
+                })?);
+                self.loaded_map()
+                    .insert(sha256.to_string(), Arc::downgrade(&pre));
+                pre
+            }
+        };
         let budget = self.idle_budget.clone();
-        Ok(Arc::new(WasmFunction::new(self.engine.clone(), pre, budget)))
+        Ok(Arc::new(WasmFunction::new(
+            self.engine.clone(),
+            pre,
+            budget,
+        )))
     }
 }
