@@ -181,7 +181,7 @@ async fn run(
             )),
         ),
         Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => timed_out(),
-        Ok(Err(e)) => (InvocationStatus::Error, Some(describe_failure(&e))),
+        Ok(Err(e)) => (InvocationStatus::Error, Some(describe_failure(e))),
     };
     let _ = finished_tx.send(Outcome {
         status,
