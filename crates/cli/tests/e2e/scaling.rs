@@ -171,3 +171,36 @@ fn wait_until(check: impl Fn() -> bool, what: &str) {
     }
     panic!("timed out waiting for {what}");
 }
+
+#[test]
+fn warm_instances_serve_only_their_own_version() {
+    let server = Server::start();
+    for (name, greeting) in [("a", "from a"), ("b", "from b")] {
+        let config = json!({"public": true, "env": {"GREETING": greeting}});
+        server.deploy(name, "env", config);
+    }
+    // Alternating requests reuse warm instances; each must still see its own version's env.
+    for round in 0..20 {
+        for (name, greeting) in [("a", "from a"), ("b", "from b")] {
+            let vars: serde_json::Value = server
+                .get(&format!("/fn/{name}"))
+                .send()
+                .unwrap()
+                .json()
+                .unwrap();
+            assert_eq!(vars["GREETING"], greeting, "round {round}");
+        }
+    }
+    let patch = json!({"env": {"GREETING": "a, version 2"}});
+    let response = server
+        .admin(reqwest::Method::PATCH, "/v1/functions/a")
+        .json(&patch)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let vars: serde_json::Value = server.get("/fn/a").send().unwrap().json().unwrap();
+    assert_eq!(
+        vars["GREETING"], "a, version 2",
+        "a new version never gets an old instance"
+    );
+}
