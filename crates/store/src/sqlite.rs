@@ -234,12 +234,10 @@ impl Store for SqliteStore {
     async fn function(&self, name: &str) -> Result<Option<FunctionInfo>, Error> {
         let name = name.to_string();
         self.with(move |conn| {
-            conn.query_row(
-                &function_query("WHERE f.name = ?1"),
-                [name],
-                function_from_row,
-            )
-            .optional()
+            // On the path of every cold start: parsed once, not per call.
+            conn.prepare_cached(&function_query("WHERE f.name = ?1"))?
+                .query_row([name], function_from_row)
+                .optional()
         })
         .await
     }
