@@ -82,9 +82,8 @@ fn default_data_dir() -> PathBuf {
 
 fn main() {
     // The sandbox helper runs before any thread exists: it forks, which is only safe then.
-    let mut args = std::env::args();
-    if args.nth(1).as_deref() == Some(gust_runtime::process::sandbox::SUBCOMMAND) {
-        gust_runtime::process::sandbox::run(&args.next().unwrap_or_default());
+    if std::env::args().nth(1).as_deref() == Some(gust_runtime::process::sandbox::SUBCOMMAND) {
+        gust_runtime::process::sandbox::run();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -99,7 +99,13 @@ fn the_sandbox_hides_the_host_and_limits_the_function() {
         return;
     }
     let dir = fixture_dir("probe");
-    let flags = ["--public", "--memory", "64", "--env", "GREETING=hi"];
+    let flags = [
+        "--public",
+        "--memory",
+        "64",
+        "--env",
+        "GREETING=s3cret-value",
+    ];
     server.deploy_process("probe", &dir, "python3 probe.py", &flags);
 
     let me = json_of(&server, "/fn/probe/whoami");
@@ -118,6 +124,10 @@ fn the_sandbox_hides_the_host_and_limits_the_function() {
     assert_eq!(
         names,
         ["GREETING", "HOME", "LANG", "PATH", "PORT", "PWD", "TMPDIR"]
+    );
+    assert!(
+        !any_command_line_contains("s3cret-value"),
+        "environment values stay out of `ps`"
     );
     assert_eq!(me["cwd"], "/function");
     let root: Vec<&str> = me["root"]
@@ -301,6 +311,14 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     encoder.write_all(bytes).unwrap();
     encoder.finish().unwrap()
+}
+
+fn any_command_line_contains(text: &str) -> bool {
+    let entries = std::fs::read_dir("/proc").unwrap();
+    entries.flatten().any(|entry| {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cmdline).contains(text)
+    })
 }
 
 fn running_as_root() -> bool {

@@ -162,8 +162,10 @@ impl Launcher {
         let mut command = Command::new(&self.helper);
         command
             .arg(super::sandbox::SUBCOMMAND)
-            .arg(spec_json)
             .env_clear()
+            // In the environment, not the arguments: the function's variables may be secrets,
+            // and any local user can read a process's arguments.
+            .env(super::sandbox::SPEC_VARIABLE, spec_json)
             .stdin(if spec.piped {
                 Stdio::piped()
             } else {

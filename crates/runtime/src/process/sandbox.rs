@@ -1,4 +1,4 @@
-//! The sandbox helper: a short-lived `gust __sandbox SPEC` process that puts a function's
+//! The sandbox helper: a `gust __sandbox` process that puts a function's
 //! command in its own namespaces, cgroup and user, then runs it.
 //!
 //! It runs single-threaded (before any async runtime starts), which is what makes `fork`
@@ -12,8 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// How the `gust` binary is asked to be the helper: `gust __sandbox SPEC`.
+/// How the `gust` binary is asked to be the helper: `gust __sandbox`, with the spec in
+/// `SPEC_VARIABLE`.
 pub const SUBCOMMAND: &str = "__sandbox";
+pub const SPEC_VARIABLE: &str = "GUST_SANDBOX_SPEC";
 /// The unprivileged user functions run as (`nobody` on Debian).
 pub const FUNCTION_UID: u32 = 65534;
 /// Where the function's files appear inside the sandbox.
@@ -42,8 +44,9 @@ pub struct SandboxSpec {
 }
 
 /// Runs the helper; never returns. The exit status is the command's (128 + signal if killed).
-pub fn run(spec_json: &str) -> ! {
-    let spec: SandboxSpec = match serde_json::from_str(spec_json) {
+pub fn run() -> ! {
+    let spec_json = std::env::var(SPEC_VARIABLE).unwrap_or_default();
+    let spec: SandboxSpec = match serde_json::from_str(&spec_json) {
         Ok(spec) => spec,
         Err(e) => fail("reading the sandbox spec", io::Error::other(e)),
     };
