@@ -95,7 +95,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let queue = AsyncQueue::start(dispatcher.clone(), store.clone(), queue_options).await?;
     let scheduler = Scheduler::start(store.clone(), queue.clone());
-    dispatcher.warm_provisioned().await?;
+    dispatcher.warm_up().await?;
     let (keep_records, roll_up_every) = config.retention.periods()?;
     tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));
 
