@@ -50,8 +50,9 @@ pub struct Dispatcher {
     executors: Executors,
     node_limit: NodeLimit,
     active: RwLock<HashMap<String, Arc<ActiveVersion>>>,
-    /// Serialises loads so that concurrent first requests compile a version once.
-    loading: tokio::sync::Mutex<()>,
+    /// One lock per function being loaded: concurrent first requests to a function load it
+    /// once, and loads of different functions run side by side.
+    loading: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     recorder: Recorder,
     /// Present when metering is on: records, metrics and billed durations.
     metrics: Option<Arc<Metrics>>,
@@ -76,7 +77,7 @@ impl Dispatcher {
             executors,
             node_limit: NodeLimit::new(max_in_flight),
             active: RwLock::new(HashMap::new()),
-            loading: tokio::sync::Mutex::new(()),
+            loading: std::sync::Mutex::new(HashMap::new()),
         });
         scaler::spawn(Arc::downgrade(&dispatcher));
         dispatcher
@@ -199,7 +200,8 @@ impl Dispatcher {
         if let Some(active) = self.cached(name) {
             return Ok(active);
         }
-        let _loading = self.loading.lock().await;
+        let lock = self.loading_lock(name);
+        let _loading = lock.lock().await;
         if let Some(active) = self.cached(name) {
             return Ok(active);
         }
@@ -220,6 +222,13 @@ impl Dispatcher {
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_string(), active.clone());
         Ok(active)
+    }
+
+    /// The lock that loads of `name` take; dropped from the map once nobody holds it.
+    fn loading_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.loading.lock().unwrap_or_else(|p| p.into_inner());
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        locks.entry(name.to_string()).or_default().clone()
     }
 
     /// Makes a loaded version the one that serves, starting its provisioned instances.
