@@ -89,6 +89,25 @@ fn min_instances_are_started_at_deploy_and_kept() {
 }
 
 #[test]
+fn min_instances_are_started_again_when_the_server_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = ["--public", "--min-instances", "1"];
+    {
+        let server = Server::start_in(dir.path(), &[]);
+        server.deploy_process("warm", &fixture_dir("probe"), "python3 probe.py", &flags);
+        server.wait_for_instances("warm", |(warm, _)| warm == 1);
+    }
+    let server = Server::start_in(dir.path(), &[]);
+    let instances = server.wait_for_instances("warm", |(warm, _)| warm == 1);
+    assert_eq!(
+        instances,
+        (1, 0),
+        "started with the server, before any request"
+    );
+    assert!(!is_cold(&server, "/fn/warm/"));
+}
+
+#[test]
 fn instances_scale_up_to_the_maximum_under_concurrent_load() {
     let server = Server::start();
     let dir = fixture_dir("probe");

@@ -210,11 +210,12 @@ impl HttpPool {
         }
     }
 
+    /// Instances ready to serve (one still starting is not warm yet) and those serving.
     pub fn count(&self) -> InstanceCount {
         let instances = self.lock();
-        let live = instances.iter().filter(|i| !i.is_gone());
+        let ready = instances.iter().filter(|i| !i.is_gone() && i.is_ready());
         let (mut warm, mut busy) = (0, 0);
-        for instance in live {
+        for instance in ready {
             warm += 1;
             busy += u32::from(instance.busy() > 0);
         }
