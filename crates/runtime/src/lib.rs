@@ -2,6 +2,7 @@
 //! each runtime implements `Executor`, so the dispatcher does not care which one it calls.
 
 mod execution;
+mod lines;
 mod log_sink;
 pub mod process;
 pub mod wasm;

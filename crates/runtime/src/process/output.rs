@@ -9,9 +9,8 @@ use gust_core::LogStream;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::LogSink;
+use crate::lines::LineSplitter;
 
-/// Longest line kept whole; longer output is split.
-const MAX_LINE: usize = 16 * 1024;
 /// Lines written while no invocation listens, kept for the next one (start-up output).
 const MAX_EARLY_LINES: usize = 200;
 /// stderr lines kept to explain a crash.
@@ -107,31 +106,14 @@ impl Drop for Listening {
 /// Reads `pipe` to its end, handing each line to `router`.
 pub async fn pump(mut pipe: impl AsyncRead + Unpin, stream: LogStream, router: Arc<OutputRouter>) {
     let mut buffer = vec![0u8; 8192];
-    let mut pending: Vec<u8> = Vec::new();
-    let emit = |bytes: &[u8]| {
-        let text = String::from_utf8_lossy(bytes);
-        router.line(stream, text.trim_end_matches('\r').to_string());
-    };
+    let mut lines = LineSplitter::default();
     while let Ok(n) = pipe.read(&mut buffer).await {
         if n == 0 {
             break;
         }
-        for &byte in &buffer[..n] {
-            if byte == b'\n' {
-                emit(&pending);
-                pending.clear();
-            } else {
-                pending.push(byte);
-                if pending.len() == MAX_LINE {
-                    emit(&pending);
-                    pending.clear();
-                }
-            }
-        }
+        lines.push(&buffer[..n], |line| router.line(stream, line));
     }
-    if !pending.is_empty() {
-        emit(&pending);
-    }
+    lines.finish(|line| router.line(stream, line));
 }
 
 #[cfg(test)]
