@@ -43,3 +43,20 @@ pub struct Execution {
     /// This invocation paid for loading code or starting an instance.
     pub cold: bool,
 }
+
+impl Execution {
+    /// An execution whose run is already over: its outcome is known with its response.
+    pub fn over(
+        response: Result<http::Response<ResponseBody>, Failure>,
+        outcome: Outcome,
+        cold: bool,
+    ) -> Execution {
+        let (finished_tx, finished) = oneshot::channel();
+        let _ = finished_tx.send(outcome);
+        Execution {
+            response,
+            finished,
+            cold,
+        }
+    }
+}

@@ -18,12 +18,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gust_core::{FunctionConfig, InstanceCount, InvocationStatus, ProcessMode};
-use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::{
     ArtifactSource, Call, Execution, Executor, Failure, LoadError, Loaded, Outcome, RequestBody,
-    ResponseBody,
 };
 pub use launch::Isolation;
 use launch::Launcher;
@@ -151,33 +149,16 @@ fn strip_hop_headers(headers: &mut http::HeaderMap) {
     }
 }
 
-/// An execution already over, with or without a response.
-fn finished_now(
-    response: Result<http::Response<ResponseBody>, Failure>,
-    status: InvocationStatus,
-    error: Option<String>,
-    started: Instant,
-    cold: bool,
-) -> Execution {
-    let (finished_tx, finished) = oneshot::channel();
-    let duration = started.elapsed();
-    let _ = finished_tx.send(Outcome {
-        status,
-        error,
-        duration,
-    });
-    Execution {
-        response,
-        finished,
-        cold,
-    }
-}
-
 /// An execution that ended without a response.
 fn failed(status: InvocationStatus, message: String, started: Instant, cold: bool) -> Execution {
     let failure = Failure {
         status,
         message: message.clone(),
     };
-    finished_now(Err(failure), status, Some(message), started, cold)
+    let outcome = Outcome {
+        status,
+        error: Some(message),
+        duration: started.elapsed(),
+    };
+    Execution::over(Err(failure), outcome, cold)
 }

@@ -17,8 +17,8 @@ use tokio::time::{Instant, timeout_at};
 
 use super::instance::describe;
 use super::launch::{LaunchSpec, Launched, Launcher};
-use super::{base_env, failed, finished_now};
-use crate::{Call, Execution, RequestBody};
+use super::{base_env, failed};
+use crate::{Call, Execution, Outcome, RequestBody};
 
 /// Largest response a script may write, as Lambda's synchronous response limit.
 const MAX_STDOUT: u64 = 6 * 1024 * 1024;
@@ -103,7 +103,12 @@ impl StdioRunner {
                             .boxed_unsync(),
                     )
                     .unwrap_or_default();
-                finished_now(Ok(response), InvocationStatus::Ok, None, started, true)
+                let outcome = Outcome {
+                    status: InvocationStatus::Ok,
+                    error: None,
+                    duration: started.elapsed(),
+                };
+                Execution::over(Ok(response), outcome, true)
             }
             Ok(Ok((exit, _))) => {
                 let status = if exit.out_of_memory {

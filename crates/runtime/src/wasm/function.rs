@@ -93,13 +93,7 @@ impl Loaded for WasmFunction {
                 message: outcome.error.clone().unwrap_or_default(),
             },
         });
-        let (replay_tx, replay_rx) = oneshot::channel();
-        let _ = replay_tx.send(outcome);
-        Execution {
-            response: Err(failure),
-            finished: replay_rx,
-            cold,
-        }
+        Execution::over(Err(failure), outcome, cold)
     }
 
     /// Warm instances (at least the loaded code) and those serving a request now.
