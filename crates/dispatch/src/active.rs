@@ -43,16 +43,15 @@ impl ActiveVersion {
         now_ms() - self.last_used_ms.load(Ordering::Relaxed)
     }
 
-    /// Its instances on this node. A Wasm version is one warm instance (its compiled code and
-    /// `InstancePre`) that runs each request in a fresh store; a process version counts its
-    /// processes.
+    /// Its instances on this node.
     pub fn instances(&self) -> InstanceCount {
-        match self.loaded.instances() {
-            Some(count) => count,
-            None => InstanceCount {
-                warm: 1,
-                busy: u32::from(self.limiter.in_use() > 0),
-            },
+        self.loaded.instances()
+    }
+
+    /// Reports in the metrics that it no longer holds anything warm.
+    pub(crate) fn unloaded(&self) {
+        if let Some(metrics) = &self.metrics {
+            metrics.set_warm(0);
         }
     }
 

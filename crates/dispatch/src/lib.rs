@@ -164,9 +164,7 @@ impl Dispatcher {
             } else if let Some(replaced) = active.remove(name) {
                 // A new version starts at zero, like a function nobody called yet: its first
                 // request loads it (from the compiled-code cache, not compiling).
-                if let Some(metrics) = &replaced.metrics {
-                    metrics.set_warm(0);
-                }
+                replaced.unloaded();
             }
         }
         Ok(deployed)
@@ -185,8 +183,8 @@ impl Dispatcher {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
-        if let Some(metrics) = removed.as_ref().and_then(|a| a.metrics.as_ref()) {
-            metrics.set_warm(0);
+        if let Some(removed) = removed {
+            removed.unloaded();
         }
         if self.store.delete_function(name).await? {
             Ok(())
@@ -256,9 +254,7 @@ impl Dispatcher {
             .is_some_and(|current| Arc::ptr_eq(current, idle))
         {
             active.remove(name);
-            if let Some(metrics) = &idle.metrics {
-                metrics.set_warm(0);
-            }
+            idle.unloaded();
         }
     }
 
@@ -274,6 +270,13 @@ impl Dispatcher {
             .iter()
             .map(|(k, v)| (k.clone(), v.instances()))
             .collect()
+    }
+
+    /// The instances one function has on this node (none: scaled to zero).
+    pub fn instances_of(&self, name: &str) -> InstanceCount {
+        self.cached(name)
+            .map(|active| active.instances())
+            .unwrap_or_default()
     }
 
     /// At start: loads every function that keeps instances warm, so that they serve from the

@@ -32,12 +32,14 @@ impl Dispatcher {
             let idle = Duration::from_millis(config.idle_timeout_ms);
             active.loaded.scale_down(idle, config.min_instances);
             active.loaded.keep_warm(config.min_instances);
-            let unused =
-                active.limiter.in_use() == 0 && active.idle_ms() >= idle.as_millis() as i64;
-            if config.min_instances == 0 && unused && active.instances().busy == 0 {
+            let instances = active.instances();
+            let unused = active.limiter.in_use() == 0
+                && instances.busy == 0
+                && active.idle_ms() >= idle.as_millis() as i64;
+            if config.min_instances == 0 && unused {
                 self.unload(&name, &active);
             } else if let Some(metrics) = &active.metrics {
-                metrics.set_warm(active.instances().warm);
+                metrics.set_warm(instances.warm);
             }
         }
     }

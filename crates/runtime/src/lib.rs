@@ -49,10 +49,8 @@ pub trait Executor: Send + Sync + 'static {
 pub trait Loaded: Send + Sync + 'static {
     async fn invoke(&self, call: Call, request: http::Request<RequestBody>) -> Execution;
 
-    /// Its running instances, for runtimes that keep more than loaded code warm.
-    fn instances(&self) -> Option<InstanceCount> {
-        None
-    }
+    /// Its instances: warm ones and those serving a request now.
+    fn instances(&self) -> InstanceCount;
 
     /// Stops instances idle for `idle` or longer, keeping at least `keep`.
     fn scale_down(&self, _idle: Duration, _keep: u32) {}

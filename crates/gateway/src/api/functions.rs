@@ -31,11 +31,7 @@ pub async fn get(
     Path(name): Path<String>,
 ) -> Result<Json<FunctionStatus>, ApiError> {
     let function = state.dispatcher.function(&name).await?;
-    let instances = state
-        .dispatcher
-        .instances()
-        .remove(&name)
-        .unwrap_or_default();
+    let instances = state.dispatcher.instances_of(&name);
     Ok(Json(FunctionStatus {
         function,
         instances,

@@ -97,11 +97,11 @@ impl Loaded for ProcessFunction {
         }
     }
 
-    fn instances(&self) -> Option<InstanceCount> {
-        Some(match self {
+    fn instances(&self) -> InstanceCount {
+        match self {
             ProcessFunction::Http(pool) => pool.count(),
             ProcessFunction::Stdio(runner) => runner.count(),
-        })
+        }
     }
 
     fn scale_down(&self, idle: Duration, keep: u32) {

@@ -97,13 +97,13 @@ impl Loaded for WasmFunction {
     }
 
     /// Warm instances (at least the loaded code) and those serving a request now.
-    fn instances(&self) -> Option<InstanceCount> {
+    fn instances(&self) -> InstanceCount {
         let busy = self.shared.busy.load(Ordering::Relaxed);
         let idle = self.shared.warm.idle_count() as u32;
-        Some(InstanceCount {
+        InstanceCount {
             warm: (idle + busy).max(1),
             busy,
-        })
+        }
     }
 
     fn scale_down(&self, idle: Duration, _keep: u32) {
