@@ -18,8 +18,8 @@ from pathlib import Path
 
 import density_bench
 import process_bench
-from common import (GUESTS, GUST, NATIVE, ROOT, first_byte_us, free_port, gust_server, process,
-                    wait_until_up, wrk)
+from common import (GUESTS, GUST, NATIVE, ROOT, admin_of, first_byte_us, free_port,
+                    gust_server, process, wait_until_up, wrk)
 
 
 @contextmanager
@@ -171,9 +171,7 @@ def async_queue(runs, seconds):
     with gust_server("--async-workers", "0") as (_, url):
         accept_only, _ = enqueue_rates(url.replace("/fn/", "/async/"), runs, seconds)
     with gust_server() as (proc, url):
-        base = url.rsplit("/fn/", 1)[0]
-        data = Path(proc.args[proc.args.index("--data-dir") + 1])
-        token = (data / "admin.token").read_text().strip()
+        base, token = admin_of(proc, url)
         async_url = base + "/async/hello"
         rates, accepted = enqueue_rates(async_url, runs, seconds)
         # Nothing lost: every accepted invocation runs to success.

@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections import namedtuple
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -108,3 +109,12 @@ def first_byte_us(url):
         while conn.recv(65536):
             pass
     return elapsed * 1e6
+
+
+Admin = namedtuple("Admin", "base token")
+
+
+def admin_of(proc, url):
+    """A server's base URL and admin token (read once), from its process and a function URL."""
+    data = Path(proc.args[proc.args.index("--data-dir") + 1])
+    return Admin(url.rsplit("/fn/", 1)[0], (data / "admin.token").read_text().strip())

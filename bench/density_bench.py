@@ -13,7 +13,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import GUESTS, first_byte_us, gust_server
+from common import GUESTS, admin_of, first_byte_us, gust_server
 
 GREETING = b"Hello, world!"
 
@@ -35,10 +35,10 @@ def multipart(fields):
     return body, f"multipart/form-data; boundary={boundary}"
 
 
-def deploy(base, token, name, artifact, config):
+def deploy(admin, name, artifact, config):
     body, content_type = multipart({"artifact": artifact, "config": json.dumps(config).encode()})
-    request = urllib.request.Request(f"{base}/v1/functions/{name}", data=body, method="PUT",
-                                     headers={"Authorization": f"Bearer {token}",
+    request = urllib.request.Request(f"{admin.base}/v1/functions/{name}", data=body, method="PUT",
+                                     headers={"Authorization": f"Bearer {admin.token}",
                                               "Content-Type": content_type})
     urllib.request.urlopen(request, timeout=120).read()
 
@@ -48,23 +48,18 @@ def rss_mib(pid):
     return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
 
 
-def server_parts(proc, url):
-    base = url.rsplit("/fn/", 1)[0]
-    data = Path(proc.args[proc.args.index("--data-dir") + 1])
-    return base, (data / "admin.token").read_text().strip()
-
-
 def density(functions, distinct, probes):
     """Deploys `functions` functions over `distinct` artifacts, then asks `probes` random ones
     for their first request."""
     artifacts = distinct_artifacts(distinct)
     with gust_server() as (proc, url):
-        base, token = server_parts(proc, url)
+        admin = admin_of(proc, url)
+        base = admin.base
         time.sleep(1)
         before = rss_mib(proc.pid)
         start = time.perf_counter()
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(lambda i: deploy(base, token, f"f{i}", artifacts[i % distinct],
+            list(pool.map(lambda i: deploy(admin, f"f{i}", artifacts[i % distinct],
                                            {"public": True}), range(functions)))
         deploy_seconds = time.perf_counter() - start
         time.sleep(2)
@@ -101,9 +96,10 @@ def format_density(r):
 def concurrency(connections, seconds):
     """`connections` connections, each asking a function that sleeps 1 s, for `seconds`."""
     with gust_server() as (proc, url):
-        base, token = server_parts(proc, url)
+        admin = admin_of(proc, url)
+        base = admin.base
         config = {"public": True, "max_concurrency": connections, "queue_size": connections}
-        deploy(base, token, "sleeper", (GUESTS / "busy.wasm").read_bytes(), config)
+        deploy(admin, "sleeper", (GUESTS / "busy.wasm").read_bytes(), config)
         peak = [0.0]
         command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s",
                    "--latency", f"{base}/fn/sleeper?sleep_ms=1000"]

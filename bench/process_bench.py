@@ -15,29 +15,28 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from common import GUESTS, GUST, ROOT, first_byte_us, free_port, gust_server, process, wrk
+from common import (GUESTS, GUST, ROOT, admin_of, first_byte_us, free_port, gust_server, process,
+                    wrk)
 from svg_plot import line_chart
 
 PYTHON_DIR = ROOT / "examples/process/python-http"
 
 
-def gust_cli(base, data, *args):
-    env = dict(os.environ, GUST_SERVER=base, GUST_DATA_DIR=data)
+def gust_cli(admin, *args):
+    env = dict(os.environ, GUST_SERVER=admin.base, GUST_TOKEN=admin.token)
     subprocess.run([GUST, *args], check=True, capture_output=True, env=env)
 
 
-def deploy_python(base, data, name, *flags):
-    gust_cli(base, data, "deploy", name, PYTHON_DIR, "--runtime", "process",
+def deploy_python(admin, name, *flags):
+    gust_cli(admin, "deploy", name, PYTHON_DIR, "--runtime", "process",
              "--command", "python3 handler.py", "--public", *flags)
 
 
 @contextmanager
 def server():
-    """A Gust server (its hello component deployed) and its base URL and data dir."""
+    """A Gust server (its hello component deployed), and how to reach its API."""
     with gust_server() as (proc, url):
-        base = url.rsplit("/fn/", 1)[0]
-        data = proc.args[proc.args.index("--data-dir") + 1]
-        yield proc, base, data
+        yield proc, admin_of(proc, url)
 
 
 @contextmanager
@@ -63,18 +62,19 @@ def cold_starts(runs):
     request to a Wasm function that was scaled to zero, against a warm one."""
     gust, direct = [], []
     wasm_cold, wasm_warm = [], []
-    with server() as (_, base, data):
+    with server() as (_, admin):
+        base = admin.base
         for i in range(runs):
-            deploy_python(base, data, f"py-{i}")
+            deploy_python(admin, f"py-{i}")
             gust.append(first_byte_us(f"{base}/fn/py-{i}/"))
             with python_direct() as (_, _url, ready_us):
                 direct.append(ready_us)
-        gust_cli(base, data, "deploy", "idle", GUESTS / "hello.wasm", "--public",
+        gust_cli(admin, "deploy", "idle", GUESTS / "hello.wasm", "--public",
                  "--idle-timeout", "1s")
         for _ in range(max(3, runs // 3)):
             first_byte_us(f"{base}/fn/idle")
             wasm_warm.append(statistics.median(first_byte_us(f"{base}/fn/idle") for _ in range(20)))
-            wait_for_instances(base, data, "idle", lambda warm: warm == 0)
+            wait_for_instances(admin, "idle", lambda warm: warm == 0)
             wasm_cold.append(first_byte_us(f"{base}/fn/idle"))
     print(f"  python cold start p50 {statistics.median(gust) / 1000:.1f} ms via Gust, "
           f"{statistics.median(direct) / 1000:.1f} ms by hand; wasm after scale to zero "
@@ -114,9 +114,9 @@ def format_cold(result, runs):
 def warm_latency(seconds):
     """wrk at one connection through Gust's proxy and straight to the program."""
     result = {}
-    with server() as (proc, base, data):
-        deploy_python(base, data, "py")
-        url = f"{base}/fn/py/"
+    with server() as (proc, admin):
+        deploy_python(admin, "py")
+        url = f"{admin.base}/fn/py/"
         wrk(url, 1, 1, proc.pid)
         result["gust"] = wrk(url, 1, seconds, proc.pid)
     with python_direct() as (proc, url, _):
@@ -138,19 +138,18 @@ def format_warm(result, seconds):
     return "\n".join(lines)
 
 
-def wait_for_instances(base, data, name, check, timeout=60):
+def wait_for_instances(admin, name, check, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
-        if check(instances(base, data, name)[0]):
+        if check(instances(admin, name)[0]):
             return
         time.sleep(0.05)
     raise RuntimeError(f"{name}: instances never matched")
 
 
-def instances(base, data, name):
-    token = (Path(data) / "admin.token").read_text().strip()
-    request = urllib.request.Request(f"{base}/v1/functions/{name}",
-                                     headers={"Authorization": f"Bearer {token}"})
+def instances(admin, name):
+    request = urllib.request.Request(f"{admin.base}/v1/functions/{name}",
+                                     headers={"Authorization": f"Bearer {admin.token}"})
     status = json.loads(urllib.request.urlopen(request, timeout=10).read())
     return status["instances"]["warm"], status["instances"]["busy"]
 
@@ -189,8 +188,9 @@ def step_load(quick):
     running requests, 8 waiting): instances, answers, 429s and memory over time."""
     idle_before, load, idle_timeout, after = (1, 3, 2, 5) if quick else (3, 10, 5, 12)
     samples = []
-    with server() as (proc, base, data):
-        deploy_python(base, data, "step", "--max-instances", "16", "--max-concurrency", "16",
+    with server() as (proc, admin):
+        base = admin.base
+        deploy_python(admin, "step", "--max-instances", "16", "--max-concurrency", "16",
                       "--queue-size", "8", "--queue-timeout", "100ms",
                       "--idle-timeout", f"{idle_timeout}s")
         stop = threading.Event()
@@ -198,7 +198,7 @@ def step_load(quick):
 
         def sample():
             while not stop.is_set():
-                warm, busy = instances(base, data, "step")
+                warm, busy = instances(admin, "step")
                 ok, throttled = counters(base, "step")
                 samples.append((time.perf_counter() - start, warm, busy, ok, throttled,
                                 descendants_pss_mib(proc.pid)))
