@@ -1,6 +1,9 @@
 //! Holding a response head back briefly, so that the billed duration of the invocation can go
 //! out with it as `x-gust-billed-ms`.
 
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -8,8 +11,9 @@ use futures::StreamExt;
 use gust_runtime::{Outcome, ResponseBody};
 use http::HeaderMap;
 use http_body_util::{BodyExt, BodyStream, Full, StreamBody};
-use hyper::body::Frame;
+use hyper::body::{Body, Frame};
 use tokio::sync::oneshot;
+use tokio::time::{Sleep, sleep};
 
 use crate::invoke::BILLED_MS;
 
@@ -27,41 +31,52 @@ pub enum Held {
     Streaming(http::Response<ResponseBody>, oneshot::Sender<HeaderMap>),
 }
 
+/// What holding the head ended on.
+enum Waited {
+    Finished(Outcome),
+    /// The deadline passed, the buffer filled, or the function's end was lost.
+    GaveUp,
+}
+
 pub async fn hold(
     response: http::Response<ResponseBody>,
     finished: &mut oneshot::Receiver<Outcome>,
 ) -> Held {
     let (parts, mut body) = response.into_parts();
-    let deadline = tokio::time::sleep(HOLD);
-    tokio::pin!(deadline);
+    // Armed only once something is still pending (at the first poll, in effect): nearly always
+    // the body and the outcome are already there, and a timer costs a clock read, a
+    // registration and a removal.
+    let mut deadline: Option<Pin<Box<Sleep>>> = None;
     let mut frames = Vec::new();
     let mut buffered = 0;
-    let body_done = loop {
-        tokio::select! {
-            frame = body.frame() => match frame {
-                None => break true,
-                Some(Ok(frame)) => {
+    let mut body_done = false;
+    let waited = poll_fn(|cx| {
+        while !body_done {
+            match Pin::new(&mut body).poll_frame(cx) {
+                Poll::Ready(None) => body_done = true,
+                Poll::Ready(Some(Ok(frame))) => {
                     buffered += frame.data_ref().map_or(0, Bytes::len);
                     frames.push(Ok(frame));
                     if buffered > HOLD_BYTES {
-                        break false;
+                        return Poll::Ready(Waited::GaveUp);
                     }
                 }
-                Some(Err(e)) => {
+                Poll::Ready(Some(Err(e))) => {
                     frames.push(Err(e));
-                    break true;
+                    body_done = true;
                 }
-            },
-            () = &mut deadline => break false,
+                Poll::Pending => break,
+            }
         }
-    };
-    if body_done {
-        tokio::select! {
-            outcome = &mut *finished => if let Ok(outcome) = outcome {
-                return Held::Complete(http::Response::from_parts(parts, whole(frames)), outcome);
-            },
-            () = &mut deadline => {}
+        if body_done && let Poll::Ready(outcome) = Pin::new(&mut *finished).poll(cx) {
+            return Poll::Ready(outcome.map_or(Waited::GaveUp, Waited::Finished));
         }
+        let deadline = deadline.get_or_insert_with(|| Box::pin(sleep(HOLD)));
+        deadline.as_mut().poll(cx).map(|()| Waited::GaveUp)
+    })
+    .await;
+    if let Waited::Finished(outcome) = waited {
+        return Held::Complete(http::Response::from_parts(parts, whole(frames)), outcome);
     }
     let mut parts = parts;
     // hyper sends trailers only when the response announces them (and the client asked).
@@ -82,17 +97,26 @@ pub async fn hold(
 }
 
 /// A finished body: one buffer when it is only data (so it goes out with a Content-Length).
-fn whole(frames: Vec<Result<Frame<Bytes>, wasmtime_wasi_http::Error>>) -> ResponseBody {
-    if frames.iter().all(|f| f.as_ref().is_ok_and(Frame::is_data)) {
+fn whole(mut frames: Vec<Result<Frame<Bytes>, wasmtime_wasi_http::Error>>) -> ResponseBody {
+    let only_data = frames.iter().all(|f| f.as_ref().is_ok_and(Frame::is_data));
+    if only_data && frames.len() <= 1 {
+        let data = frames.pop().and_then(|f| f.ok()?.into_data().ok());
+        return full(data.unwrap_or_default());
+    }
+    if only_data {
         let mut bytes = BytesMut::new();
         for frame in frames.into_iter().flatten() {
             if let Ok(data) = frame.into_data() {
                 bytes.extend_from_slice(&data);
             }
         }
-        return Full::new(bytes.freeze())
-            .map_err(|never| match never {})
-            .boxed_unsync();
+        return full(bytes.freeze());
     }
     StreamBody::new(futures::stream::iter(frames)).boxed_unsync()
+}
+
+fn full(bytes: Bytes) -> ResponseBody {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }

@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 
 pub use active::ActiveVersion;
 pub use gust_runtime::RequestBody;
-pub use invoke::{BILLED_MS, INVOCATION_ID, Invoked, failure_status};
+pub use invoke::{BILLED_MS, INVOCATION_ID, Invoked, billed_ms_value, failure_status};
 pub use limiter::{Admission, NodeLimit, Permit};
 pub use queue::{AsyncQueue, QueueOptions};
 use recorder::Recorder;

@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 const BATCH: usize = 4096;
 /// Pause after each write so that the next one gathers a batch: a commit per request would
 /// cost more CPU than the request itself.
-const LINGER: Duration = Duration::from_millis(2);
+const LINGER: Duration = Duration::from_millis(10);
 
 enum Entry {
     Invocation(InvocationRecord),

@@ -6,7 +6,8 @@ use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use gust_core::{Error, Trigger, validate_function_name};
 use gust_dispatch::{
-    ActiveVersion, Admission, BILLED_MS, INVOCATION_ID, RequestBody, failure_status,
+    ActiveVersion, Admission, BILLED_MS, INVOCATION_ID, RequestBody, billed_ms_value,
+    failure_status,
 };
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -66,7 +67,7 @@ async fn call(
     if let Some(billed_ms) = invoked.billed_ms {
         response
             .headers_mut()
-            .insert(BILLED_MS, HeaderValue::from(billed_ms));
+            .insert(BILLED_MS, billed_ms_value(billed_ms));
     }
     if invoked.cold {
         response

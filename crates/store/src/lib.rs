@@ -2,7 +2,9 @@
 //! content-addressed blob store for artifacts.
 
 mod blobs;
+mod packed_records;
 mod queue_sql;
+mod record_sql;
 mod schema;
 mod sqlite;
 mod trigger_sql;

@@ -15,23 +15,21 @@ CREATE TABLE IF NOT EXISTS versions (
     created_at_ms   INTEGER NOT NULL,
     PRIMARY KEY (function, number)
 );
-CREATE TABLE IF NOT EXISTS invocations (
-    id            TEXT NOT NULL,
-    attempt       INTEGER NOT NULL,
-    function      TEXT NOT NULL,
-    version       INTEGER NOT NULL,
-    trigger       TEXT NOT NULL,
-    started_at_ms INTEGER NOT NULL,
-    duration_us   INTEGER NOT NULL,
-    billed_ms     INTEGER NOT NULL,
-    memory_mb     INTEGER NOT NULL,
-    status        TEXT NOT NULL,
-    cold          INTEGER NOT NULL,
-    http_status   INTEGER NOT NULL,
-    error         TEXT,
-    PRIMARY KEY (id, attempt)
+-- Invocation records, packed by function and commit (see packed_records.rs): a batch never
+-- spans an hour; first_ms and last_ms bound its records' starts.
+CREATE TABLE IF NOT EXISTS invocation_batches (
+    seq         INTEGER PRIMARY KEY,
+    function    TEXT NOT NULL,
+    first_ms    INTEGER NOT NULL,
+    last_ms     INTEGER NOT NULL,
+    invocations INTEGER NOT NULL,
+    errors      INTEGER NOT NULL,
+    billed_ms   INTEGER NOT NULL,
+    mb_ms       INTEGER NOT NULL,
+    records     BLOB NOT NULL
 );
-CREATE INDEX IF NOT EXISTS invocations_by_function ON invocations(function, started_at_ms);
+CREATE INDEX IF NOT EXISTS invocation_batches_by_function ON invocation_batches(function, last_ms);
+CREATE INDEX IF NOT EXISTS invocation_batches_by_time ON invocation_batches(first_ms);
 CREATE TABLE IF NOT EXISTS logs (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     invocation_id TEXT NOT NULL,

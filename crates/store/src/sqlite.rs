@@ -2,13 +2,13 @@ use std::path::Path;
 
 use async_trait::async_trait;
 use gust_core::{
-    Error, FunctionConfig, FunctionInfo, InvocationRecord, InvocationStatus, LogLine, LogStream,
-    Runtime, Trigger, UsageQuery, UsageSums, Version, now_ms,
+    Error, FunctionConfig, FunctionInfo, InvocationRecord, LogLine, LogStream, Runtime, UsageQuery,
+    UsageSums, Version, now_ms,
 };
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::schema::SCHEMA;
-use crate::{AttemptUpdate, NewAsync, queue_sql, trigger_sql, usage_sql};
+use crate::{AttemptUpdate, NewAsync, queue_sql, record_sql, trigger_sql, usage_sql};
 use crate::{Deployed, NewVersion, Store, bad_column};
 use gust_core::{AsyncInvocation, AsyncState, CronTrigger};
 
@@ -35,6 +35,7 @@ impl SqliteStore {
         )
         .map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
+        record_sql::adopt_row_table(&mut conn).map_err(db_error)?;
         let (calls, queue) = std::sync::mpsc::channel::<Call>();
         std::thread::Builder::new()
             .name("gust-sqlite".into())
@@ -121,31 +122,6 @@ fn function_query(filter: &str) -> String {
         "SELECT f.name, f.created_at_ms, {columns} FROM functions f
          JOIN versions v ON v.function = f.name AND v.number = f.latest_version {filter}"
     )
-}
-
-fn invocation_from_row(row: &Row) -> rusqlite::Result<InvocationRecord> {
-    let trigger: String = row.get(3)?;
-    let status: String = row.get(8)?;
-    let billed_ms: u64 = row.get(6)?;
-    let memory_mb: u32 = row.get(7)?;
-    Ok(InvocationRecord {
-        id: row.get(0)?,
-        function: row.get(1)?,
-        version: row.get(2)?,
-        trigger: Trigger::parse(&trigger)
-            .ok_or_else(|| bad_column(3, format!("unknown trigger {trigger}")))?,
-        started_at_ms: row.get(4)?,
-        duration_us: row.get(5)?,
-        billed_ms,
-        memory_mb,
-        gb_seconds: InvocationRecord::gb_seconds_for(billed_ms, memory_mb),
-        status: InvocationStatus::parse(&status)
-            .ok_or_else(|| bad_column(8, format!("unknown status {status}")))?,
-        cold: row.get(9)?,
-        http_status: row.get(10)?,
-        error: row.get(11)?,
-        attempt: row.get(12)?,
-    })
 }
 
 fn log_from_row(row: &Row) -> rusqlite::Result<LogLine> {
@@ -280,30 +256,7 @@ impl Store for SqliteStore {
     async fn record_invocations(&self, records: Vec<InvocationRecord>) -> Result<(), Error> {
         self.with(move |conn| {
             let tx = conn.transaction()?;
-            {
-                let mut stmt = tx.prepare_cached(
-                    "INSERT OR REPLACE INTO invocations (id, function, version, trigger,
-                     started_at_ms, duration_us, billed_ms, memory_mb, status, cold, http_status,
-                     error, attempt) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                )?;
-                for r in &records {
-                    stmt.execute(params![
-                        r.id,
-                        r.function,
-                        r.version,
-                        r.trigger.as_str(),
-                        r.started_at_ms,
-                        r.duration_us,
-                        r.billed_ms,
-                        r.memory_mb,
-                        r.status.as_str(),
-                        r.cold,
-                        r.http_status,
-                        r.error,
-                        r.attempt
-                    ])?;
-                }
-            }
+            record_sql::insert(&tx, &records)?;
             tx.commit()
         })
         .await
@@ -334,16 +287,8 @@ impl Store for SqliteStore {
 
     async fn invocations(&self, name: &str, limit: u32) -> Result<Vec<InvocationRecord>, Error> {
         let name = name.to_string();
-        self.with(move |conn| {
-            let mut stmt = conn.prepare(
-                "SELECT id, function, version, trigger, started_at_ms, duration_us, billed_ms,
-                 memory_mb, status, cold, http_status, error, attempt FROM invocations
-                 WHERE function = ?1 ORDER BY started_at_ms DESC, id DESC, attempt DESC LIMIT ?2",
-            )?;
-            stmt.query_map(params![name, limit], invocation_from_row)?
-                .collect()
-        })
-        .await
+        self.with(move |conn| record_sql::recent(conn, &name, limit))
+            .await
     }
 
     async fn logs(&self, name: &str, limit: u32) -> Result<Vec<LogLine>, Error> {
@@ -482,6 +427,8 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
+    use gust_core::{InvocationStatus, Trigger};
+
     use super::*;
 
     fn new_version(sha: &str, memory_mb: u32) -> NewVersion {

@@ -2,65 +2,123 @@
 
 use gust_core::{UsageQuery, UsageSums};
 use rusqlite::types::Value;
-use rusqlite::{Connection, params_from_iter};
+use rusqlite::{Connection, ToSql, params};
 
-/// Sums over live records and hourly roll-ups, grouped as the query asks.
-pub fn usage(conn: &Connection, query: &UsageQuery) -> rusqlite::Result<Vec<UsageSums>> {
-    // Each source yields (function, time, invocations, errors, billed_ms, mb_ms); roll-ups
-    // are at the start of their hour.
+use crate::record_sql::unpack_row;
+
+/// Sums over stored records and hourly roll-ups, grouped as the query asks.
+///
+/// Batches are summed whole, except the few that straddle `from` or `to`: their records are
+/// summed one by one (through a temporary table), so that the bounds are exact.
+pub fn usage(conn: &mut Connection, query: &UsageQuery) -> rusqlite::Result<Vec<UsageSums>> {
+    let mut bounds: Vec<(&str, Value)> = Vec::new();
     let mut filters = Vec::new();
-    let mut args: Vec<Value> = Vec::new();
+    let mut straddles = Vec::new();
     if let Some(from) = query.from_ms {
-        filters.push("t >= ?");
-        args.push(from.into());
+        bounds.push((":from", from.into()));
+        filters.push("t >= :from");
+        straddles.push("(first_ms < :from AND last_ms >= :from)");
     }
     if let Some(to) = query.to_ms {
-        filters.push("t < ?");
-        args.push(to.into());
+        bounds.push((":to", to.into()));
+        filters.push("t < :to");
+        straddles.push("(first_ms < :to AND last_ms >= :to)");
     }
     if let Some(function) = &query.function {
-        filters.push("function = ?");
-        args.push(function.clone().into());
+        bounds.push((":function", function.clone().into()));
+        filters.push("function = :function");
     }
-    let filter = if filters.is_empty() {
-        String::new()
-    } else {
-        format!("WHERE {}", filters.join(" AND "))
+    let where_ = |clauses: &[&str]| match clauses {
+        [] => String::new(),
+        _ => format!("WHERE {}", clauses.join(" AND ")),
     };
+    let straddling = match straddles.as_slice() {
+        [] => "0".to_string(),
+        _ => straddles.join(" OR "),
+    };
+    let named = |sql: &str| -> Vec<(&str, &dyn ToSql)> {
+        bounds
+            .iter()
+            .filter(|(name, _)| sql.contains(name))
+            .map(|(name, value)| (*name, value as &dyn ToSql))
+            .collect()
+    };
+
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS usage_edges (function TEXT, t INTEGER, e INTEGER,
+         b INTEGER, m INTEGER); DELETE FROM temp.usage_edges;",
+    )?;
+    let edges = format!(
+        "SELECT function, records FROM invocation_batches WHERE ({straddling}){}",
+        if query.function.is_some() {
+            " AND function = :function"
+        } else {
+            ""
+        }
+    );
+    {
+        let mut select = tx.prepare(&edges)?;
+        let mut rows = select.query(named(&edges).as_slice())?;
+        let mut insert = tx.prepare("INSERT INTO temp.usage_edges VALUES (?1, ?2, ?3, ?4, ?5)")?;
+        while let Some(row) = rows.next()? {
+            for r in unpack_row(row, 0)? {
+                let error = r.status != gust_core::InvocationStatus::Ok;
+                let mb_ms = r.billed_ms * r.memory_mb as u64;
+                insert.execute(params![
+                    r.function,
+                    r.started_at_ms,
+                    error,
+                    r.billed_ms,
+                    mb_ms
+                ])?;
+            }
+        }
+    }
+
+    // Each source yields (function, t, invocations, errors, billed_ms, mb_ms); batches are at
+    // their first start and roll-ups at the start of their hour.
     let key = match query.group_by.bucket_ms() {
         None => "function".to_string(),
         Some(width) => format!("CAST((t / {width}) * {width} AS TEXT)"),
     };
     let sql = format!(
         "SELECT {key} AS k, SUM(n), SUM(e), SUM(b), SUM(m) FROM (
-             SELECT function, started_at_ms AS t, 1 AS n, status != 'ok' AS e,
-                    billed_ms AS b, billed_ms * memory_mb AS m FROM invocations
+             SELECT function, first_ms AS t, invocations AS n, errors AS e, billed_ms AS b,
+                    mb_ms AS m FROM invocation_batches WHERE NOT ({straddling})
+             UNION ALL
+             SELECT function, t, 1, e, b, m FROM temp.usage_edges
              UNION ALL
              SELECT function, hour_ms, invocations, errors, billed_ms, mb_ms FROM usage_hourly
-         ) {filter} GROUP BY k ORDER BY MIN(t), k"
+         ) {} GROUP BY k ORDER BY MIN(t), k",
+        where_(&filters)
     );
-    let mut stmt = conn.prepare(&sql)?;
-    stmt.query_map(params_from_iter(args), |row| {
-        Ok(UsageSums {
-            key: row.get(0)?,
-            invocations: row.get(1)?,
-            errors: row.get(2)?,
-            billed_ms: row.get(3)?,
-            mb_ms: row.get(4)?,
-        })
-    })?
-    .collect()
+    let sums = tx
+        .prepare(&sql)?
+        .query_map(named(&sql).as_slice(), |row| {
+            Ok(UsageSums {
+                key: row.get(0)?,
+                invocations: row.get(1)?,
+                errors: row.get(2)?,
+                billed_ms: row.get(3)?,
+                mb_ms: row.get(4)?,
+            })
+        })?
+        .collect();
+    tx.execute_batch("DELETE FROM temp.usage_edges")?;
+    tx.commit()?;
+    sums
 }
 
-/// Moves records older than `before_ms` into `usage_hourly` and drops what else is that old,
-/// in one transaction.
+/// Moves batches whose records all started before `before_ms` into `usage_hourly` and drops
+/// what else is that old, in one transaction. Returns how many records were folded.
 pub fn roll_up(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<u64> {
     let tx = conn.transaction()?;
     tx.execute(
         "INSERT INTO usage_hourly (function, hour_ms, invocations, errors, billed_ms, mb_ms)
-         SELECT function, (started_at_ms / 3600000) * 3600000, COUNT(*), SUM(status != 'ok'),
-                SUM(billed_ms), SUM(billed_ms * memory_mb)
-         FROM invocations WHERE started_at_ms < ?1 GROUP BY 1, 2
+         SELECT function, (first_ms / 3600000) * 3600000, SUM(invocations), SUM(errors),
+                SUM(billed_ms), SUM(mb_ms)
+         FROM invocation_batches WHERE last_ms < ?1 GROUP BY 1, 2
          ON CONFLICT (function, hour_ms) DO UPDATE SET
              invocations = invocations + excluded.invocations,
              errors = errors + excluded.errors,
@@ -68,8 +126,13 @@ pub fn roll_up(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<u64> {
              mb_ms = mb_ms + excluded.mb_ms",
         [before_ms],
     )?;
-    let folded = tx.execute(
-        "DELETE FROM invocations WHERE started_at_ms < ?1",
+    let folded: i64 = tx.query_row(
+        "SELECT COALESCE(SUM(invocations), 0) FROM invocation_batches WHERE last_ms < ?1",
+        [before_ms],
+        |row| row.get(0),
+    )?;
+    tx.execute(
+        "DELETE FROM invocation_batches WHERE last_ms < ?1",
         [before_ms],
     )?;
     tx.execute("DELETE FROM logs WHERE ts_ms < ?1", [before_ms])?;
@@ -187,5 +250,68 @@ mod tests {
             .filter(|r| r.function == "b" && (1..4).contains(&(r.started_at_ms / 3_600_000)))
             .count();
         assert_eq!(b[0].invocations, expected_b as u64);
+    }
+}
+
+#[cfg(test)]
+mod bounds_tests {
+    use gust_core::{UsageGroup, UsageSums};
+
+    use crate::packed_records::tests::record;
+    use crate::{SqliteStore, Store};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn bounds_that_cut_through_a_batch_count_each_record_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("gust.db")).unwrap();
+        // One batch per function (a single write), starts 0..100 ms.
+        let records: Vec<_> = (0..100)
+            .map(|i| record(i, if i % 3 == 0 { "a" } else { "b" }, i as i64))
+            .collect();
+        store.record_invocations(records.clone()).await.unwrap();
+        for (from, to, function) in [
+            (Some(10), Some(20), None),
+            (Some(33), None, Some("a")),
+            (None, Some(50), None),
+            (Some(0), Some(100), Some("b")),
+        ] {
+            let query = UsageQuery {
+                from_ms: from,
+                to_ms: to,
+                function: function.map(str::to_string),
+                group_by: UsageGroup::Function,
+            };
+            let mut expected: Vec<UsageSums> = Vec::new();
+            for r in records.iter().filter(|r| {
+                from.is_none_or(|f| r.started_at_ms >= f)
+                    && to.is_none_or(|t| r.started_at_ms < t)
+                    && function.is_none_or(|f| r.function == f)
+            }) {
+                let index = match expected.iter().position(|s| s.key == r.function) {
+                    Some(index) => index,
+                    None => {
+                        expected.push(UsageSums {
+                            key: r.function.clone(),
+                            ..Default::default()
+                        });
+                        expected.len() - 1
+                    }
+                };
+                expected[index].add(&UsageSums {
+                    key: String::new(),
+                    invocations: 1,
+                    errors: 0,
+                    billed_ms: r.billed_ms,
+                    mb_ms: r.billed_ms * r.memory_mb as u64,
+                });
+            }
+            assert_eq!(
+                store.usage(query.clone()).await.unwrap(),
+                expected,
+                "{query:?}"
+            );
+        }
     }
 }

@@ -1,0 +1,184 @@
+//! Invocation records in the embedded store, packed in batches (see `packed_records`).
+
+use gust_core::{InvocationRecord, InvocationStatus, Trigger};
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+
+use crate::bad_column;
+use crate::packed_records::{batches, unpack};
+
+/// Stores records as one row per function and hour among them.
+pub fn insert(tx: &Transaction, records: &[InvocationRecord]) -> rusqlite::Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO invocation_batches (function, first_ms, last_ms, invocations, errors,
+         billed_ms, mb_ms, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for batch in batches(records) {
+        stmt.execute(params![
+            batch.function,
+            batch.first_ms,
+            batch.last_ms,
+            batch.invocations,
+            batch.errors,
+            batch.billed_ms,
+            batch.mb_ms,
+            batch.records
+        ])?;
+    }
+    Ok(())
+}
+
+/// The records of a row of `invocation_batches` whose function and records are at `column`
+/// and the next one.
+pub fn unpack_row(row: &Row, column: usize) -> rusqlite::Result<Vec<InvocationRecord>> {
+    let function: String = row.get(column)?;
+    let bytes: Vec<u8> = row.get(column + 1)?;
+    unpack(&function, &bytes).map_err(|why| bad_column(column + 1, why))
+}
+
+/// The `limit` most recent records of a function (by start, then id and attempt), newest first.
+pub fn recent(
+    conn: &Connection,
+    function: &str,
+    limit: u32,
+) -> rusqlite::Result<Vec<InvocationRecord>> {
+    let limit = limit as usize;
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT last_ms, function, records FROM invocation_batches
+         WHERE function = ?1 ORDER BY last_ms DESC",
+    )?;
+    let mut rows = stmt.query([function])?;
+    let mut found: Vec<InvocationRecord> = Vec::new();
+    while let Some(row) = rows.next()? {
+        // Batches come latest start first: once `limit` records all started after this
+        // batch's latest, no later batch can displace one.
+        let last_ms: i64 = row.get(0)?;
+        if found.len() >= limit && found[limit - 1].started_at_ms > last_ms {
+            break;
+        }
+        found.extend(unpack_row(row, 1)?);
+        found.sort_by(|a, b| {
+            (b.started_at_ms, &b.id, b.attempt).cmp(&(a.started_at_ms, &a.id, a.attempt))
+        });
+        found.truncate(limit);
+    }
+    Ok(found)
+}
+
+/// Moves the rows of the table that held one record per row (before batches) into batches, and
+/// drops it. Runs at open; does nothing once done.
+pub fn adopt_row_table(conn: &mut Connection) -> rusqlite::Result<()> {
+    let exists = conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'invocations'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if !exists {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    let records = tx
+        .prepare(
+            "SELECT id, function, version, trigger, started_at_ms, duration_us, billed_ms,
+             memory_mb, status, cold, http_status, error, attempt FROM invocations",
+        )?
+        .query_map([], row_record)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    insert(&tx, &records)?;
+    tx.execute_batch("DROP TABLE invocations")?;
+    tx.commit()
+}
+
+fn row_record(row: &Row) -> rusqlite::Result<InvocationRecord> {
+    let trigger: String = row.get(3)?;
+    let status: String = row.get(8)?;
+    let billed_ms: u64 = row.get(6)?;
+    let memory_mb: u32 = row.get(7)?;
+    Ok(InvocationRecord {
+        id: row.get(0)?,
+        function: row.get(1)?,
+        version: row.get(2)?,
+        trigger: Trigger::parse(&trigger)
+            .ok_or_else(|| bad_column(3, format!("unknown trigger {trigger}")))?,
+        started_at_ms: row.get(4)?,
+        duration_us: row.get(5)?,
+        billed_ms,
+        memory_mb,
+        gb_seconds: InvocationRecord::gb_seconds_for(billed_ms, memory_mb),
+        status: InvocationStatus::parse(&status)
+            .ok_or_else(|| bad_column(8, format!("unknown status {status}")))?,
+        cold: row.get(9)?,
+        http_status: row.get(10)?,
+        error: row.get(11)?,
+        attempt: row.get(12)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::packed_records::tests::record;
+
+    use super::*;
+
+    fn open(path: &std::path::Path) -> Connection {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch(crate::schema::SCHEMA).unwrap();
+        conn
+    }
+
+    fn write(conn: &mut Connection, records: &[InvocationRecord]) {
+        let tx = conn.transaction().unwrap();
+        insert(&tx, records).unwrap();
+        tx.commit().unwrap();
+    }
+
+    #[test]
+    fn recent_records_come_newest_first_across_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("gust.db"));
+        // Batches are written as invocations finish, so a later batch can hold an earlier
+        // start: the third holds the oldest record and the newest.
+        write(&mut conn, &[record(1, "a", 10), record(2, "a", 20)]);
+        write(&mut conn, &[record(3, "a", 30), record(4, "b", 35)]);
+        write(&mut conn, &[record(5, "a", 5), record(6, "a", 40)]);
+        let starts = |limit| -> Vec<i64> {
+            recent(&conn, "a", limit)
+                .unwrap()
+                .iter()
+                .map(|r| r.started_at_ms)
+                .collect()
+        };
+        assert_eq!(starts(3), [40, 30, 20]);
+        assert_eq!(starts(10), [40, 30, 20, 10, 5]);
+        assert_eq!(starts(0), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_store_with_a_row_per_record_is_moved_into_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gust.db");
+        let old = record(1, "a", 10);
+        {
+            let conn = open(&path);
+            conn.execute_batch(
+                "CREATE TABLE invocations (id TEXT, attempt INTEGER, function TEXT,
+                 version INTEGER, trigger TEXT, started_at_ms INTEGER, duration_us INTEGER,
+                 billed_ms INTEGER, memory_mb INTEGER, status TEXT, cold INTEGER,
+                 http_status INTEGER, error TEXT);
+                 INSERT INTO invocations VALUES ('00000000000000000000000001', 1, 'a', 1,
+                 'http', 10, 1500, 2, 128, 'ok', 0, 200, NULL);",
+            )
+            .unwrap();
+        }
+        let mut conn = open(&path);
+        adopt_row_table(&mut conn).unwrap();
+        assert_eq!(recent(&conn, "a", 10).unwrap(), vec![old]);
+        adopt_row_table(&mut conn).unwrap();
+        assert_eq!(recent(&conn, "a", 10).unwrap().len(), 1, "moved once");
+    }
+}
