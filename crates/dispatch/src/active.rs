@@ -48,10 +48,18 @@ impl ActiveVersion {
         self.loaded.instances()
     }
 
-    /// Reports in the metrics that it no longer holds anything warm.
+    /// Sets its instance gauges from what its runtime holds now.
+    pub(crate) fn report_instances(&self) {
+        if let Some(metrics) = &self.metrics {
+            let instances = self.instances();
+            metrics.set_instances(instances.warm, instances.busy);
+        }
+    }
+
+    /// Reports in the metrics that it no longer holds anything.
     pub(crate) fn unloaded(&self) {
         if let Some(metrics) = &self.metrics {
-            metrics.set_warm(0);
+            metrics.set_instances(0, 0);
         }
     }
 

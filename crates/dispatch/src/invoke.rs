@@ -4,10 +4,7 @@ use gust_core::{InvocationRecord, InvocationStatus, Trigger, now_ms};
 use gust_runtime::{Call, Failure, Outcome, RequestBody, ResponseBody};
 use http::{HeaderMap, HeaderValue};
 
-use gust_meter::FunctionMetrics;
-
 use crate::hold::{Held, hold};
-use crate::recorder::Recorder;
 use crate::{ActiveVersion, Dispatcher, Permit};
 
 pub const BILLED_MS: &str = "x-gust-billed-ms";
@@ -68,9 +65,6 @@ impl Dispatcher {
     ) -> Invoked {
         active.touch();
         let started_at_ms = now_ms();
-        if let Some(metrics) = &active.metrics {
-            metrics.started();
-        }
         let call = Call {
             invocation_id: invocation_id.clone(),
             config: active.config.clone(),
@@ -121,7 +115,7 @@ impl Dispatcher {
             Err(failure) => {
                 // The run is over: its outcome is already waiting.
                 let billed_ms = match finished.await {
-                    Ok(outcome) => Some(self.account(active, pending.finish(outcome))),
+                    Ok(outcome) => Some(self.recorder.record(pending.finish(outcome))),
                     Err(_) => None,
                 };
                 return Invoked {
@@ -136,16 +130,15 @@ impl Dispatcher {
             Held::Complete(response, outcome) => Invoked {
                 response: Ok(response),
                 cold,
-                billed_ms: Some(self.account(active, pending.finish(outcome))),
+                billed_ms: Some(self.recorder.record(pending.finish(outcome))),
             },
             Held::Streaming(response, trailers) => {
                 let recorder = self.recorder.clone();
-                let metrics = active.metrics.clone();
                 tokio::spawn(async move {
                     let outcome = finished.await;
                     drop(permit);
                     let Ok(outcome) = outcome else { return };
-                    let billed_ms = account(&recorder, metrics.as_ref(), pending.finish(outcome));
+                    let billed_ms = recorder.record(pending.finish(outcome));
                     let _ = trailers.send(billed_header(billed_ms));
                 });
                 Invoked {
@@ -156,26 +149,6 @@ impl Dispatcher {
             }
         }
     }
-
-    fn account(&self, active: &ActiveVersion, record: InvocationRecord) -> u64 {
-        account(&self.recorder, active.metrics.as_ref(), record)
-    }
-}
-
-/// Counts a finished invocation in the metrics and hands its record to the recorder; returns
-/// its billed milliseconds.
-fn account(
-    recorder: &Recorder,
-    metrics: Option<&FunctionMetrics>,
-    record: InvocationRecord,
-) -> u64 {
-    let billed_ms = record.billed_ms;
-    if let Some(metrics) = metrics {
-        let duration = std::time::Duration::from_micros(record.duration_us);
-        metrics.finished(record.status, duration, record.gb_seconds);
-    }
-    recorder.record(record);
-    billed_ms
 }
 
 fn billed_header(billed_ms: u64) -> HeaderMap {

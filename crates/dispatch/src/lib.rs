@@ -70,8 +70,8 @@ impl Dispatcher {
         max_in_flight: u32,
     ) -> Arc<Self> {
         let dispatcher = Arc::new(Dispatcher {
+            recorder: Recorder::spawn(store.clone(), metrics.clone()),
             metrics,
-            recorder: Recorder::spawn(store.clone()),
             store,
             blobs,
             executors,
@@ -239,9 +239,7 @@ impl Dispatcher {
         let metrics = self.metrics.as_ref().map(|m| m.function(&version.function));
         loaded.keep_warm(config.min_instances);
         let active = Arc::new(ActiveVersion::new(version, config, loaded, metrics));
-        if let Some(metrics) = &active.metrics {
-            metrics.set_warm(active.instances().warm);
-        }
+        active.report_instances();
         active
     }
 
@@ -334,6 +332,17 @@ impl Dispatcher {
     /// Waits until every record and log line handed over so far is in the store.
     pub async fn flush(&self) {
         self.recorder.flush().await;
+    }
+
+    /// Brings the metrics up to now, for a scrape: every finished invocation counted, the
+    /// instance and in-flight gauges read from the runtimes and the node's limit.
+    pub async fn refresh_metrics(&self) {
+        let Some(metrics) = &self.metrics else { return };
+        self.recorder.flush().await;
+        metrics.set_in_flight(self.node_limit.in_use());
+        for (_, active) in self.active_versions() {
+            active.report_instances();
+        }
     }
 }
 

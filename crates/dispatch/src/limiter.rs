@@ -36,6 +36,11 @@ impl NodeLimit {
             max,
         }
     }
+
+    /// Invocations holding a slot now.
+    pub fn in_use(&self) -> u32 {
+        self.max - self.slots.available_permits() as u32
+    }
 }
 
 /// One function's limit.

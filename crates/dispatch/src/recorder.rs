@@ -1,7 +1,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::collections::HashMap;
+
 use gust_core::{InvocationRecord, LogLine, now_ms};
+use gust_meter::{FunctionMetrics, Metrics};
 use gust_runtime::LogSink;
 use gust_store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -19,7 +22,8 @@ enum Entry {
 }
 
 /// Takes invocation records and log lines off the request path and writes them in batches.
-/// Log lines are broadcast to followers once they are stored.
+/// Records are counted in the metrics (when metering is on) as they are written; log lines
+/// are broadcast to followers once they are stored.
 #[derive(Clone)]
 pub struct Recorder {
     tx: mpsc::UnboundedSender<Entry>,
@@ -27,15 +31,19 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn spawn(store: Arc<dyn Store>) -> Self {
+    pub fn spawn(store: Arc<dyn Store>, metrics: Option<Arc<Metrics>>) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (followers, _) = broadcast::channel(4096);
-        tokio::spawn(write_loop(store, rx, followers.clone()));
+        let counter = metrics.map(InvocationCounter::new);
+        tokio::spawn(write_loop(store, rx, followers.clone(), counter));
         Recorder { tx, followers }
     }
 
-    pub fn record(&self, record: InvocationRecord) {
+    /// Hands over a finished invocation's record; returns its billed milliseconds.
+    pub fn record(&self, record: InvocationRecord) -> u64 {
+        let billed_ms = record.billed_ms;
         let _ = self.tx.send(Entry::Invocation(record));
+        billed_ms
     }
 
     pub fn log_sink(&self, invocation_id: String, function: String) -> LogSink {
@@ -67,6 +75,7 @@ async fn write_loop(
     store: Arc<dyn Store>,
     mut rx: mpsc::UnboundedReceiver<Entry>,
     followers: broadcast::Sender<LogLine>,
+    mut counter: Option<InvocationCounter>,
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
@@ -88,6 +97,9 @@ async fn write_loop(
                 Err(e) => tracing::error!("could not store {} log lines: {e}", lines.len()),
             }
         }
+        if let Some(counter) = &mut counter {
+            records.iter().for_each(|record| counter.count(record));
+        }
         if !records.is_empty()
             && let Err(e) = store.record_invocations(records).await
         {
@@ -100,5 +112,32 @@ async fn write_loop(
         if !flushed {
             tokio::time::sleep(LINGER).await;
         }
+    }
+}
+
+/// Counts finished invocations in each function's metrics, keeping the handles it looked up.
+struct InvocationCounter {
+    metrics: Arc<Metrics>,
+    functions: HashMap<String, FunctionMetrics>,
+}
+
+impl InvocationCounter {
+    fn new(metrics: Arc<Metrics>) -> Self {
+        InvocationCounter {
+            metrics,
+            functions: HashMap::new(),
+        }
+    }
+
+    fn count(&mut self, record: &InvocationRecord) {
+        let function = match self.functions.get(&record.function) {
+            Some(function) => function,
+            None => self
+                .functions
+                .entry(record.function.clone())
+                .or_insert_with(|| self.metrics.function(&record.function)),
+        };
+        let duration = Duration::from_micros(record.duration_us);
+        function.finished(record.status, duration, record.gb_seconds);
     }
 }

@@ -38,8 +38,8 @@ impl Dispatcher {
                 && active.idle_ms() >= idle.as_millis() as i64;
             if config.min_instances == 0 && unused {
                 self.unload(&name, &active);
-            } else if let Some(metrics) = &active.metrics {
-                metrics.set_warm(instances.warm);
+            } else {
+                active.report_instances();
             }
         }
     }

@@ -29,6 +29,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>) -> Response {
     match &state.metrics {
         Some(metrics) => {
+            state.dispatcher.refresh_metrics().await;
             match state.dispatcher.store().queue_depth().await {
                 Ok((depth, oldest)) => {
                     let age_ms = oldest.map_or(0, |at| (gust_core::now_ms() - at).max(0));

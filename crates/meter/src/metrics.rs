@@ -144,8 +144,12 @@ impl Metrics {
             billed_gb_seconds: self.billed_gb_seconds.with_label_values(&[function]),
             warm: self.instances.with_label_values(&[function, "warm"]),
             busy: self.instances.with_label_values(&[function, "busy"]),
-            in_flight: self.in_flight.clone(),
         }
+    }
+
+    /// Invocations running on the node, as its limit counts them at scrape time.
+    pub fn set_in_flight(&self, running: u32) {
+        self.in_flight.set(running.into());
     }
 
     /// The asynchronous queue as read from the store at scrape time.
@@ -174,7 +178,9 @@ fn resident_memory_bytes() -> i64 {
     pages * 4096
 }
 
-/// One function's metric handles.
+/// One function's metric handles. Invocations are counted as their records are written, off
+/// the request path (so a counter is not bounced between cores per request); instances are
+/// set from the runtimes when scraped and by the scaler.
 #[derive(Clone)]
 pub struct FunctionMetrics {
     ok: IntCounter,
@@ -188,13 +194,13 @@ pub struct FunctionMetrics {
     billed_gb_seconds: prometheus::Counter,
     warm: IntGauge,
     busy: IntGauge,
-    in_flight: IntGauge,
 }
 
 impl FunctionMetrics {
-    /// Instances ready to serve (for Wasm: 1 while its code is loaded).
-    pub fn set_warm(&self, instances: u32) {
-        self.warm.set(instances.into());
+    /// Instances ready to serve (for Wasm: at least 1 while its code is loaded) and serving.
+    pub fn set_instances(&self, warm: u32, busy: u32) {
+        self.warm.set(warm.into());
+        self.busy.set(busy.into());
     }
 
     /// The invocation paid for loading code or starting an instance.
@@ -207,14 +213,7 @@ impl FunctionMetrics {
         self.throttled.inc();
     }
 
-    pub fn started(&self) {
-        self.busy.inc();
-        self.in_flight.inc();
-    }
-
     pub fn finished(&self, status: InvocationStatus, duration: Duration, gb_seconds: f64) {
-        self.busy.dec();
-        self.in_flight.dec();
         match status {
             InvocationStatus::Ok => &self.ok,
             InvocationStatus::Error => &self.error,
@@ -236,19 +235,18 @@ mod tests {
     fn series_follow_invocations() {
         let metrics = Metrics::default();
         let hello = metrics.function("hello");
-        hello.set_warm(1);
+        hello.set_instances(2, 1);
+        metrics.set_in_flight(1);
         hello.throttled();
-        hello.started();
         hello.cold_start();
         hello.finished(InvocationStatus::Ok, Duration::from_millis(3), 0.5);
-        hello.started();
         let text = metrics.encode();
         for expected in [
             r#"gust_invocations_total{function="hello",status="ok"} 1"#,
             r#"gust_cold_starts_total{function="hello"} 1"#,
             r#"gust_throttled_total{function="hello"} 1"#,
             r#"gust_instances{function="hello",state="busy"} 1"#,
-            r#"gust_instances{function="hello",state="warm"} 1"#,
+            r#"gust_instances{function="hello",state="warm"} 2"#,
             "gust_concurrency_in_use 1",
             r#"gust_invocation_duration_seconds_bucket{function="hello",le="0.005"} 1"#,
             r#"gust_billed_gigabyte_seconds_total{function="hello"} 0.5"#,
