@@ -7,16 +7,18 @@ use std::collections::BTreeMap;
 use gust_core::{InvocationRecord, InvocationStatus, Trigger, UsageGroup};
 use serde::{Deserialize, Serialize};
 
-/// What is stored of one record. The function is the row's; GB-seconds follow from billed
-/// milliseconds and memory. Enums are stored as their names, so reordering them cannot
-/// change what old rows mean.
+/// What is stored of one record. The function is the row's; the start is an offset from the
+/// row's first; GB-seconds follow from billed milliseconds and memory. Enums are stored as
+/// their names, so reordering them cannot change what old rows mean. Bytes written cost the
+/// store thread more than anything else here, hence the compact forms.
 #[derive(Serialize, Deserialize)]
 struct Packed<'a> {
-    id: &'a str,
+    #[serde(borrow)]
+    id: PackedId<'a>,
     version: u32,
     trigger: &'a str,
     attempt: u32,
-    started_at_ms: i64,
+    started_after_ms: u64,
     duration_us: u64,
     billed_ms: u64,
     memory_mb: u32,
@@ -24,6 +26,32 @@ struct Packed<'a> {
     cold: bool,
     http_status: u16,
     error: Option<&'a str>,
+}
+
+/// Invocation ids are ULIDs, 26 characters that are 16 bytes; any other id is kept as text.
+#[derive(Serialize, Deserialize)]
+enum PackedId<'a> {
+    Ulid([u8; 16]),
+    Text(&'a str),
+}
+
+impl<'a> PackedId<'a> {
+    fn of(id: &'a str) -> Self {
+        // Only the canonical (upper-case) spelling turns back into the same text.
+        match ulid::Ulid::from_string(id) {
+            Ok(ulid) if !id.bytes().any(|b| b.is_ascii_lowercase()) => {
+                PackedId::Ulid(ulid.to_bytes())
+            }
+            _ => PackedId::Text(id),
+        }
+    }
+
+    fn text(&self) -> String {
+        match self {
+            PackedId::Ulid(bytes) => ulid::Ulid::from_bytes(*bytes).to_string(),
+            PackedId::Text(text) => text.to_string(),
+        }
+    }
 }
 
 /// The records of one function in one hour, ready to be a row.
@@ -59,14 +87,15 @@ pub fn batches(records: &[InvocationRecord]) -> Vec<Batch<'_>> {
 }
 
 fn pack<'a>(function: &'a str, group: &[&InvocationRecord]) -> Batch<'a> {
+    let first_ms = group.iter().map(|r| r.started_at_ms).min().unwrap_or(0);
     let packed: Vec<Packed> = group
         .iter()
         .map(|r| Packed {
-            id: &r.id,
+            id: PackedId::of(&r.id),
             version: r.version,
             trigger: r.trigger.as_str(),
             attempt: r.attempt,
-            started_at_ms: r.started_at_ms,
+            started_after_ms: (r.started_at_ms - first_ms) as u64,
             duration_us: r.duration_us,
             billed_ms: r.billed_ms,
             memory_mb: r.memory_mb,
@@ -78,7 +107,7 @@ fn pack<'a>(function: &'a str, group: &[&InvocationRecord]) -> Batch<'a> {
         .collect();
     Batch {
         function,
-        first_ms: group.iter().map(|r| r.started_at_ms).min().unwrap_or(0),
+        first_ms,
         last_ms: group.iter().map(|r| r.started_at_ms).max().unwrap_or(0),
         invocations: group.len() as u64,
         errors: group
@@ -92,20 +121,24 @@ fn pack<'a>(function: &'a str, group: &[&InvocationRecord]) -> Batch<'a> {
 }
 
 /// The records of one stored batch.
-pub fn unpack(function: &str, bytes: &[u8]) -> Result<Vec<InvocationRecord>, String> {
+pub fn unpack(
+    function: &str,
+    first_ms: i64,
+    bytes: &[u8],
+) -> Result<Vec<InvocationRecord>, String> {
     let packed: Vec<Packed> =
         postcard::from_bytes(bytes).map_err(|e| format!("unreadable invocation batch: {e}"))?;
     packed
         .into_iter()
         .map(|p| {
             Ok(InvocationRecord {
-                id: p.id.to_string(),
+                id: p.id.text(),
                 function: function.to_string(),
                 version: p.version,
                 trigger: Trigger::parse(p.trigger)
                     .ok_or_else(|| format!("unknown trigger {}", p.trigger))?,
                 attempt: p.attempt,
-                started_at_ms: p.started_at_ms,
+                started_at_ms: first_ms + p.started_after_ms as i64,
                 duration_us: p.duration_us,
                 billed_ms: p.billed_ms,
                 memory_mb: p.memory_mb,
@@ -157,7 +190,24 @@ pub mod tests {
         assert_eq!((batch.first_ms, batch.last_ms), (5, 10));
         assert_eq!((batch.invocations, batch.errors), (2, 1));
         assert_eq!((batch.billed_ms, batch.mb_ms), (4, 512));
-        assert_eq!(unpack("a", &batch.records).unwrap(), records);
+        assert_eq!(unpack("a", 5, &batch.records).unwrap(), records);
+    }
+
+    #[test]
+    fn ulids_pack_to_sixteen_bytes_and_other_ids_stay_text() {
+        let ulid = ulid::Ulid::new().to_string();
+        let ids = [ulid.clone(), ulid.to_lowercase(), "not-a-ulid".to_string()];
+        let records: Vec<_> = ids
+            .iter()
+            .map(|id| InvocationRecord {
+                id: id.clone(),
+                ..record(1, "a", 5)
+            })
+            .collect();
+        let batch = &batches(&records)[0];
+        assert_eq!(unpack("a", 5, &batch.records).unwrap(), records);
+        assert!(matches!(PackedId::of(&ulid), PackedId::Ulid(_)));
+        assert!(matches!(PackedId::of(&ids[1]), PackedId::Text(_)));
     }
 
     #[test]

@@ -27,12 +27,15 @@ pub fn insert(tx: &Transaction, records: &[InvocationRecord]) -> rusqlite::Resul
     Ok(())
 }
 
-/// The records of a row of `invocation_batches` whose function and records are at `column`
-/// and the next one.
+/// The columns `unpack_row` reads, in its order.
+pub const PACKED_COLUMNS: &str = "function, first_ms, records";
+
+/// The records of a row of `invocation_batches` that has `PACKED_COLUMNS` from `column` on.
 pub fn unpack_row(row: &Row, column: usize) -> rusqlite::Result<Vec<InvocationRecord>> {
     let function: String = row.get(column)?;
-    let bytes: Vec<u8> = row.get(column + 1)?;
-    unpack(&function, &bytes).map_err(|why| bad_column(column + 1, why))
+    let first_ms: i64 = row.get(column + 1)?;
+    let bytes = row.get_ref(column + 2)?.as_blob()?;
+    unpack(&function, first_ms, bytes).map_err(|why| bad_column(column + 2, why))
 }
 
 /// The `limit` most recent records of a function (by start, then id and attempt), newest first.
@@ -45,10 +48,10 @@ pub fn recent(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare_cached(
-        "SELECT last_ms, function, records FROM invocation_batches
-         WHERE function = ?1 ORDER BY last_ms DESC",
-    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT last_ms, {PACKED_COLUMNS} FROM invocation_batches
+         WHERE function = ?1 ORDER BY last_ms DESC"
+    ))?;
     let mut rows = stmt.query([function])?;
     let mut found: Vec<InvocationRecord> = Vec::new();
     while let Some(row) = rows.next()? {

@@ -4,7 +4,7 @@ use gust_core::{UsageQuery, UsageSums};
 use rusqlite::types::Value;
 use rusqlite::{Connection, ToSql, params};
 
-use crate::record_sql::unpack_row;
+use crate::record_sql::{PACKED_COLUMNS, unpack_row};
 
 /// Sums over stored records and hourly roll-ups, grouped as the query asks.
 ///
@@ -50,7 +50,7 @@ pub fn usage(conn: &mut Connection, query: &UsageQuery) -> rusqlite::Result<Vec<
          b INTEGER, m INTEGER); DELETE FROM temp.usage_edges;",
     )?;
     let edges = format!(
-        "SELECT function, records FROM invocation_batches WHERE ({straddling}){}",
+        "SELECT {PACKED_COLUMNS} FROM invocation_batches WHERE ({straddling}){}",
         if query.function.is_some() {
             " AND function = :function"
         } else {
