@@ -100,14 +100,19 @@ def format_warm(results, runs, seconds):
     return "\n".join(lines)
 
 
-def metering_overhead(runs, seconds):
-    """Warm hello-world at 32 connections with metering on and off, the runs interleaved."""
+def metering_overhead(pairs, seconds):
+    """Warm hello-world at 32 connections on a metering server and on one started with
+    `--no-metering`, both up at once and measured in turn, the order swapped every pair: the
+    machine's speed drifts by more than the difference measured, and short alternating runs
+    see the same drift on both sides."""
     samples = {"on": [], "off": []}
-    # One server at a time: two idle-but-alive servers disturb each other's runs.
-    for _ in range(runs):
-        for mode, flags in (("on", ()), ("off", ("--no-metering",))):
-            with gust_server(*flags) as (proc, url):
-                wrk(url, 32, 1, proc.pid)
+    with gust_server() as on, gust_server("--no-metering") as off:
+        servers = {"on": on, "off": off}
+        for proc, url in servers.values():
+            wrk(url, 32, 1, proc.pid)
+        for pair in range(pairs):
+            for mode in ("on", "off") if pair % 2 == 0 else ("off", "on"):
+                proc, url = servers[mode]
                 samples[mode].append(wrk(url, 32, seconds, proc.pid))
     for mode in samples:
         print(f"  metering {mode:3} {summary(samples[mode], 'rps')[0]:>10.0f} req/s", file=sys.stderr)
@@ -121,8 +126,8 @@ def format_metering(samples, runs, seconds):
     ]
     for mode in ("on", "off"):
         lines.append(f"| {mode} | {load_cells(samples[mode])} |")
-    # Runs are paired (on, then off, back to back): the median of the pairs' ratios is less
-    # sensitive to the machine's drift than the ratio of medians.
+    # Runs are paired (back to back): the median of the pairs' ratios is less sensitive to the
+    # machine's drift than the ratio of medians.
     ratios = [a["rps"] / b["rps"] for a, b in zip(samples["on"], samples["off"])]
     ratio = statistics.median(ratios)
     lines.append("")
@@ -302,7 +307,8 @@ def main():
     print("warm throughput and latency", file=sys.stderr)
     warm = warm_throughput(runs, seconds)
     print("metering overhead", file=sys.stderr)
-    metering = metering_overhead(runs if args.quick else 7, seconds)
+    metering_pairs, metering_seconds = (2, 2) if args.quick else (15, 3)
+    metering = metering_overhead(metering_pairs, metering_seconds)
     print("asynchronous queue", file=sys.stderr)
     queue = async_queue(runs, seconds)
     print("cold starts", file=sys.stderr)
@@ -339,11 +345,13 @@ def main():
         "## Metering overhead",
         "",
         "The same hello-world at 32 connections on a Gust server metering (invocation records, "
-        "Prometheus metrics, `x-gust-billed-ms`) and on one started with `--no-metering`, one "
-        "server at a time, alternating: each run starts its server, warms it for 1 s, then "
-        "measures.",
+        "Prometheus metrics, `x-gust-billed-ms`) and on one started with `--no-metering`. Both "
+        "servers are up at once (each warmed for 1 s) and measured in turn, the order swapped "
+        f"every pair: `wrk -t2 -c32 -d{metering_seconds}s --latency URL`. The machine's speed "
+        "drifts between runs by more than the difference measured; short alternating runs see "
+        "the same drift on both sides.",
         "",
-        format_metering(metering, 1 if args.quick else 7, seconds),
+        format_metering(metering, metering_pairs, metering_seconds),
         "",
         "## Asynchronous invocations",
         "",
