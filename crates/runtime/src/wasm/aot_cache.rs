@@ -29,6 +29,11 @@ impl AotCache {
         })
     }
 
+    /// Whether the artifact's compiled code is on disk.
+    pub fn has(&self, sha256: &str) -> bool {
+        self.path(sha256).exists()
+    }
+
     pub fn path(&self, sha256: &str) -> PathBuf {
         self.dir.join(format!("{sha256}-{}.cwasm", self.key_suffix))
     }
