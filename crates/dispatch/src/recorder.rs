@@ -1,7 +1,6 @@
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-use std::collections::HashMap;
 
 use gust_core::{InvocationRecord, LogLine, now_ms};
 use gust_meter::{FunctionMetrics, Metrics};

@@ -148,7 +148,7 @@ pub fn roll_up(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<u64> {
 
 #[cfg(test)]
 mod tests {
-    use gust_core::{InvocationRecord, InvocationStatus, Trigger, UsageGroup};
+    use gust_core::{InvocationRecord, InvocationStatus, UsageGroup};
 
     use crate::{SqliteStore, Store};
 
@@ -162,12 +162,6 @@ mod tests {
         memory_mb: u32,
     ) -> InvocationRecord {
         InvocationRecord {
-            id: format!("{id:026}"),
-            function: function.into(),
-            version: 1,
-            trigger: Trigger::Http,
-            attempt: 1,
-            started_at_ms: hour * 3_600_000 + id as i64,
             duration_us: billed_ms * 1000,
             billed_ms,
             memory_mb,
@@ -177,9 +171,7 @@ mod tests {
             } else {
                 InvocationStatus::Ok
             },
-            cold: false,
-            http_status: 200,
-            error: None,
+            ..crate::packed_records::tests::record(id, function, hour * 3_600_000 + id as i64)
         }
     }
 
