@@ -1,6 +1,6 @@
 //! Usage queries and roll-ups over the embedded store.
 
-use gust_core::{UsageQuery, UsageSums};
+use gust_core::{InvocationStatus, UsageQuery, UsageSums};
 use rusqlite::types::Value;
 use rusqlite::{Connection, ToSql, params};
 
@@ -45,10 +45,6 @@ pub fn usage(conn: &mut Connection, query: &UsageQuery) -> rusqlite::Result<Vec<
     };
 
     let tx = conn.transaction()?;
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS usage_edges (function TEXT, t INTEGER, e INTEGER,
-         b INTEGER, m INTEGER); DELETE FROM temp.usage_edges;",
-    )?;
     let edges = format!(
         "SELECT {PACKED_COLUMNS} FROM invocation_batches WHERE ({straddling}){}",
         if query.function.is_some() {
@@ -57,24 +53,7 @@ pub fn usage(conn: &mut Connection, query: &UsageQuery) -> rusqlite::Result<Vec<
             ""
         }
     );
-    {
-        let mut select = tx.prepare(&edges)?;
-        let mut rows = select.query(named(&edges).as_slice())?;
-        let mut insert = tx.prepare("INSERT INTO temp.usage_edges VALUES (?1, ?2, ?3, ?4, ?5)")?;
-        while let Some(row) = rows.next()? {
-            for r in unpack_row(row, 0)? {
-                let error = r.status != gust_core::InvocationStatus::Ok;
-                let mb_ms = r.billed_ms * r.memory_mb as u64;
-                insert.execute(params![
-                    r.function,
-                    r.started_at_ms,
-                    error,
-                    r.billed_ms,
-                    mb_ms
-                ])?;
-            }
-        }
-    }
+    stage_edges(&tx, &edges, &named(&edges))?;
 
     // Each source yields (function, t, invocations, errors, billed_ms, mb_ms); batches are at
     // their first start and roll-ups at the start of their hour.
@@ -108,6 +87,35 @@ pub fn usage(conn: &mut Connection, query: &UsageQuery) -> rusqlite::Result<Vec<
     tx.execute_batch("DELETE FROM temp.usage_edges")?;
     tx.commit()?;
     sums
+}
+
+/// Unpacks the batches `select` finds into `temp.usage_edges`, a row per record.
+fn stage_edges(
+    tx: &rusqlite::Transaction,
+    select: &str,
+    params: &[(&str, &dyn ToSql)],
+) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS usage_edges (function TEXT, t INTEGER, e INTEGER,
+         b INTEGER, m INTEGER); DELETE FROM temp.usage_edges;",
+    )?;
+    let mut select = tx.prepare(select)?;
+    let mut rows = select.query(params)?;
+    let mut insert = tx.prepare("INSERT INTO temp.usage_edges VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    while let Some(row) = rows.next()? {
+        for r in unpack_row(row, 0)? {
+            let error = r.status != InvocationStatus::Ok;
+            let mb_ms = r.billed_ms * r.memory_mb as u64;
+            insert.execute(params![
+                r.function,
+                r.started_at_ms,
+                error,
+                r.billed_ms,
+                mb_ms
+            ])?;
+        }
+    }
+    Ok(())
 }
 
 /// Moves batches whose records all started before `before_ms` into `usage_hourly` and drops
