@@ -14,9 +14,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILE = os.environ.get("GUST_BENCH_PROFILE", "release")
-GUST = ROOT / "target" / PROFILE / "gust"
-NATIVE = ROOT / "target" / PROFILE / "native-hello"
-GUESTS = ROOT / "examples/target/wasm32-wasip2/release"
+# Where cargo builds (a relative CARGO_TARGET_DIR is relative to the folder cargo runs in).
+TARGET_DIR = os.environ.get("CARGO_TARGET_DIR", "target")
+GUST = ROOT / TARGET_DIR / PROFILE / "gust"
+NATIVE = ROOT / TARGET_DIR / PROFILE / "native-hello"
+GUESTS = ROOT / "examples" / TARGET_DIR / "wasm32-wasip2/release"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 

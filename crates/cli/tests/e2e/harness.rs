@@ -33,7 +33,9 @@ pub fn guest(name: &str) -> PathBuf {
             status.success(),
             "building examples/ for wasm32-wasip2 failed"
         );
-        examples.join("target/wasm32-wasip2/release")
+        // Where that build wrote (a relative CARGO_TARGET_DIR is relative to examples/).
+        let target = std::env::var_os("CARGO_TARGET_DIR").unwrap_or_else(|| "target".into());
+        examples.join(target).join("wasm32-wasip2/release")
     });
     let path = dir.join(format!("{}.wasm", name.replace('-', "_")));
     if path.exists() {
