@@ -70,6 +70,9 @@ pub fn recent(
     Ok(found)
 }
 
+/// Records moved into batches at a time when an old store is converted.
+const ADOPT_CHUNK: usize = 10_000;
+
 /// Moves the rows of the table that held one record per row (before batches) into batches, and
 /// drops it. Runs at open; does nothing once done.
 pub fn adopt_row_table(conn: &mut Connection) -> rusqlite::Result<()> {
@@ -85,14 +88,23 @@ pub fn adopt_row_table(conn: &mut Connection) -> rusqlite::Result<()> {
         return Ok(());
     }
     let tx = conn.transaction()?;
-    let records = tx
-        .prepare(
+    {
+        // In order and a chunk at a time: a week of records need not fit in memory at once.
+        let mut select = tx.prepare(
             "SELECT id, function, version, trigger, started_at_ms, duration_us, billed_ms,
-             memory_mb, status, cold, http_status, error, attempt FROM invocations",
-        )?
-        .query_map([], row_record)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    insert(&tx, &records)?;
+             memory_mb, status, cold, http_status, error, attempt FROM invocations
+             ORDER BY function, started_at_ms",
+        )?;
+        let mut chunk = Vec::with_capacity(ADOPT_CHUNK);
+        for record in select.query_map([], row_record)? {
+            chunk.push(record?);
+            if chunk.len() == ADOPT_CHUNK {
+                insert(&tx, &chunk)?;
+                chunk.clear();
+            }
+        }
+        insert(&tx, &chunk)?;
+    }
     tx.execute_batch("DROP TABLE invocations")?;
     tx.commit()
 }
@@ -174,14 +186,28 @@ mod tests {
                  billed_ms INTEGER, memory_mb INTEGER, status TEXT, cold INTEGER,
                  http_status INTEGER, error TEXT);
                  INSERT INTO invocations VALUES ('00000000000000000000000001', 1, 'a', 1,
-                 'http', 10, 1500, 2, 128, 'ok', 0, 200, NULL);",
+                 'http', 10, 1500, 2, 128, 'ok', 0, 200, NULL);
+                 -- More than a chunk of another function's records.
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10005)
+                 INSERT INTO invocations SELECT printf('%026d', i), 1, 'b', 1, 'http', i, 1500,
+                 2, 128, 'ok', 0, 200, NULL FROM n;",
             )
             .unwrap();
         }
         let mut conn = open(&path);
         adopt_row_table(&mut conn).unwrap();
         assert_eq!(recent(&conn, "a", 10).unwrap(), vec![old]);
+        let moved = |conn: &Connection| -> i64 {
+            conn.query_row(
+                "SELECT SUM(invocations) FROM invocation_batches WHERE function = 'b'",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!(moved(&conn), 10_005);
         adopt_row_table(&mut conn).unwrap();
         assert_eq!(recent(&conn, "a", 10).unwrap().len(), 1, "moved once");
+        assert_eq!(moved(&conn), 10_005, "moved once");
     }
 }
