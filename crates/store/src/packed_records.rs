@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 
 /// What is stored of one record. The function is the row's; the start is an offset from the
 /// row's first; GB-seconds follow from billed milliseconds and memory. Enums are stored as
-/// their names, so reordering them cannot change what old rows mean. Bytes written cost the
-/// store thread more than anything else here, hence the compact forms.
+/// their names, so reordering them cannot change what old rows mean; fields (and `PackedId`'s
+/// variants) are stored by position, so changing them needs a conversion of stored rows. Bytes
+/// written cost the store thread more than anything else here, hence the compact forms.
 #[derive(Serialize, Deserialize)]
 struct Packed<'a> {
     #[serde(borrow)]
