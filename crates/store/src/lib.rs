@@ -30,6 +30,17 @@ fn bad_column(column: usize, why: impl std::fmt::Display) -> rusqlite::Error {
     )
 }
 
+/// A column that holds one of an enum's names, read back as the enum.
+fn named_column<T>(
+    row: &rusqlite::Row,
+    column: usize,
+    kind: &str,
+    parse: fn(&str) -> Option<T>,
+) -> rusqlite::Result<T> {
+    let name: String = row.get(column)?;
+    parse(&name).ok_or_else(|| bad_column(column, format!("unknown {kind} {name}")))
+}
+
 /// The result of deploying: the version that now serves, and whether it is new.
 #[derive(Debug, Clone)]
 pub struct Deployed {

@@ -3,15 +3,13 @@
 use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, StoredRequest, Trigger};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::{AttemptUpdate, NewAsync, bad_column};
+use crate::{AttemptUpdate, NewAsync, bad_column, named_column};
 
 const COLUMNS: &str = "id, function, trigger, state, attempts, max_retries, enqueued_at_ms,
     next_attempt_at_ms, expires_at_ms, finished_at_ms, callback_url, request, body, errors, result,
     callback_attempts";
 
 fn from_row(row: &Row) -> rusqlite::Result<AsyncInvocation> {
-    let trigger: String = row.get(2)?;
-    let state: String = row.get(3)?;
     let request: String = row.get(11)?;
     let errors: String = row.get(13)?;
     let result: Option<String> = row.get(14)?;
@@ -21,10 +19,8 @@ fn from_row(row: &Row) -> rusqlite::Result<AsyncInvocation> {
     Ok(AsyncInvocation {
         id: row.get(0)?,
         function: row.get(1)?,
-        trigger: Trigger::parse(&trigger)
-            .ok_or_else(|| bad_column(2, format!("unknown trigger {trigger}")))?,
-        state: AsyncState::parse(&state)
-            .ok_or_else(|| bad_column(3, format!("unknown state {state}")))?,
+        trigger: named_column(row, 2, "trigger", Trigger::parse)?,
+        state: named_column(row, 3, "state", AsyncState::parse)?,
         attempts: row.get(4)?,
         max_retries: row.get(5)?,
         enqueued_at_ms: row.get(6)?,

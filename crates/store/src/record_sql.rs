@@ -3,8 +3,8 @@
 use gust_core::{InvocationRecord, InvocationStatus, Trigger};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
-use crate::bad_column;
 use crate::packed_records::{batches, unpack};
+use crate::{bad_column, named_column};
 
 /// Stores records as one row per function and hour among them.
 pub fn insert(tx: &Transaction, records: &[InvocationRecord]) -> rusqlite::Result<()> {
@@ -110,23 +110,19 @@ pub fn adopt_row_table(conn: &mut Connection) -> rusqlite::Result<()> {
 }
 
 fn row_record(row: &Row) -> rusqlite::Result<InvocationRecord> {
-    let trigger: String = row.get(3)?;
-    let status: String = row.get(8)?;
     let billed_ms: u64 = row.get(6)?;
     let memory_mb: u32 = row.get(7)?;
     Ok(InvocationRecord {
         id: row.get(0)?,
         function: row.get(1)?,
         version: row.get(2)?,
-        trigger: Trigger::parse(&trigger)
-            .ok_or_else(|| bad_column(3, format!("unknown trigger {trigger}")))?,
+        trigger: named_column(row, 3, "trigger", Trigger::parse)?,
         started_at_ms: row.get(4)?,
         duration_us: row.get(5)?,
         billed_ms,
         memory_mb,
         gb_seconds: InvocationRecord::gb_seconds_for(billed_ms, memory_mb),
-        status: InvocationStatus::parse(&status)
-            .ok_or_else(|| bad_column(8, format!("unknown status {status}")))?,
+        status: named_column(row, 8, "status", InvocationStatus::parse)?,
         cold: row.get(9)?,
         http_status: row.get(10)?,
         error: row.get(11)?,

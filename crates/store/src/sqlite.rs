@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::schema::SCHEMA;
 use crate::{AttemptUpdate, NewAsync, queue_sql, record_sql, trigger_sql, usage_sql};
-use crate::{Deployed, NewVersion, Store, bad_column};
+use crate::{Deployed, NewVersion, Store, bad_column, named_column};
 use gust_core::{AsyncInvocation, AsyncState, CronTrigger};
 
 /// The embedded store: one SQLite database in WAL mode. Calls run on the blocking pool so that
@@ -89,13 +89,11 @@ const VERSION_COLUMNS: &str =
     "function, number, runtime, artifact_sha256, artifact_size, config, created_at_ms";
 
 fn version_from_row(row: &Row, offset: usize) -> rusqlite::Result<Version> {
-    let runtime: String = row.get(offset + 2)?;
     let config: String = row.get(offset + 5)?;
     Ok(Version {
         function: row.get(offset)?,
         number: row.get(offset + 1)?,
-        runtime: Runtime::parse(&runtime)
-            .ok_or_else(|| bad_column(offset + 2, format!("unknown runtime {runtime}")))?,
+        runtime: named_column(row, offset + 2, "runtime", Runtime::parse)?,
         artifact_sha256: row.get(offset + 3)?,
         artifact_size: row.get(offset + 4)?,
         config: serde_json::from_str::<FunctionConfig>(&config)
@@ -125,13 +123,11 @@ fn function_query(filter: &str) -> String {
 }
 
 fn log_from_row(row: &Row) -> rusqlite::Result<LogLine> {
-    let stream: String = row.get(3)?;
     Ok(LogLine {
         invocation_id: row.get(0)?,
         function: row.get(1)?,
         ts_ms: row.get(2)?,
-        stream: LogStream::parse(&stream)
-            .ok_or_else(|| bad_column(3, format!("unknown stream {stream}")))?,
+        stream: named_column(row, 3, "stream", LogStream::parse)?,
         line: row.get(4)?,
     })
 }
