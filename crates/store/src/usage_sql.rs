@@ -95,9 +95,10 @@ fn stage_edges(
     select: &str,
     params: &[(&str, &dyn ToSql)],
 ) -> rusqlite::Result<()> {
+    // Empty on entry: `usage` empties it before committing, and a failed call rolls back.
     tx.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS usage_edges (function TEXT, t INTEGER, e INTEGER,
-         b INTEGER, m INTEGER); DELETE FROM temp.usage_edges;",
+         b INTEGER, m INTEGER)",
     )?;
     let mut select = tx.prepare(select)?;
     let mut rows = select.query(params)?;
