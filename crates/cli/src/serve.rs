@@ -47,6 +47,11 @@ pub struct ServeArgs {
     /// Invocations this node runs at once, over all functions; past it, 429.
     #[arg(long, env = "GUST_MAX_IN_FLIGHT", default_value_t = 1000)]
     max_in_flight: u32,
+    /// At start, reload up to this many functions that were invoked within their idle timeout
+    /// before the server stopped (latest first), so that a restart does not make their next
+    /// request a cold start. Found from the invocation records: none with metering off.
+    #[arg(long, env = "GUST_RELOAD_RECENT", default_value_t = 64)]
+    reload_recent: usize,
     /// Turn metering off: no invocation records, metrics or billed durations. Only for
     /// measuring what metering costs.
     #[arg(long)]
@@ -95,7 +100,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let queue = AsyncQueue::start(dispatcher.clone(), store.clone(), queue_options).await?;
     let scheduler = Scheduler::start(store.clone(), queue.clone());
-    dispatcher.warm_up().await?;
+    dispatcher.warm_up(args.reload_recent).await?;
     let (keep_records, roll_up_every) = config.retention.periods()?;
     tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));
 

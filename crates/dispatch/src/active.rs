@@ -36,7 +36,12 @@ impl ActiveVersion {
     }
 
     pub(crate) fn touch(&self) {
-        self.last_used_ms.store(now_ms(), Ordering::Relaxed);
+        self.used_at(now_ms());
+    }
+
+    /// Sets when it was last used: for a version reloaded at start, its last invocation.
+    pub(crate) fn used_at(&self, ms: i64) {
+        self.last_used_ms.store(ms, Ordering::Relaxed);
     }
 
     pub(crate) fn idle_ms(&self) -> i64 {

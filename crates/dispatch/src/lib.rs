@@ -8,6 +8,7 @@ mod limiter;
 mod queue;
 mod recorder;
 mod scaler;
+mod warm_up;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -275,37 +276,6 @@ impl Dispatcher {
         self.cached(name)
             .map(|active| active.instances())
             .unwrap_or_default()
-    }
-
-    /// At start: loads every function that keeps instances warm, so that they serve from the
-    /// start, and walks the cold path once, so that the first cold request after a start pays
-    /// no more than any other: the store's lookup statement gets parsed, the blocking pool
-    /// gets its thread, the engine maps its first component.
-    pub async fn warm_up(&self) -> Result<(), Error> {
-        let functions = self.store.functions().await?;
-        for info in &functions {
-            if info.latest.config.min_instances > 0
-                && let Err(e) = self.resolve(&info.name).await
-            {
-                tracing::warn!(function = %info.name, "cannot keep warm: {e}");
-            }
-        }
-        self.store.function("").await?;
-        if let Some(version) = functions
-            .iter()
-            .map(|f| &f.latest)
-            .find(|v| v.runtime == Runtime::Wasm)
-        {
-            let stored = ArtifactSource::File(self.blobs.path(&version.artifact_sha256));
-            let config = Arc::new(version.config.clone());
-            let load = self
-                .executors
-                .wasm
-                .load(&version.artifact_sha256, stored, &config);
-            // Loaded and dropped: the version itself stays at zero.
-            drop(load.await);
-        }
-        Ok(())
     }
 
     /// Waits for leave to run an invocation of `active`, within its limits.

@@ -100,6 +100,9 @@ pub trait Store: Send + Sync + 'static {
     async fn record_logs(&self, lines: Vec<LogLine>) -> Result<(), Error>;
     /// The most recent invocations of a function, newest first.
     async fn invocations(&self, name: &str, limit: u32) -> Result<Vec<InvocationRecord>, Error>;
+    /// Each function invoked since `since_ms` (a start time), with the start of its latest
+    /// invocation, latest first.
+    async fn last_invoked(&self, since_ms: i64) -> Result<Vec<(String, i64)>, Error>;
     /// The most recent log lines of a function, oldest first.
     async fn logs(&self, name: &str, limit: u32) -> Result<Vec<LogLine>, Error>;
     /// Usage summed per group over records and hourly roll-ups, ordered by key.

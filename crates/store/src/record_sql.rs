@@ -70,6 +70,19 @@ pub fn recent(
     Ok(found)
 }
 
+/// Each function invoked since `since_ms`, with the start of its latest invocation, latest
+/// first.
+pub fn last_invoked(conn: &Connection, since_ms: i64) -> rusqlite::Result<Vec<(String, i64)>> {
+    // A batch never spans an hour: bounding its first start too lets the time index serve.
+    let mut stmt = conn.prepare(
+        "SELECT function, MAX(last_ms) AS latest FROM invocation_batches
+         WHERE first_ms > ?1 - 3600000 AND last_ms >= ?1
+         GROUP BY function ORDER BY latest DESC",
+    )?;
+    stmt.query_map([since_ms], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect()
+}
+
 /// Records moved into batches at a time when an old store is converted.
 const ADOPT_CHUNK: usize = 10_000;
 
@@ -167,6 +180,27 @@ mod tests {
         assert_eq!(starts(3), [40, 30, 20]);
         assert_eq!(starts(10), [40, 30, 20, 10, 5]);
         assert_eq!(starts(0), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn last_invoked_lists_each_function_once_latest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open(&dir.path().join("gust.db"));
+        let hour = 3_600_000;
+        write(
+            &mut conn,
+            &[record(1, "old", 10), record(2, "a", hour + 10)],
+        );
+        write(
+            &mut conn,
+            &[record(3, "b", hour + 30), record(4, "a", hour + 20)],
+        );
+        write(&mut conn, &[record(5, "a", hour + 5)]);
+        let since = |ms| last_invoked(&conn, ms).unwrap();
+        let expected = [("b".to_string(), hour + 30), ("a".to_string(), hour + 20)];
+        assert_eq!(since(hour), expected);
+        assert_eq!(since(hour + 25), expected[..1]);
+        assert_eq!(since(0).len(), 3, "the old one too");
     }
 
     #[test]

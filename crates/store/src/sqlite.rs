@@ -1,11 +1,12 @@
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use gust_core::{
     Error, FunctionConfig, FunctionInfo, InvocationRecord, LogLine, LogStream, Runtime, UsageQuery,
     UsageSums, Version, now_ms,
 };
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::schema::SCHEMA;
 use crate::{AttemptUpdate, NewAsync, queue_sql, record_sql, trigger_sql, usage_sql};
@@ -17,9 +18,15 @@ use gust_core::{AsyncInvocation, AsyncState, CronTrigger};
 ///
 /// One thread owns the connection and runs the calls in order: no lock is contended and no
 /// blocking-pool thread is woken per call, which under load cost more than the SQL itself.
+///
+/// The lookup of a function, on the path of every cold start, reads through a second,
+/// read-only connection on the caller's thread instead: it never waits in line behind the
+/// recorder's commits, nor pays for waking the store's thread. In WAL mode it sees every
+/// committed write and never waits for one.
 #[derive(Clone)]
 pub struct SqliteStore {
     calls: std::sync::mpsc::Sender<Call>,
+    reader: Arc<Mutex<Connection>>,
 }
 
 type Call = Box<dyn FnOnce(&mut Connection) + Send>;
@@ -36,6 +43,11 @@ impl SqliteStore {
         .map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
         record_sql::adopt_row_table(&mut conn).map_err(db_error)?;
+        let reader = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db_error)?;
         let (calls, queue) = std::sync::mpsc::channel::<Call>();
         std::thread::Builder::new()
             .name("gust-sqlite".into())
@@ -45,7 +57,10 @@ impl SqliteStore {
                 }
             })
             .map_err(|e| Error::internal(format!("cannot start the store thread: {e}")))?;
-        Ok(SqliteStore { calls })
+        Ok(SqliteStore {
+            calls,
+            reader: Arc::new(Mutex::new(reader)),
+        })
     }
 
     async fn with<T, F>(&self, f: F) -> Result<T, Error>
@@ -204,14 +219,12 @@ impl Store for SqliteStore {
     }
 
     async fn function(&self, name: &str) -> Result<Option<FunctionInfo>, Error> {
-        let name = name.to_string();
-        self.with(move |conn| {
-            // On the path of every cold start: parsed once, not per call.
-            conn.prepare_cached(&function_query("WHERE f.name = ?1"))?
-                .query_row([name], function_from_row)
-                .optional()
-        })
-        .await
+        let reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        // On the path of every cold start: parsed once, not per call.
+        reader
+            .prepare_cached(&function_query("WHERE f.name = ?1"))
+            .and_then(|mut lookup| lookup.query_row([name], function_from_row).optional())
+            .map_err(db_error)
     }
 
     async fn functions(&self) -> Result<Vec<FunctionInfo>, Error> {
@@ -284,6 +297,11 @@ impl Store for SqliteStore {
     async fn invocations(&self, name: &str, limit: u32) -> Result<Vec<InvocationRecord>, Error> {
         let name = name.to_string();
         self.with(move |conn| record_sql::recent(conn, &name, limit))
+            .await
+    }
+
+    async fn last_invoked(&self, since_ms: i64) -> Result<Vec<(String, i64)>, Error> {
+        self.with(move |conn| record_sql::last_invoked(conn, since_ms))
             .await
     }
 

@@ -108,6 +108,34 @@ fn min_instances_are_started_again_when_the_server_restarts() {
 }
 
 #[test]
+fn functions_still_in_use_are_loaded_again_when_the_server_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let server = Server::start_in(dir.path(), &[]);
+        server.deploy("recent", "hello", json!({"public": true}));
+        server.deploy(
+            "stale",
+            "hello",
+            json!({"public": true, "idle_timeout_ms": 1000}),
+        );
+        server.deploy("unused", "hello", json!({"public": true}));
+        for name in ["recent", "stale"] {
+            assert!(is_cold(&server, &format!("/fn/{name}")));
+            server.invocations(name, 1);
+        }
+        thread::sleep(Duration::from_millis(1200));
+    }
+    let server = Server::start_in(dir.path(), &[]);
+    let loaded = (1, 0);
+    assert_eq!(server.instances("recent"), loaded, "before any request");
+    assert_eq!(server.instances("stale"), (0, 0), "idle past its timeout");
+    assert_eq!(server.instances("unused"), (0, 0), "never invoked");
+    drop(server);
+    let server = Server::start_in(dir.path(), &["--reload-recent", "0"]);
+    assert_eq!(server.instances("recent"), (0, 0), "reloading turned off");
+}
+
+#[test]
 fn instances_scale_up_to_the_maximum_under_concurrent_load() {
     let server = Server::start();
     let dir = fixture_dir("probe");
