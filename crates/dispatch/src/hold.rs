@@ -81,10 +81,9 @@ pub async fn hold(
     let mut parts = parts;
     // hyper sends trailers only when the response announces them (and the client asked).
     if !parts.headers.contains_key(http::header::TRAILER) {
-        parts.headers.insert(
-            http::header::TRAILER,
-            http::HeaderValue::from_static(BILLED_MS),
-        );
+        parts
+            .headers
+            .insert(http::header::TRAILER, http::HeaderValue::from(BILLED_MS));
     }
     let (trailers_tx, trailers_rx) = oneshot::channel();
     let trailers = futures::stream::once(trailers_rx)

@@ -2,13 +2,14 @@ use std::sync::OnceLock;
 
 use gust_core::{InvocationRecord, InvocationStatus, Trigger, now_ms};
 use gust_runtime::{Call, Failure, Outcome, RequestBody, ResponseBody};
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::hold::{Held, hold};
 use crate::{ActiveVersion, Dispatcher, Permit};
 
-pub const BILLED_MS: &str = "x-gust-billed-ms";
-pub const INVOCATION_ID: &str = "x-gust-invocation-id";
+// Names made once: a name given as text is parsed again at every insert.
+pub const BILLED_MS: HeaderName = HeaderName::from_static("x-gust-billed-ms");
+pub const INVOCATION_ID: HeaderName = HeaderName::from_static("x-gust-invocation-id");
 
 /// What an invocation produced: the response or why there is none, whether it paid a start,
 /// and its billed milliseconds when known before the response goes out.

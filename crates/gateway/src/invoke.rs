@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use gust_core::{Error, Trigger, validate_function_name};
 use gust_dispatch::{
@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::{ApiError, AppState, auth};
 
-pub const COLD_START: &str = "x-gust-cold-start";
+pub const COLD_START: HeaderName = HeaderName::from_static("x-gust-cold-start");
 
 /// `ANY /fn/{name}[/{rest}]`: calls the function's latest version with the request, the path
 /// after the function name and the streamed body.
