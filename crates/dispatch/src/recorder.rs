@@ -78,7 +78,7 @@ async fn write_loop(
 ) {
     let mut batch = Vec::with_capacity(BATCH);
     while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let mut records = Vec::new();
+        let mut records = Vec::with_capacity(batch.len());
         let mut lines = Vec::new();
         let mut flushes = Vec::new();
         for entry in batch.drain(..) {
@@ -100,7 +100,7 @@ async fn write_loop(
             records.iter().for_each(|record| counter.count(record));
         }
         if !records.is_empty()
-            && let Err(e) = store.record_invocations(records).await
+            && let Err(e) = store.record_invocations(Arc::new(records)).await
         {
             tracing::error!("could not store invocation records: {e}");
         }

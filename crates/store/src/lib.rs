@@ -10,6 +10,8 @@ mod sqlite;
 mod trigger_sql;
 mod usage_sql;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use gust_core::{
     AsyncInvocation, AsyncResult, AsyncState, AttemptError, CronTrigger, Error, FunctionConfig,
@@ -96,7 +98,9 @@ pub trait Store: Send + Sync + 'static {
     /// invocation records stay, for usage.
     /// False if it did not exist.
     async fn delete_function(&self, name: &str) -> Result<bool, Error>;
-    async fn record_invocations(&self, records: Vec<InvocationRecord>) -> Result<(), Error>;
+    /// Stores finished invocations' records. They are shared, not handed over, so that they
+    /// are freed by the caller: its thread made them and reuses their memory cheaply.
+    async fn record_invocations(&self, records: Arc<Vec<InvocationRecord>>) -> Result<(), Error>;
     async fn record_logs(&self, lines: Vec<LogLine>) -> Result<(), Error>;
     /// The most recent invocations of a function, newest first.
     async fn invocations(&self, name: &str, limit: u32) -> Result<Vec<InvocationRecord>, Error>;

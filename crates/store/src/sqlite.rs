@@ -262,7 +262,7 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn record_invocations(&self, records: Vec<InvocationRecord>) -> Result<(), Error> {
+    async fn record_invocations(&self, records: Arc<Vec<InvocationRecord>>) -> Result<(), Error> {
         self.with(move |conn| {
             let tx = conn.transaction()?;
             record_sql::insert(&tx, &records)?;
@@ -499,7 +499,7 @@ mod tests {
             error: Some("timed out".into()),
         };
         store
-            .record_invocations(vec![record.clone()])
+            .record_invocations(Arc::new(vec![record.clone()]))
             .await
             .unwrap();
         assert_eq!(store.invocations("hello", 10).await.unwrap(), vec![record]);

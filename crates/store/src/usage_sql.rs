@@ -199,7 +199,10 @@ mod tests {
                 )
             })
             .collect();
-        store.record_invocations(records.clone()).await.unwrap();
+        store
+            .record_invocations(std::sync::Arc::new(records.clone()))
+            .await
+            .unwrap();
         let by = |group_by| UsageQuery {
             group_by,
             ..Default::default()
@@ -271,7 +274,10 @@ mod bounds_tests {
         let records: Vec<_> = (0..100)
             .map(|i| record(i, if i % 3 == 0 { "a" } else { "b" }, i as i64))
             .collect();
-        store.record_invocations(records.clone()).await.unwrap();
+        store
+            .record_invocations(std::sync::Arc::new(records.clone()))
+            .await
+            .unwrap();
         for (from, to, function) in [
             (Some(10), Some(20), None),
             (Some(33), None, Some("a")),
