@@ -8,7 +8,7 @@ use axum::serve::ListenerExt;
 use clap::Args;
 use gust_dispatch::{AsyncQueue, Dispatcher, Executors, QueueOptions};
 use gust_events::Scheduler;
-use gust_gateway::{AdminToken, AppState};
+use gust_gateway::{AdminToken, App, AppState};
 use gust_meter::Metrics;
 use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{EngineOptions, WasmExecutor};
@@ -105,7 +105,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let app = gust_gateway::router(AppState {
+    let app = gust_gateway::router(AppState::new(App {
         dispatcher: dispatcher.clone(),
         token,
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
@@ -115,7 +115,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         queue,
         scheduler,
         max_async_payload_bytes: args.max_async_payload_kb * 1024,
-    });
+    }));
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -35,11 +35,8 @@ impl ActiveVersion {
         }
     }
 
-    pub(crate) fn touch(&self) {
-        self.used_at(now_ms());
-    }
-
-    /// Sets when it was last used: for a version reloaded at start, its last invocation.
+    /// Sets when it was last used: as an invocation starts, or for a version reloaded at
+    /// start, when its last invocation did.
     pub(crate) fn used_at(&self, ms: i64) {
         self.last_used_ms.store(ms, Ordering::Relaxed);
     }

@@ -64,8 +64,8 @@ impl Dispatcher {
         request: http::Request<RequestBody>,
         permit: Permit,
     ) -> Invoked {
-        active.touch();
         let started_at_ms = now_ms();
+        active.used_at(started_at_ms);
         let call = Call {
             invocation_id: invocation_id.clone(),
             config: active.config.clone(),

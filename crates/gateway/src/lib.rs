@@ -23,9 +23,26 @@ use tokio::sync::watch;
 pub use auth::AdminToken;
 pub use error::ApiError;
 
-/// What every handler can reach.
+/// What every handler can reach. Handlers get it by clone, once per request: one shared
+/// allocation, not a copy of every field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<App>);
+
+impl AppState {
+    pub fn new(app: App) -> Self {
+        AppState(Arc::new(app))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = App;
+
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+pub struct App {
     pub dispatcher: Arc<Dispatcher>,
     pub token: AdminToken,
     /// Largest artifact upload accepted, in bytes.

@@ -48,6 +48,10 @@ impl SqliteStore {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(db_error)?;
+        // A reader waits only in rare cases (while the log is being recovered, say).
+        reader
+            .busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db_error)?;
         let (calls, queue) = std::sync::mpsc::channel::<Call>();
         std::thread::Builder::new()
             .name("gust-sqlite".into())

@@ -12,6 +12,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
 use super::guest::GuestState;
+use super::inline_run::InlineRun;
 use super::warm_pool::{IdleBudget, WarmInstance, WarmPool};
 use crate::{Call, Execution, Failure, Loaded, Outcome, RequestBody, ResponseBody};
 
@@ -56,14 +57,14 @@ impl Loaded for WasmFunction {
         let (response_tx, response_rx) = oneshot::channel();
         let (finished_tx, finished_rx) = oneshot::channel();
         let shared = self.shared.clone();
-        // The guest runs in its own task: it keeps streaming the body after the response head
-        // is handed back, and its outcome arrives on `finished` when it is done.
-        tokio::spawn(async move {
+        // The guest runs here until its response head is out; if it is still writing the body
+        // then, it goes on in its own task. Its outcome arrives on `finished` when it is done.
+        let guest = InlineRun::new(async move {
             shared.busy.fetch_add(1, Ordering::Relaxed);
             run(&shared, call, request, response_tx, finished_tx).await;
             shared.busy.fetch_sub(1, Ordering::Relaxed);
         });
-        let failure = match response_rx.await {
+        let failure = match guest.until(response_rx).await {
             Ok(Ok(response)) => {
                 return Execution {
                     response: Ok(response),
@@ -125,21 +126,20 @@ async fn run(
         None => {
             let mut store = Store::new(&shared.engine, GuestState::new(&call.config));
             store.limiter(|state| &mut state.limiter);
+            // CPU-bound guests yield to other tasks at every epoch tick and trap at the
+            // deadline; guests waiting on I/O are stopped by the timer around the call.
+            store.epoch_deadline_callback(|store| {
+                Ok(if Instant::now() >= store.data().deadline {
+                    UpdateDeadline::Interrupt
+                } else {
+                    UpdateDeadline::Yield(1)
+                })
+            });
             (store, None, 0)
         }
     };
-    store.data_mut().begin(call.logs);
-    // CPU-bound guests yield to other tasks at every epoch tick and trap at the deadline;
-    // guests waiting on I/O are stopped by the timer around the call.
-    let deadline = Instant::now() + timeout;
+    store.data_mut().begin(call.logs, started + timeout);
     store.set_epoch_deadline(1);
-    store.epoch_deadline_callback(move |_| {
-        Ok(if Instant::now() >= deadline {
-            UpdateDeadline::Interrupt
-        } else {
-            UpdateDeadline::Yield(1)
-        })
-    });
     let result = tokio::time::timeout(timeout, async {
         let mut http = store.data_mut().http();
         let request = http.new_incoming_request(Scheme::Http, request)?;

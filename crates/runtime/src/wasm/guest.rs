@@ -1,3 +1,5 @@
+use std::time::Instant;
+
 use gust_core::{FunctionConfig, LogStream};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
@@ -17,6 +19,8 @@ pub struct GuestState {
     table: ResourceTable,
     outbound: OutboundPolicy,
     pub limiter: MemoryLimiter,
+    /// When the current invocation must have finished.
+    pub deadline: Instant,
     /// Where stdout, stderr and denied requests are logged: the current invocation.
     current_logs: SinkSlot,
 }
@@ -43,13 +47,15 @@ impl GuestState {
                 logs,
             },
             limiter: MemoryLimiter::new(config.memory_mb),
+            deadline: Instant::now(),
             current_logs,
         }
     }
 
     /// Readies the instance for one invocation, whose sink gets what it logs.
-    pub fn begin(&mut self, logs: LogSink) {
+    pub fn begin(&mut self, logs: LogSink, deadline: Instant) {
         self.current_logs.set(logs);
+        self.deadline = deadline;
         self.limiter.exceeded = false;
     }
 

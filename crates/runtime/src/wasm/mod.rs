@@ -5,6 +5,7 @@ mod engine;
 mod function;
 mod guest;
 mod header;
+mod inline_run;
 mod stdio;
 mod warm_pool;
 

@@ -1,0 +1,106 @@
+//! Running a guest on the task that waits for its response head, and only moving it to a
+//! task of its own if it is still running once the head is out.
+//!
+//! Most functions answer and return in one go: for them, a task per request (and the wake-ups
+//! that hand work between that task and the caller's) cost more than the call itself, and
+//! under load each spawn can wake the other worker thread only to find nothing to do.
+
+use std::future::{Future, poll_fn};
+use std::pin::Pin;
+
+type Run = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A guest's run, polled in place until `until` is ready. Whatever is left of it then goes on
+/// in its own task, as it does if the waiter is dropped first (a client that went away does
+/// not cut a function short).
+pub struct InlineRun {
+    run: Option<Run>,
+}
+
+impl InlineRun {
+    pub fn new(run: impl Future<Output = ()> + Send + 'static) -> Self {
+        InlineRun {
+            run: Some(Box::pin(run)),
+        }
+    }
+
+    /// Drives the run while waiting for `until`, then lets go of the run.
+    pub async fn until<T>(mut self, until: impl Future<Output = T>) -> T {
+        let mut until = std::pin::pin!(until);
+        let value = poll_fn(|cx| {
+            if let Some(run) = self.run.as_mut()
+                && run.as_mut().poll(cx).is_ready()
+            {
+                self.run = None;
+            }
+            until.as_mut().poll(cx)
+        })
+        .await;
+        self.detach();
+        value
+    }
+
+    fn detach(&mut self) {
+        if let Some(run) = self.run.take() {
+            tokio::spawn(run);
+        }
+    }
+}
+
+impl Drop for InlineRun {
+    fn drop(&mut self) {
+        self.detach();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    use tokio::sync::oneshot;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_run_that_ends_with_its_answer_never_leaves_the_task() {
+        let (tx, rx) = oneshot::channel();
+        let run = InlineRun::new(async move {
+            let _ = tx.send(7);
+        });
+        assert_eq!(run.until(rx).await.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_run_still_going_after_its_answer_finishes_on_its_own() {
+        let (answer_tx, answer_rx) = oneshot::channel();
+        let (done_tx, done_rx) = oneshot::channel();
+        let run = InlineRun::new(async move {
+            let _ = answer_tx.send("head");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let _ = done_tx.send("body");
+        });
+        assert_eq!(run.until(answer_rx).await.unwrap(), "head");
+        assert_eq!(done_rx.await.unwrap(), "body");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_waiter_does_not_cut_the_run_short() {
+        let finished = Arc::new(AtomicBool::new(false));
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        let run = {
+            let finished = finished.clone();
+            InlineRun::new(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                finished.store(true, Ordering::SeqCst);
+                drop(done_tx);
+            })
+        };
+        let never = std::future::pending::<()>();
+        let waited = tokio::time::timeout(Duration::from_millis(1), run.until(never)).await;
+        assert!(waited.is_err(), "the waiter gave up");
+        let _ = done_rx.await;
+        assert!(finished.load(Ordering::SeqCst));
+    }
+}
