@@ -98,8 +98,9 @@ pub trait Store: Send + Sync + 'static {
     /// invocation records stay, for usage.
     /// False if it did not exist.
     async fn delete_function(&self, name: &str) -> Result<bool, Error>;
-    /// Stores finished invocations' records. They are shared, not handed over, so that they
-    /// are freed by the caller: its thread made them and reuses their memory cheaply.
+    /// Stores finished invocations' records. They are shared, not handed over, so that the
+    /// caller frees them after the write: a store's own thread would free them into heaps
+    /// it never allocates from, taking their lock each time.
     async fn record_invocations(&self, records: Arc<Vec<InvocationRecord>>) -> Result<(), Error>;
     async fn record_logs(&self, lines: Vec<LogLine>) -> Result<(), Error>;
     /// The most recent invocations of a function, newest first.
