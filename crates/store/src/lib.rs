@@ -146,6 +146,11 @@ pub trait Store: Send + Sync + 'static {
     /// was accepted.
     async fn queue_depth(&self) -> Result<(u64, Option<i64>), Error>;
     async fn due_callbacks(&self, now_ms: i64, limit: u32) -> Result<Vec<AsyncInvocation>, Error>;
+    /// When the earliest retry waiting to run comes due (it may be past, held back by its
+    /// function's share of the workers).
+    async fn next_retry_at(&self) -> Result<Option<i64>, Error>;
+    /// When the earliest callback waiting to be delivered comes due.
+    async fn next_callback_at(&self) -> Result<Option<i64>, Error>;
     /// Records a callback try: done (or given up) with `None`, else to retry at `retry_at_ms`.
     async fn callback_tried(&self, id: &str, retry_at_ms: Option<i64>) -> Result<(), Error>;
     /// Log lines written by one invocation, oldest first.

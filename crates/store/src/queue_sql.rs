@@ -247,6 +247,22 @@ pub fn due_callbacks(
     stmt.query_map(params![now_ms, limit], from_row)?.collect()
 }
 
+/// When the earliest retry waiting to run comes due.
+pub fn next_retry_at(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT MIN(next_attempt_at_ms) FROM async_invocations WHERE state = 'failed'",
+    )?
+    .query_row([], |row| row.get(0))
+}
+
+/// When the earliest callback waiting to be delivered comes due.
+pub fn next_callback_at(conn: &Connection) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached(
+        "SELECT MIN(callback_next_at_ms) FROM async_invocations WHERE callback_pending = 1",
+    )?
+    .query_row([], |row| row.get(0))
+}
+
 /// Records a callback delivery try: done, or retried at `retry_at_ms` (None gives up).
 pub fn callback_tried(
     conn: &Connection,

@@ -400,6 +400,14 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn next_retry_at(&self) -> Result<Option<i64>, Error> {
+        self.with(|conn| queue_sql::next_retry_at(conn)).await
+    }
+
+    async fn next_callback_at(&self) -> Result<Option<i64>, Error> {
+        self.with(|conn| queue_sql::next_callback_at(conn)).await
+    }
+
     async fn add_trigger(&self, trigger: CronTrigger) -> Result<(), Error> {
         self.with(move |conn| trigger_sql::add(conn, &trigger))
             .await

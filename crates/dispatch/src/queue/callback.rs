@@ -16,19 +16,22 @@ impl AsyncQueue {
     /// Posts the outcome of finished invocations to their `X-Callback-Url`, retrying failures.
     pub(super) async fn deliver_callbacks(self: std::sync::Arc<Self>) {
         loop {
-            match self.store.due_callbacks(now_ms(), 32).await {
+            let wait = match self.store.due_callbacks(now_ms(), 32).await {
                 Ok(due) if !due.is_empty() => {
                     for invocation in due {
                         self.callback(invocation).await;
                     }
                     continue;
                 }
-                Ok(_) => {}
-                Err(e) => tracing::error!("cannot read due callbacks: {e}"),
-            }
+                Ok(_) => super::until_due(self.store.next_callback_at().await),
+                Err(e) => {
+                    tracing::error!("cannot read due callbacks: {e}");
+                    super::ERROR_WAIT
+                }
+            };
             tokio::select! {
                 () = self.callbacks_ready.notified() => {}
-                () = tokio::time::sleep(super::POLL) => {}
+                () = tokio::time::sleep(wait) => {}
             }
         }
     }

@@ -35,8 +35,12 @@ impl Default for QueueOptions {
     }
 }
 
-/// How often due work is looked for when nothing wakes the queue (retries coming due).
-const POLL: Duration = Duration::from_millis(100);
+/// Longest sleep of a queue with nothing due. What makes work due wakes it sooner: an enqueue,
+/// a replay or a finished attempt notifies it, and it sleeps only until the next retry (or
+/// callback) comes due. This is the safety net under those.
+const IDLE_WAIT: Duration = Duration::from_secs(1);
+/// The sleep after the store failed to answer, before asking again.
+const ERROR_WAIT: Duration = Duration::from_millis(100);
 /// How long a busy queue waits for more attempts to finish before claiming again.
 const BATCH_WAIT: Duration = Duration::from_millis(2);
 
@@ -121,6 +125,8 @@ impl AsyncQueue {
         }
         let slots = Arc::new(Semaphore::new(workers as usize));
         loop {
+            // With no free worker, a finished attempt is what wakes the queue.
+            let mut wait = IDLE_WAIT;
             let free = slots.available_permits() as u32;
             if free > 0 {
                 match self
@@ -134,13 +140,16 @@ impl AsyncQueue {
                         }
                         continue;
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!("cannot claim asynchronous invocations: {e}"),
+                    Ok(_) => wait = until_due(self.store.next_retry_at().await),
+                    Err(e) => {
+                        tracing::error!("cannot claim asynchronous invocations: {e}");
+                        wait = ERROR_WAIT;
+                    }
                 }
             }
             tokio::select! {
                 () = self.work_ready.notified() => {}
-                () = tokio::time::sleep(POLL) => {}
+                () = tokio::time::sleep(wait) => {}
             }
             // Under load, let a few more attempts finish so that one claim serves them all:
             // a claim per finished attempt would cost a query per invocation.
@@ -162,5 +171,42 @@ impl AsyncQueue {
             drop(slot);
             queue.work_ready.notify_one();
         });
+    }
+}
+
+/// How long a queue with nothing to take sleeps, given when the next waiting item comes due.
+/// One already due is held back by its function's share of the workers: the attempt that
+/// frees it wakes the queue.
+fn until_due(next_due_ms: Result<Option<i64>, Error>) -> Duration {
+    match next_due_ms {
+        Ok(Some(at)) => match u64::try_from(at - now_ms()) {
+            Ok(ms) if ms > 0 => Duration::from_millis(ms).min(IDLE_WAIT),
+            _ => IDLE_WAIT,
+        },
+        Ok(None) => IDLE_WAIT,
+        Err(e) => {
+            tracing::error!("cannot read when queued work comes due: {e}");
+            ERROR_WAIT
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_queue_sleeps_until_the_next_item_is_due() {
+        let in_300ms = Ok(Some(now_ms() + 300));
+        let slept = until_due(in_300ms);
+        assert!(slept <= Duration::from_millis(300) && slept >= Duration::from_millis(250));
+        assert_eq!(until_due(Ok(Some(now_ms() + 60_000))), IDLE_WAIT);
+        assert_eq!(until_due(Ok(None)), IDLE_WAIT);
+        assert_eq!(
+            until_due(Ok(Some(now_ms() - 5))),
+            IDLE_WAIT,
+            "held back: woken"
+        );
+        assert_eq!(until_due(Err(Error::internal("down"))), ERROR_WAIT);
     }
 }
