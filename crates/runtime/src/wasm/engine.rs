@@ -42,18 +42,3 @@ pub fn build(options: &EngineOptions) -> anyhow::Result<Engine> {
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     Ok(Engine::new(&config)?)
 }
-
-/// Advances the engine's epoch on a plain thread; the engine lives as long as the process.
-pub fn start_epoch_ticker(engine: &Engine, tick: Duration) {
-    let engine = engine.weak();
-    std::thread::Builder::new()
-        .name("gust-epoch".into())
-        .spawn(move || {
-            while let Some(engine) = engine.upgrade() {
-                engine.increment_epoch();
-                drop(engine);
-                std::thread::sleep(tick);
-            }
-        })
-        .expect("spawn epoch thread");
-}

@@ -11,6 +11,7 @@ use wasmtime_wasi_http::WasiHttpView;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
+use super::epoch_ticker::TickerUse;
 use super::guest::GuestState;
 use super::inline_run::InlineRun;
 use super::warm_pool::{IdleBudget, WarmInstance, WarmPool};
@@ -34,16 +35,25 @@ struct Shared {
     pre: Arc<ProxyPre<GuestState>>,
     warm: WarmPool,
     busy: AtomicU32,
+    /// Epoch ticks, which running guests need to yield and time out, go on while it lives:
+    /// as long as the version is loaded or one of its guests still runs.
+    _ticks: TickerUse,
 }
 
 impl WasmFunction {
-    pub fn new(engine: Engine, pre: Arc<ProxyPre<GuestState>>, budget: Arc<IdleBudget>) -> Self {
+    pub fn new(
+        engine: Engine,
+        pre: Arc<ProxyPre<GuestState>>,
+        budget: Arc<IdleBudget>,
+        ticks: TickerUse,
+    ) -> Self {
         WasmFunction {
             shared: Arc::new(Shared {
                 engine,
                 pre,
                 warm: WarmPool::new(budget),
                 busy: AtomicU32::new(0),
+                _ticks: ticks,
             }),
             used: AtomicBool::new(false),
         }

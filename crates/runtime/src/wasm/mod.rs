@@ -2,6 +2,7 @@
 
 mod aot_cache;
 mod engine;
+mod epoch_ticker;
 mod function;
 mod guest;
 mod header;
@@ -21,6 +22,7 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use crate::{ArtifactSource, Executor, LoadError, Loaded};
 use aot_cache::AotCache;
 pub use engine::EngineOptions;
+use epoch_ticker::EpochTicker;
 use function::WasmFunction;
 use guest::GuestState;
 use warm_pool::IdleBudget;
@@ -31,6 +33,7 @@ pub struct WasmExecutor {
     linker: Arc<Linker<GuestState>>,
     cache: AotCache,
     idle_budget: Arc<IdleBudget>,
+    ticker: Arc<EpochTicker>,
     /// Linked components by artifact sha256, shared by every version (of any function) with
     /// that artifact while one of them is loaded.
     loaded: Mutex<HashMap<String, Weak<ProxyPre<GuestState>>>>,
@@ -39,7 +42,7 @@ pub struct WasmExecutor {
 impl WasmExecutor {
     pub fn new(cache_dir: PathBuf, options: EngineOptions) -> anyhow::Result<Self> {
         let engine = engine::build(&options)?;
-        engine::start_epoch_ticker(&engine, options.epoch_tick);
+        let ticker = EpochTicker::start(&engine, options.epoch_tick);
         let mut linker = Linker::new(&engine);
         // The full WASI 0.2 surface, as `wasmtime serve -Scli` links it: real components import
         // wasi:cli and wasi:filesystem even when they only serve HTTP. Sockets and files are
@@ -51,6 +54,7 @@ impl WasmExecutor {
             engine,
             linker: Arc::new(linker),
             idle_budget: IdleBudget::new(options.max_idle_instances as usize),
+            ticker,
             loaded: Mutex::new(HashMap::new()),
         })
     }
@@ -120,6 +124,7 @@ impl Executor for WasmExecutor {
             self.engine.clone(),
             pre,
             budget,
+            self.ticker.use_ticks(),
         )))
     }
 }
