@@ -197,9 +197,8 @@ mod tests {
 
     #[test]
     fn an_idle_queue_sleeps_until_the_next_item_is_due() {
-        let in_300ms = Ok(Some(now_ms() + 300));
-        let slept = until_due(in_300ms);
-        assert!(slept <= Duration::from_millis(300) && slept >= Duration::from_millis(250));
+        let slept = until_due(Ok(Some(now_ms() + 300)));
+        assert!(slept > Duration::ZERO && slept <= Duration::from_millis(300));
         assert_eq!(until_due(Ok(Some(now_ms() + 60_000))), IDLE_WAIT);
         assert_eq!(until_due(Ok(None)), IDLE_WAIT);
         assert_eq!(

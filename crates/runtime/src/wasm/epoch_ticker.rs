@@ -1,5 +1,5 @@
 //! The thread that advances the engine's epoch: what makes running guests yield and time out.
-//! It ticks only while some code is loaded, so a node scaled to zero does not wake at all.
+//! It ticks only while some code is loaded, so a node scaled to zero hardly wakes.
 
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
