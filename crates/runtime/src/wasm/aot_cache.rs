@@ -29,32 +29,30 @@ impl AotCache {
         })
     }
 
-    /// Whether the artifact's compiled code is on disk.
-    pub fn has(&self, sha256: &str) -> bool {
-        self.path(sha256).exists()
-    }
-
     pub fn path(&self, sha256: &str) -> PathBuf {
         self.dir.join(format!("{sha256}-{}.cwasm", self.key_suffix))
     }
 
-    /// The compiled component, from the cache when present, else compiled and cached.
-    pub fn component(
-        &self,
-        sha256: &str,
-        artifact: ArtifactSource,
-    ) -> Result<Component, LoadError> {
+    /// The artifact's compiled component from disk, if it is there and still readable.
+    pub fn cached(&self, sha256: &str) -> Option<Component> {
         let path = self.path(sha256);
-        if path.exists() {
-            // SAFETY: the file was written by `Component::serialize` of this very engine
-            // configuration (the key includes its compatibility hash) into our own data dir.
-            match unsafe { Component::deserialize_file(&self.engine, &path) } {
-                Ok(component) => return Ok(component),
-                Err(e) => {
-                    tracing::warn!(path = %path.display(), "discarding AOT cache entry: {e:#}")
-                }
+        if !path.exists() {
+            return None;
+        }
+        // SAFETY: the file was written by `Component::serialize` of this very engine
+        // configuration (the key includes its compatibility hash) into our own data dir.
+        match unsafe { Component::deserialize_file(&self.engine, &path) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "discarding AOT cache entry: {e:#}");
+                None
             }
         }
+    }
+
+    /// Compiles the artifact and writes the result to the cache.
+    pub fn compile(&self, sha256: &str, artifact: ArtifactSource) -> Result<Component, LoadError> {
+        let path = self.path(sha256);
         let bytes: std::borrow::Cow<[u8]> = match &artifact {
             ArtifactSource::Bytes(bytes) => bytes.as_ref().into(),
             ArtifactSource::File(file) => fs::read(file)

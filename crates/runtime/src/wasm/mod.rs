@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use wasmtime::Engine;
-use wasmtime::component::Linker;
+use wasmtime::component::{Component, Linker};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::{ArtifactSource, Executor, LoadError, Loaded};
@@ -74,16 +74,11 @@ impl WasmExecutor {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Compiles (or loads from the AOT cache) and links a component.
-    fn prepare(
-        &self,
-        sha256: &str,
-        artifact: ArtifactSource,
-    ) -> Result<ProxyPre<GuestState>, LoadError> {
-        let component = self.cache.component(sha256, artifact)?;
+    /// Links a compiled component.
+    fn link(&self, component: &Component) -> Result<ProxyPre<GuestState>, LoadError> {
         let pre = self
             .linker
-            .instantiate_pre(&component)
+            .instantiate_pre(component)
             .map_err(|e| LoadError::Invalid(format!("the component cannot be linked: {e:#}")))?;
         ProxyPre::new(pre).map_err(|e| {
             LoadError::Invalid(format!(
@@ -108,10 +103,11 @@ impl Executor for WasmExecutor {
                 // Mapping a compiled component takes well under a millisecond: done in place.
                 // Handing this worker's other tasks to another thread first (block_in_place)
                 // cost about 90 µs of it. Compiling takes tens of milliseconds: that moves.
-                let pre = if self.cache.has(sha256) {
-                    self.prepare(sha256, artifact)
-                } else {
-                    tokio::task::block_in_place(|| self.prepare(sha256, artifact))
+                let pre = match self.cache.cached(sha256) {
+                    Some(component) => self.link(&component),
+                    None => tokio::task::block_in_place(|| {
+                        self.link(&self.cache.compile(sha256, artifact)?)
+                    }),
                 };
                 let pre = Arc::new(pre?);
                 self.loaded_map()
