@@ -47,11 +47,12 @@ impl Dispatcher {
         let now = now_ms();
         let mut reloaded = 0;
         for (name, last_ms) in self.store.last_invoked(now - longest).await? {
-            // Not if deleted since, or idle past its own timeout.
+            // Not if deleted since, idle past its own timeout, or loaded already (it keeps
+            // instances warm): the limit counts only what this reloads.
             let still_loaded = idle_timeouts
                 .get(name.as_str())
                 .is_some_and(|idle| now - last_ms < *idle);
-            if !still_loaded {
+            if !still_loaded || self.cached(&name).is_some() {
                 continue;
             }
             match self.resolve(&name).await {
