@@ -12,7 +12,9 @@ use gust_runtime::{Outcome, ResponseBody};
 use http::HeaderMap;
 use http_body_util::{BodyExt, BodyStream, Full, StreamBody};
 use hyper::body::{Body, Frame};
+use smallvec::SmallVec;
 use tokio::sync::oneshot;
+use tokio::sync::oneshot::error::TryRecvError;
 use tokio::time::{Sleep, sleep};
 
 use crate::invoke::BILLED_MS;
@@ -47,7 +49,8 @@ pub async fn hold(
     // the body and the outcome are already there, and a timer costs a clock read, a
     // registration and a removal.
     let mut deadline: Option<Pin<Box<Sleep>>> = None;
-    let mut frames = Vec::new();
+    // Most bodies are one frame: kept in place, not in an allocation of their own.
+    let mut frames = Frames::new();
     let mut buffered = 0;
     let mut body_done = false;
     let waited = poll_fn(|cx| {
@@ -68,8 +71,17 @@ pub async fn hold(
                 Poll::Pending => break,
             }
         }
-        if body_done && let Poll::Ready(outcome) = Pin::new(&mut *finished).poll(cx) {
-            return Poll::Ready(outcome.map_or(Waited::GaveUp, Waited::Finished));
+        if body_done {
+            // Nearly always the outcome is already there; polling would also register a waker.
+            match finished.try_recv() {
+                Ok(outcome) => return Poll::Ready(Waited::Finished(outcome)),
+                Err(TryRecvError::Closed) => return Poll::Ready(Waited::GaveUp),
+                Err(TryRecvError::Empty) => {
+                    if let Poll::Ready(outcome) = Pin::new(&mut *finished).poll(cx) {
+                        return Poll::Ready(outcome.map_or(Waited::GaveUp, Waited::Finished));
+                    }
+                }
+            }
         }
         let deadline = deadline.get_or_insert_with(|| Box::pin(sleep(HOLD)));
         deadline.as_mut().poll(cx).map(|()| Waited::GaveUp)
@@ -95,8 +107,10 @@ pub async fn hold(
     Held::Streaming(http::Response::from_parts(parts, body), trailers_tx)
 }
 
+type Frames = SmallVec<[Result<Frame<Bytes>, wasmtime_wasi_http::Error>; 1]>;
+
 /// A finished body: one buffer when it is only data (so it goes out with a Content-Length).
-fn whole(mut frames: Vec<Result<Frame<Bytes>, wasmtime_wasi_http::Error>>) -> ResponseBody {
+fn whole(mut frames: Frames) -> ResponseBody {
     let only_data = frames.iter().all(|f| f.as_ref().is_ok_and(Frame::is_data));
     if only_data && frames.len() <= 1 {
         let data = frames.pop().and_then(|f| f.ok()?.into_data().ok());

@@ -3,6 +3,7 @@
 
 mod blobs;
 mod packed_records;
+mod packed_writer;
 mod queue_sql;
 mod record_sql;
 mod schema;

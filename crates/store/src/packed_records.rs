@@ -2,48 +2,48 @@
 //! hour, carrying the sums that usage reads. A row per record cost more CPU on the store thread
 //! (three b-trees updated per invocation) than a warm request itself.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 use gust_core::{InvocationRecord, InvocationStatus, Trigger, UsageGroup};
 use serde::{Deserialize, Serialize};
+
+use crate::packed_writer::PackedWriter;
 
 /// What is stored of one record. The function is the row's; the start is an offset from the
 /// row's first; GB-seconds follow from billed milliseconds and memory. Enums are stored as
 /// their names, so reordering them cannot change what old rows mean; fields (and `PackedId`'s
 /// variants) are stored by position, so changing them needs a conversion of stored rows. Bytes
 /// written cost the store thread more than anything else here, hence the compact forms.
+/// `PackedWriter` writes them (serde's `Serialize` is the reference it is tested against).
 #[derive(Serialize, Deserialize)]
-struct Packed<'a> {
+pub struct Packed<'a> {
     #[serde(borrow)]
-    id: PackedId<'a>,
-    version: u32,
-    trigger: &'a str,
-    attempt: u32,
-    started_after_ms: u64,
-    duration_us: u64,
-    billed_ms: u64,
-    memory_mb: u32,
-    status: &'a str,
-    cold: bool,
-    http_status: u16,
-    error: Option<&'a str>,
+    pub id: PackedId<'a>,
+    pub version: u32,
+    pub trigger: &'a str,
+    pub attempt: u32,
+    pub started_after_ms: u64,
+    pub duration_us: u64,
+    pub billed_ms: u64,
+    pub memory_mb: u32,
+    pub status: &'a str,
+    pub cold: bool,
+    pub http_status: u16,
+    pub error: Option<&'a str>,
 }
 
 /// Invocation ids are ULIDs, 26 characters that are 16 bytes; any other id is kept as text.
 #[derive(Serialize, Deserialize)]
-enum PackedId<'a> {
+pub enum PackedId<'a> {
     Ulid([u8; 16]),
     Text(&'a str),
 }
 
 impl<'a> PackedId<'a> {
     fn of(id: &'a str) -> Self {
-        // Only the canonical (upper-case) spelling turns back into the same text.
-        match ulid::Ulid::from_string(id) {
-            Ok(ulid) if !id.bytes().any(|b| b.is_ascii_lowercase()) => {
-                PackedId::Ulid(ulid.to_bytes())
-            }
-            _ => PackedId::Text(id),
+        match canonical_ulid(id) {
+            Some(bytes) => PackedId::Ulid(bytes),
+            None => PackedId::Text(id),
         }
     }
 
@@ -76,11 +76,26 @@ fn hour_of(started_at_ms: i64) -> i64 {
 /// Splits records into batches by function and hour, so that every time bucket of usage holds
 /// whole batches.
 pub fn batches(records: &[InvocationRecord]) -> Vec<Batch<'_>> {
-    let mut groups: BTreeMap<(&str, i64), Vec<&InvocationRecord>> = BTreeMap::new();
+    type Key<'r> = (&'r str, i64);
+    let mut groups: Vec<(Key, Vec<&InvocationRecord>)> = Vec::new();
+    let mut where_is: HashMap<Key, usize> = HashMap::new();
+    // Records come in runs of one function, mostly: comparing with the last group's key is
+    // cheaper than looking the key up.
+    let mut last = 0;
     for record in records {
         let key = (record.function.as_str(), hour_of(record.started_at_ms));
-        groups.entry(key).or_default().push(record);
+        if groups
+            .get(last)
+            .is_none_or(|(last_key, _)| *last_key != key)
+        {
+            last = *where_is.entry(key).or_insert_with(|| {
+                groups.push((key, Vec::new()));
+                groups.len() - 1
+            });
+        }
+        groups[last].1.push(record);
     }
+    groups.sort_unstable_by_key(|(key, _)| *key);
     groups
         .into_iter()
         .map(|((function, _), group)| pack(function, &group))
@@ -89,9 +104,23 @@ pub fn batches(records: &[InvocationRecord]) -> Vec<Batch<'_>> {
 
 fn pack<'a>(function: &'a str, group: &[&InvocationRecord]) -> Batch<'a> {
     let first_ms = group.iter().map(|r| r.started_at_ms).min().unwrap_or(0);
-    let records = PackedGroup { group, first_ms };
-    // About 40 bytes a record: sized once, not grown through a dozen copies.
-    let buffer = Vec::with_capacity(group.len() * 48);
+    let mut writer = PackedWriter::new(group.len());
+    for r in group {
+        writer.push(&Packed {
+            id: PackedId::of(&r.id),
+            version: r.version,
+            trigger: r.trigger.as_str(),
+            attempt: r.attempt,
+            started_after_ms: (r.started_at_ms - first_ms) as u64,
+            duration_us: r.duration_us,
+            billed_ms: r.billed_ms,
+            memory_mb: r.memory_mb,
+            status: r.status.as_str(),
+            cold: r.cold,
+            http_status: r.http_status,
+            error: r.error.as_deref(),
+        });
+    }
     Batch {
         function,
         first_ms,
@@ -103,34 +132,43 @@ fn pack<'a>(function: &'a str, group: &[&InvocationRecord]) -> Batch<'a> {
             .count() as u64,
         billed_ms: group.iter().map(|r| r.billed_ms).sum(),
         mb_ms: group.iter().map(|r| r.billed_ms * r.memory_mb as u64).sum(),
-        records: postcard::to_extend(&records, buffer).expect("records serialize to memory"),
+        records: writer.finish(),
     }
 }
 
-/// A group written as the sequence of `Packed` that `unpack` reads, each made as it is written
-/// rather than collected first (the store thread packs every record that the node runs).
-struct PackedGroup<'a, 'r> {
-    group: &'a [&'r InvocationRecord],
-    first_ms: i64,
-}
-
-impl Serialize for PackedGroup<'_, '_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.group.iter().map(|r| Packed {
-            id: PackedId::of(&r.id),
-            version: r.version,
-            trigger: r.trigger.as_str(),
-            attempt: r.attempt,
-            started_after_ms: (r.started_at_ms - self.first_ms) as u64,
-            duration_us: r.duration_us,
-            billed_ms: r.billed_ms,
-            memory_mb: r.memory_mb,
-            status: r.status.as_str(),
-            cold: r.cold,
-            http_status: r.http_status,
-            error: r.error.as_deref(),
-        }))
+/// The 16 bytes of a ULID in its canonical spelling: 26 upper-case Crockford base32 digits, the
+/// first at most 7. Only that spelling turns back into the same text.
+fn canonical_ulid(id: &str) -> Option<[u8; 16]> {
+    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    const DIGITS: [u8; 256] = {
+        let mut digits = [u8::MAX; 256];
+        let mut i = 0;
+        while i < ALPHABET.len() {
+            digits[ALPHABET[i] as usize] = i as u8;
+            i += 1;
+        }
+        digits
+    };
+    let text = id.as_bytes();
+    if text.len() != 26 || text[0] > b'7' {
+        return None;
     }
+    // 2 + 12 + 12 digits: 10, 60 and 60 bits, each summed in a u64 (cheaper than shifting a
+    // u128 26 times). Digits are 5 bits, so an invalid one (all ones) shows in `seen`.
+    let mut seen = 0u8;
+    let mut sum = |digits: &[u8]| {
+        digits.iter().fold(0u64, |value, &c| {
+            let digit = DIGITS[c as usize];
+            seen |= digit;
+            value << 5 | digit as u64
+        })
+    };
+    let (high, middle, low) = (sum(&text[..2]), sum(&text[2..14]), sum(&text[14..]));
+    if seen > 31 {
+        return None;
+    }
+    let value = (high as u128) << 120 | (middle as u128) << 60 | low as u128;
+    Some(value.to_be_bytes())
 }
 
 /// The records of one stored batch.
@@ -221,6 +259,26 @@ pub mod tests {
         assert_eq!(unpack("a", 5, &batch.records).unwrap(), records);
         assert!(matches!(PackedId::of(&ulid), PackedId::Ulid(_)));
         assert!(matches!(PackedId::of(&ids[1]), PackedId::Text(_)));
+    }
+
+    #[test]
+    fn canonical_ulids_decode_as_the_ulid_crate_does() {
+        for _ in 0..100 {
+            let ulid = ulid::Ulid::new();
+            assert_eq!(canonical_ulid(&ulid.to_string()), Some(ulid.to_bytes()));
+        }
+        let max = ulid::Ulid(u128::MAX).to_string();
+        assert_eq!(canonical_ulid(&max), Some([255; 16]));
+        let ulid = ulid::Ulid::new().to_string();
+        for other in [
+            ulid.to_lowercase(),
+            format!("8{}", &ulid[1..]),
+            format!("{}U", &ulid[..25]),
+            ulid[1..].to_string(),
+            format!("{ulid}0"),
+        ] {
+            assert_eq!(canonical_ulid(&other), None, "{other}");
+        }
     }
 
     #[test]
