@@ -74,20 +74,22 @@ impl PackedWriter {
 mod tests {
     use super::*;
 
+    /// A record of small values (127 and 128 straddle the first varint boundary), or of values
+    /// whose varints run up to ten bytes.
     fn packed<'a>(id: PackedId<'a>, error: Option<&'a str>, big: bool) -> Packed<'a> {
-        let scale = if big { u32::MAX } else { 1 };
+        let pick = |small: u64, large: u64| if big { large } else { small };
         Packed {
             id,
-            version: 3 * scale,
+            version: pick(3, u32::MAX.into()) as u32,
             trigger: "http",
-            attempt: scale,
-            started_after_ms: 127 * scale as u64,
-            duration_us: 128 * scale as u64 * scale as u64,
-            billed_ms: u64::MAX * big as u64,
-            memory_mb: 128 * (1 + big as u32),
+            attempt: pick(1, 300) as u32,
+            started_after_ms: pick(127, 1 << 40),
+            duration_us: pick(128, u64::MAX / 3),
+            billed_ms: pick(0, u64::MAX),
+            memory_mb: pick(128, 10_240) as u32,
             status: "timeout",
             cold: big,
-            http_status: if big { u16::MAX } else { 200 },
+            http_status: pick(200, u16::MAX.into()) as u16,
             error,
         }
     }
