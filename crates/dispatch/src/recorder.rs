@@ -1,8 +1,7 @@
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gust_core::{InvocationRecord, LogLine, now_ms};
+use gust_core::{InvocationRecord, LogLine, RunKeyed, now_ms};
 use gust_meter::{FunctionMetrics, Metrics};
 use gust_runtime::LogSink;
 use gust_store::Store;
@@ -117,45 +116,24 @@ async fn write_loop(
 /// Counts finished invocations in each function's metrics, keeping the handles it looked up.
 struct InvocationCounter {
     metrics: Arc<Metrics>,
-    /// Each function's handle, in the order first seen, and where it is by name.
-    handles: Vec<(String, FunctionMetrics)>,
-    by_name: HashMap<String, usize>,
-    /// The handle used last: records come in runs of one function, mostly, and comparing a
-    /// name is cheaper than hashing it.
-    last: usize,
+    handles: RunKeyed<String, FunctionMetrics>,
 }
 
 impl InvocationCounter {
     fn new(metrics: Arc<Metrics>) -> Self {
         InvocationCounter {
             metrics,
-            handles: Vec::new(),
-            by_name: HashMap::new(),
-            last: 0,
+            handles: RunKeyed::default(),
         }
     }
 
     fn count(&mut self, record: &InvocationRecord) {
-        let name = &record.function;
-        if self
+        let metrics = &self.metrics;
+        let handle = self
             .handles
-            .get(self.last)
-            .is_none_or(|(last, _)| last != name)
-        {
-            self.last = match self.by_name.get(name) {
-                Some(&index) => index,
-                None => {
-                    let handle = self.metrics.function(name);
-                    self.handles.push((name.clone(), handle));
-                    self.by_name.insert(name.clone(), self.handles.len() - 1);
-                    self.handles.len() - 1
-                }
-            };
-        }
+            .entry(record.function.as_str(), |name| metrics.function(name));
         let duration = Duration::from_micros(record.duration_us);
-        self.handles[self.last]
-            .1
-            .finished(record.status, duration, record.gb_seconds);
+        handle.finished(record.status, duration, record.gb_seconds);
     }
 }
 

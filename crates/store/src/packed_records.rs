@@ -2,9 +2,7 @@
 //! hour, carrying the sums that usage reads. A row per record cost more CPU on the store thread
 //! (three b-trees updated per invocation) than a warm request itself.
 
-use std::collections::HashMap;
-
-use gust_core::{InvocationRecord, InvocationStatus, Trigger, UsageGroup};
+use gust_core::{InvocationRecord, InvocationStatus, RunKeyed, Trigger, UsageGroup};
 use serde::{Deserialize, Serialize};
 
 use crate::packed_writer::PackedWriter;
@@ -76,25 +74,12 @@ fn hour_of(started_at_ms: i64) -> i64 {
 /// Splits records into batches by function and hour, so that every time bucket of usage holds
 /// whole batches.
 pub fn batches(records: &[InvocationRecord]) -> Vec<Batch<'_>> {
-    type Key<'r> = (&'r str, i64);
-    let mut groups: Vec<(Key, Vec<&InvocationRecord>)> = Vec::new();
-    let mut where_is: HashMap<Key, usize> = HashMap::new();
-    // Records come in runs of one function, mostly: comparing with the last group's key is
-    // cheaper than looking the key up.
-    let mut last = 0;
+    let mut groups: RunKeyed<(&str, i64), Vec<&InvocationRecord>> = RunKeyed::default();
     for record in records {
         let key = (record.function.as_str(), hour_of(record.started_at_ms));
-        if groups
-            .get(last)
-            .is_none_or(|(last_key, _)| *last_key != key)
-        {
-            last = *where_is.entry(key).or_insert_with(|| {
-                groups.push((key, Vec::new()));
-                groups.len() - 1
-            });
-        }
-        groups[last].1.push(record);
+        groups.entry(&key, |_| Vec::new()).push(record);
     }
+    let mut groups = groups.into_entries();
     groups.sort_unstable_by_key(|(key, _)| *key);
     groups
         .into_iter()
