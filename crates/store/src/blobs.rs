@@ -34,12 +34,13 @@ impl BlobStore {
         if path.exists() {
             return Ok(sha);
         }
-        let tmp = self.dir.join(format!(".{sha}.tmp"));
+        // A temp file of its own: two deploys of one artifact at once may both get here, and
+        // with a shared name one would rename away the file the other is still writing.
         let write = || -> std::io::Result<()> {
-            let mut file = fs::File::create(&tmp)?;
-            file.write_all(bytes)?;
-            file.sync_all()?;
-            fs::rename(&tmp, &path)?;
+            let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+            tmp.write_all(bytes)?;
+            tmp.as_file().sync_all()?;
+            tmp.persist(&path)?;
             fs::File::open(&self.dir)?.sync_all()
         };
         write().map_err(|e| io_error(&path, e))?;
@@ -73,5 +74,23 @@ mod tests {
             1,
             "no temp file is left"
         );
+    }
+
+    #[test]
+    fn the_same_bytes_stored_at_once_from_many_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::open(dir.path()).unwrap();
+        let artifact = vec![7u8; 4 << 20];
+        std::thread::scope(|scope| {
+            let puts: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| blobs.put(&artifact)))
+                .collect();
+            for put in puts {
+                put.join().unwrap().expect("every put succeeds");
+            }
+        });
+        let sha = BlobStore::sha256_hex(&artifact);
+        assert_eq!(blobs.get(&sha).unwrap(), artifact);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }
