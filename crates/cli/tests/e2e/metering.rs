@@ -176,6 +176,20 @@ fn each_response_carries_what_it_cost() {
     );
 }
 
+#[test]
+fn usage_and_the_invocation_list_include_every_answered_request() {
+    let server = Server::start();
+    server.deploy("hello", "hello", public());
+    // No waiting between a request and the reads: they must not lag behind the answers.
+    for answered in 1..=3u64 {
+        server.get("/fn/hello").send().unwrap();
+        let report = server.admin_json("/v1/usage");
+        assert_eq!(report["total"]["invocations"], answered);
+        let records = server.admin_json("/v1/functions/hello/invocations");
+        assert_eq!(records.as_array().unwrap().len() as u64, answered);
+    }
+}
+
 /// A server started with `gust.toml` in its data dir, after `calls` calls of a public hello.
 fn hello_with_config(config: &str, calls: usize) -> (tempfile::TempDir, Server) {
     let dir = tempfile::TempDir::new().unwrap();
