@@ -12,7 +12,14 @@ fn guest_output_becomes_log_lines_of_its_invocation() {
         .to_str()
         .unwrap()
         .to_string();
-    server.invocations("hello", 1);
+    // Read at once: what a request printed is in the logs by the time it is answered.
+    let api = server
+        .admin(reqwest::Method::GET, "/v1/functions/hello/logs")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(api.contains("greeting logger"), "{api}");
     let logs = server.cli(&["logs", "hello"]);
     let text = stdout(&logs);
     let line = text
@@ -24,7 +31,6 @@ fn guest_output_becomes_log_lines_of_its_invocation() {
 
     server.deploy("panic", "panic", public());
     server.get("/fn/panic").send().unwrap();
-    server.invocations("panic", 1);
     let logs = stdout(&server.cli(&["logs", "panic"]));
     assert!(logs.contains("stderr about to fail on /"), "{logs}");
     assert!(logs.contains("boom: this function always fails"), "{logs}");

@@ -34,6 +34,9 @@ pub async fn logs(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     state.dispatcher.function(&name).await?;
+    // Lines are stored in batches: the pending ones first, so that what a function printed
+    // before this request is in the backlog.
+    state.dispatcher.flush().await;
     // Subscribe before reading the backlog so that no line falls between the two.
     let live = state.dispatcher.subscribe_logs();
     let limit = query.limit.unwrap_or(100).min(10_000);
