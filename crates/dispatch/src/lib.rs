@@ -88,6 +88,14 @@ impl Dispatcher {
         self.store.as_ref()
     }
 
+    /// The store once every record and log line handed over so far is in it. They are written
+    /// in batches off the request path; reads of them go through here, so that a request
+    /// answered before a read is in what it reads.
+    pub async fn flushed_store(&self) -> &dyn Store {
+        self.flush().await;
+        self.store()
+    }
+
     /// Checks the artifact, stores it and records a version (none if identical to the latest).
     pub async fn deploy(
         &self,

@@ -97,9 +97,6 @@ pub async fn invocations(
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     state.dispatcher.function(&name).await?;
     let limit = query.limit.unwrap_or(50).min(1000);
-    // As for usage: the invocations answered before this request are listed.
-    state.dispatcher.flush().await;
-    Ok(Json(
-        state.dispatcher.store().invocations(&name, limit).await?,
-    ))
+    let store = state.dispatcher.flushed_store().await;
+    Ok(Json(store.invocations(&name, limit).await?))
 }

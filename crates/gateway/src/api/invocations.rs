@@ -32,9 +32,7 @@ pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<InvocationView>, ApiError> {
-    // Its log lines go through the batching recorder: the pending ones are written first.
-    state.dispatcher.flush().await;
-    let store = state.dispatcher.store();
+    let store = state.dispatcher.flushed_store().await;
     let invocation = store
         .async_invocation(&id)
         .await?

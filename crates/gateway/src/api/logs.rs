@@ -34,13 +34,11 @@ pub async fn logs(
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     state.dispatcher.function(&name).await?;
-    // Lines are stored in batches: the pending ones first, so that what a function printed
-    // before this request is in the backlog.
-    state.dispatcher.flush().await;
+    let store = state.dispatcher.flushed_store().await;
     // Subscribe before reading the backlog so that no line falls between the two.
     let live = state.dispatcher.subscribe_logs();
     let limit = query.limit.unwrap_or(100).min(10_000);
-    let backlog = state.dispatcher.store().logs(&name, limit).await?;
+    let backlog = store.logs(&name, limit).await?;
     let backlog = stream::iter(backlog);
     let body = if query.follow {
         let stopping =

@@ -35,10 +35,8 @@ pub async fn usage(
         function: params.function,
         group_by: params.group_by.unwrap_or_default(),
     };
-    // Records are written in batches off the request path: what was answered before this
-    // request is counted in it.
-    state.dispatcher.flush().await;
-    let sums = state.dispatcher.store().usage(query.clone()).await?;
+    let store = state.dispatcher.flushed_store().await;
+    let sums = store.usage(query.clone()).await?;
     Ok(Json(UsageReport::build(
         sums,
         query.group_by,
