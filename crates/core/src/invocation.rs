@@ -1,5 +1,9 @@
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+
+use crate::InvocationId;
 
 /// What made an invocation happen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -42,8 +46,11 @@ string_enum!(LogStream { Stdout => "stdout", Stderr => "stderr" });
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct InvocationRecord {
     /// ULID, also sent as `x-gust-invocation-id`.
-    pub id: String,
-    pub function: String,
+    #[schema(value_type = String)]
+    pub id: InvocationId,
+    /// Shared by the records of a function: a record is made on every request.
+    #[schema(value_type = String)]
+    pub function: Arc<str>,
     pub version: u32,
     pub trigger: Trigger,
     /// 1, or the retry number + 1 of an asynchronous invocation (each attempt is billed).

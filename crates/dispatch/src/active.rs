@@ -10,6 +10,8 @@ use crate::limiter::Limiter;
 /// A version loaded in this process and ready to serve.
 pub struct ActiveVersion {
     pub version: Version,
+    /// The function's name, shared by the records of its invocations.
+    pub(crate) name: Arc<str>,
     pub config: Arc<FunctionConfig>,
     pub(crate) loaded: Arc<dyn Loaded>,
     pub(crate) limiter: Limiter,
@@ -29,6 +31,7 @@ impl ActiveVersion {
             metrics,
             limiter: Limiter::new(&config),
             config,
+            name: version.function.as_str().into(),
             version,
             loaded,
             last_used_ms: AtomicI64::new(now_ms()),

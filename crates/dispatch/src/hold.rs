@@ -18,6 +18,7 @@ use tokio::sync::oneshot::error::TryRecvError;
 use tokio::time::{Sleep, sleep};
 
 use crate::invoke::BILLED_MS;
+use crate::number_header::number_value;
 
 /// How long the head waits for the function to finish. Functions that answer and return
 /// (nearly all) finish well within it; a long stream is sent on without waiting.
@@ -87,10 +88,17 @@ pub async fn hold(
         deadline.as_mut().poll(cx).map(|()| Waited::GaveUp)
     })
     .await;
-    if let Waited::Finished(outcome) = waited {
-        return Held::Complete(http::Response::from_parts(parts, whole(frames)), outcome);
-    }
     let mut parts = parts;
+    if let Waited::Finished(outcome) = waited {
+        let body = whole(frames);
+        // Set here from a shared value, the router would format a new one for each response.
+        // A length the function declared is the same: its body could not end otherwise.
+        if let Some(length) = body.size_hint().exact() {
+            let length = number_value(length);
+            parts.headers.insert(http::header::CONTENT_LENGTH, length);
+        }
+        return Held::Complete(http::Response::from_parts(parts, body), outcome);
+    }
     // hyper sends trailers only when the response announces them (and the client asked).
     if !parts.headers.contains_key(http::header::TRAILER) {
         parts

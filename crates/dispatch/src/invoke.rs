@@ -1,10 +1,9 @@
-use std::sync::OnceLock;
-
-use gust_core::{InvocationRecord, InvocationStatus, Trigger, now_ms};
+use gust_core::{InvocationId, InvocationRecord, InvocationStatus, Trigger, now_ms};
 use gust_runtime::{Call, Failure, Outcome, RequestBody, ResponseBody};
-use http::{HeaderMap, HeaderName, HeaderValue};
+use http::{HeaderMap, HeaderName};
 
 use crate::hold::{Held, hold};
+use crate::number_header::number_value;
 use crate::{ActiveVersion, Dispatcher, Permit};
 
 // Names made once: a name given as text is parsed again at every insert.
@@ -66,12 +65,17 @@ impl Dispatcher {
     ) -> Invoked {
         let started_at_ms = now_ms();
         active.used_at(started_at_ms);
+        // Only a metered invocation has a record, which holds its id as bytes.
+        let record_id = active
+            .metrics
+            .is_some()
+            .then(|| InvocationId::parse(&invocation_id));
         let call = Call {
-            invocation_id: invocation_id.clone(),
-            config: active.config.clone(),
             logs: self
                 .recorder
                 .log_sink(invocation_id.clone(), active.version.function.clone()),
+            invocation_id,
+            config: active.config.clone(),
         };
         let execution = active.loaded.invoke(call, request).await;
         let cold = execution.cold;
@@ -81,21 +85,21 @@ impl Dispatcher {
         }
         // Without metering (a mode for measuring its cost), the limits count until the
         // response head rather than until the function finishes.
-        if active.metrics.is_none() {
+        let Some(id) = record_id else {
             return Invoked {
                 response: execution.response,
                 cold,
                 billed_ms: None,
             };
-        }
+        };
         let http_status = match &execution.response {
             Ok(response) => response.status().as_u16(),
             Err(failure) => failure_status(failure.status),
         };
         let pending = Pending {
             record: InvocationRecord {
-                id: invocation_id,
-                function: active.version.function.clone(),
+                id,
+                function: active.name.clone(),
                 version: active.version.number,
                 trigger,
                 attempt,
@@ -154,21 +158,6 @@ impl Dispatcher {
 
 fn billed_header(billed_ms: u64) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert(BILLED_MS, billed_ms_value(billed_ms));
+    headers.insert(BILLED_MS, number_value(billed_ms));
     headers
-}
-
-/// The value of `x-gust-billed-ms`. Most invocations bill a few milliseconds: those values are
-/// written once, not formatted into a new allocation per response.
-pub fn billed_ms_value(billed_ms: u64) -> HeaderValue {
-    static SMALL: OnceLock<Vec<&'static str>> = OnceLock::new();
-    let small = SMALL.get_or_init(|| {
-        (0..1024u64)
-            .map(|n| &*Box::leak(n.to_string().into_boxed_str()))
-            .collect()
-    });
-    match small.get(billed_ms as usize) {
-        Some(text) => HeaderValue::from_static(text),
-        None => HeaderValue::from(billed_ms),
-    }
 }

@@ -5,6 +5,8 @@ mod active;
 mod hold;
 mod invoke;
 mod limiter;
+mod number_header;
+mod pending_records;
 mod queue;
 mod recorder;
 mod scaler;
@@ -25,8 +27,9 @@ use tokio::sync::broadcast;
 
 pub use active::ActiveVersion;
 pub use gust_runtime::RequestBody;
-pub use invoke::{BILLED_MS, INVOCATION_ID, Invoked, billed_ms_value, failure_status};
+pub use invoke::{BILLED_MS, INVOCATION_ID, Invoked, failure_status};
 pub use limiter::{Admission, NodeLimit, Permit};
+pub use number_header::number_value;
 pub use queue::{AsyncQueue, QueueOptions};
 use recorder::Recorder;
 

@@ -7,14 +7,15 @@ use gust_runtime::LogSink;
 use gust_store::Store;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-/// Most entries written in one transaction.
+use crate::pending_records::PendingRecords;
+
+/// Most log lines and flush requests taken at once.
 const BATCH: usize = 4096;
 /// Pause after each write so that the next one gathers a batch: a commit per request would
 /// cost more CPU than the request itself.
 const LINGER: Duration = Duration::from_millis(10);
 
 enum Entry {
-    Invocation(InvocationRecord),
     Log(LogLine),
     Flush(oneshot::Sender<()>),
 }
@@ -24,6 +25,7 @@ enum Entry {
 /// are broadcast to followers once they are stored.
 #[derive(Clone)]
 pub struct Recorder {
+    records: Arc<PendingRecords>,
     tx: mpsc::UnboundedSender<Entry>,
     followers: broadcast::Sender<LogLine>,
 }
@@ -33,14 +35,25 @@ impl Recorder {
         let (tx, rx) = mpsc::unbounded_channel();
         let (followers, _) = broadcast::channel(4096);
         let counter = metrics.map(InvocationCounter::new);
-        tokio::spawn(write_loop(store, rx, followers.clone(), counter));
-        Recorder { tx, followers }
+        let records = Arc::new(PendingRecords::default());
+        let writer = Writer {
+            store,
+            records: records.clone(),
+            followers: followers.clone(),
+            counter,
+        };
+        tokio::spawn(writer.run(rx));
+        Recorder {
+            records,
+            tx,
+            followers,
+        }
     }
 
     /// Hands over a finished invocation's record; returns its billed milliseconds.
     pub fn record(&self, record: InvocationRecord) -> u64 {
         let billed_ms = record.billed_ms;
-        let _ = self.tx.send(Entry::Invocation(record));
+        self.records.push(record);
         billed_ms
     }
 
@@ -69,47 +82,78 @@ impl Recorder {
     }
 }
 
-async fn write_loop(
+/// The recorder's task: writes what was handed over, then lingers so that the next write
+/// gathers a batch.
+struct Writer {
     store: Arc<dyn Store>,
-    mut rx: mpsc::UnboundedReceiver<Entry>,
+    records: Arc<PendingRecords>,
     followers: broadcast::Sender<LogLine>,
-    mut counter: Option<InvocationCounter>,
-) {
-    let mut batch = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut batch, BATCH).await > 0 {
-        let mut records = Vec::with_capacity(batch.len());
-        let mut lines = Vec::new();
-        let mut flushes = Vec::new();
-        for entry in batch.drain(..) {
-            match entry {
-                Entry::Invocation(record) => records.push(record),
-                Entry::Log(line) => lines.push(line),
-                Entry::Flush(done) => flushes.push(done),
+    counter: Option<InvocationCounter>,
+}
+
+impl Writer {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Entry>) {
+        let mut entries = Vec::with_capacity(BATCH);
+        // Kept from batch to batch: a fresh buffer of a few hundred records per write would
+        // cost a large allocation, and the allocator's tidying that comes with it.
+        let mut records = Vec::with_capacity(BATCH);
+        loop {
+            let closed = tokio::select! {
+                received = rx.recv_many(&mut entries, BATCH) => received == 0,
+                () = self.records.added() => false,
+            };
+            let mut lines = Vec::new();
+            let mut flushes = Vec::new();
+            for entry in entries.drain(..) {
+                match entry {
+                    Entry::Log(line) => lines.push(line),
+                    Entry::Flush(done) => flushes.push(done),
+                }
+            }
+            // After the flush requests were taken: each sees every record handed over before it.
+            self.records.take_into(&mut records);
+            self.write_logs(lines).await;
+            if !records.is_empty() {
+                records = self.write_records(records).await;
+            }
+            let flushed = !flushes.is_empty();
+            flushes.into_iter().for_each(|done| {
+                let _ = done.send(());
+            });
+            if closed {
+                break;
+            }
+            if !flushed {
+                tokio::time::sleep(LINGER).await;
             }
         }
-        if !lines.is_empty() {
-            match store.record_logs(lines.clone()).await {
-                Ok(()) => lines.into_iter().for_each(|line| {
-                    let _ = followers.send(line);
-                }),
-                Err(e) => tracing::error!("could not store {} log lines: {e}", lines.len()),
-            }
+    }
+
+    async fn write_logs(&self, lines: Vec<LogLine>) {
+        if lines.is_empty() {
+            return;
         }
-        if let Some(counter) = &mut counter {
+        match self.store.record_logs(lines.clone()).await {
+            Ok(()) => lines.into_iter().for_each(|line| {
+                let _ = self.followers.send(line);
+            }),
+            Err(e) => tracing::error!("could not store {} log lines: {e}", lines.len()),
+        }
+    }
+
+    /// Counts and stores `records`, and hands back their buffer, emptied, for the next batch.
+    async fn write_records(&mut self, records: Vec<InvocationRecord>) -> Vec<InvocationRecord> {
+        if let Some(counter) = &mut self.counter {
             records.iter().for_each(|record| counter.count(record));
         }
-        if !records.is_empty()
-            && let Err(e) = store.record_invocations(Arc::new(records)).await
-        {
+        let records = Arc::new(records);
+        if let Err(e) = self.store.record_invocations(records.clone()).await {
             tracing::error!("could not store invocation records: {e}");
         }
-        let flushed = !flushes.is_empty();
-        flushes.into_iter().for_each(|done| {
-            let _ = done.send(());
-        });
-        if !flushed {
-            tokio::time::sleep(LINGER).await;
-        }
+        // The store is done with them: they are freed here rather than on the store's thread.
+        let mut records = Arc::try_unwrap(records).unwrap_or_default();
+        records.clear();
+        records
     }
 }
 
@@ -131,7 +175,7 @@ impl InvocationCounter {
         let metrics = &self.metrics;
         let handle = self
             .handles
-            .entry(record.function.as_str(), |name| metrics.function(name));
+            .entry(&*record.function, |name| metrics.function(name));
         let duration = Duration::from_micros(record.duration_us);
         handle.finished(record.status, duration, record.gb_seconds);
     }
@@ -139,13 +183,13 @@ impl InvocationCounter {
 
 #[cfg(test)]
 mod tests {
-    use gust_core::{InvocationStatus, Trigger};
+    use gust_core::{InvocationId, InvocationStatus, Trigger};
 
     use super::*;
 
     fn finished(function: &str) -> InvocationRecord {
         InvocationRecord {
-            id: "01J".into(),
+            id: InvocationId::parse("01J"),
             function: function.into(),
             version: 1,
             trigger: Trigger::Http,

@@ -6,8 +6,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use gust_core::{Error, Trigger, validate_function_name};
 use gust_dispatch::{
-    ActiveVersion, Admission, BILLED_MS, INVOCATION_ID, RequestBody, billed_ms_value,
-    failure_status,
+    ActiveVersion, Admission, BILLED_MS, INVOCATION_ID, RequestBody, failure_status, number_value,
 };
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -67,7 +66,7 @@ async fn call(
     if let Some(billed_ms) = invoked.billed_ms {
         response
             .headers_mut()
-            .insert(BILLED_MS, billed_ms_value(billed_ms));
+            .insert(BILLED_MS, number_value(billed_ms));
     }
     if invoked.cold {
         response

@@ -2,7 +2,9 @@
 //! hour, carrying the sums that usage reads. A row per record cost more CPU on the store thread
 //! (three b-trees updated per invocation) than a warm request itself.
 
-use gust_core::{InvocationRecord, InvocationStatus, RunKeyed, Trigger, UsageGroup};
+use std::sync::Arc;
+
+use gust_core::{InvocationId, InvocationRecord, InvocationStatus, RunKeyed, Trigger, UsageGroup};
 use serde::{Deserialize, Serialize};
 
 use crate::packed_writer::PackedWriter;
@@ -38,17 +40,17 @@ pub enum PackedId<'a> {
 }
 
 impl<'a> PackedId<'a> {
-    fn of(id: &'a str) -> Self {
-        match canonical_ulid(id) {
-            Some(bytes) => PackedId::Ulid(bytes),
-            None => PackedId::Text(id),
+    fn of(id: &'a InvocationId) -> Self {
+        match id {
+            InvocationId::Ulid(bytes) => PackedId::Ulid(*bytes),
+            InvocationId::Text(text) => PackedId::Text(text),
         }
     }
 
-    fn text(&self) -> String {
+    fn id(&self) -> InvocationId {
         match self {
-            PackedId::Ulid(bytes) => ulid::Ulid::from_bytes(*bytes).to_string(),
-            PackedId::Text(text) => text.to_string(),
+            PackedId::Ulid(bytes) => InvocationId::Ulid(*bytes),
+            PackedId::Text(text) => InvocationId::Text(text.to_string()),
         }
     }
 }
@@ -76,7 +78,7 @@ fn hour_of(started_at_ms: i64) -> i64 {
 pub fn batches(records: &[InvocationRecord]) -> Vec<Batch<'_>> {
     let mut groups: RunKeyed<(&str, i64), Vec<&InvocationRecord>> = RunKeyed::default();
     for record in records {
-        let key = (record.function.as_str(), hour_of(record.started_at_ms));
+        let key = (&*record.function, hour_of(record.started_at_ms));
         groups.entry(&key, |_| Vec::new()).push(record);
     }
     let mut groups = groups.into_entries();
@@ -121,41 +123,6 @@ fn pack<'a>(function: &'a str, group: &[&InvocationRecord]) -> Batch<'a> {
     }
 }
 
-/// The 16 bytes of a ULID in its canonical spelling: 26 upper-case Crockford base32 digits, the
-/// first at most 7. Only that spelling turns back into the same text.
-fn canonical_ulid(id: &str) -> Option<[u8; 16]> {
-    const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-    const DIGITS: [u8; 256] = {
-        let mut digits = [u8::MAX; 256];
-        let mut i = 0;
-        while i < ALPHABET.len() {
-            digits[ALPHABET[i] as usize] = i as u8;
-            i += 1;
-        }
-        digits
-    };
-    let text = id.as_bytes();
-    if text.len() != 26 || text[0] > b'7' {
-        return None;
-    }
-    // 2 + 12 + 12 digits: 10, 60 and 60 bits, each summed in a u64 (cheaper than shifting a
-    // u128 26 times). Digits are 5 bits, so an invalid one (all ones) shows in `seen`.
-    let mut seen = 0u8;
-    let mut sum = |digits: &[u8]| {
-        digits.iter().fold(0u64, |value, &c| {
-            let digit = DIGITS[c as usize];
-            seen |= digit;
-            value << 5 | digit as u64
-        })
-    };
-    let (high, middle, low) = (sum(&text[..2]), sum(&text[2..14]), sum(&text[14..]));
-    if seen > 31 {
-        return None;
-    }
-    let value = (high as u128) << 120 | (middle as u128) << 60 | low as u128;
-    Some(value.to_be_bytes())
-}
-
 /// The records of one stored batch.
 pub fn unpack(
     function: &str,
@@ -164,12 +131,13 @@ pub fn unpack(
 ) -> Result<Vec<InvocationRecord>, String> {
     let packed: Vec<Packed> =
         postcard::from_bytes(bytes).map_err(|e| format!("unreadable invocation batch: {e}"))?;
+    let function: Arc<str> = function.into();
     packed
         .into_iter()
         .map(|p| {
             Ok(InvocationRecord {
-                id: p.id.text(),
-                function: function.to_string(),
+                id: p.id.id(),
+                function: function.clone(),
                 version: p.version,
                 trigger: Trigger::parse(p.trigger)
                     .ok_or_else(|| format!("unknown trigger {}", p.trigger))?,
@@ -195,7 +163,7 @@ pub mod tests {
 
     pub fn record(id: u32, function: &str, started_at_ms: i64) -> InvocationRecord {
         InvocationRecord {
-            id: format!("{id:026}"),
+            id: InvocationId::parse(&format!("{id:026}")),
             function: function.into(),
             version: 1,
             trigger: Trigger::Http,
@@ -232,7 +200,7 @@ pub mod tests {
     #[test]
     fn ulids_pack_to_sixteen_bytes_and_other_ids_stay_text() {
         let ulid = ulid::Ulid::new().to_string();
-        let ids = [ulid.clone(), ulid.to_lowercase(), "not-a-ulid".to_string()];
+        let ids = [&ulid, &ulid.to_lowercase(), "not-a-ulid"].map(InvocationId::parse);
         let records: Vec<_> = ids
             .iter()
             .map(|id| InvocationRecord {
@@ -242,28 +210,8 @@ pub mod tests {
             .collect();
         let batch = &batches(&records)[0];
         assert_eq!(unpack("a", 5, &batch.records).unwrap(), records);
-        assert!(matches!(PackedId::of(&ulid), PackedId::Ulid(_)));
+        assert!(matches!(PackedId::of(&ids[0]), PackedId::Ulid(_)));
         assert!(matches!(PackedId::of(&ids[1]), PackedId::Text(_)));
-    }
-
-    #[test]
-    fn canonical_ulids_decode_as_the_ulid_crate_does() {
-        for _ in 0..100 {
-            let ulid = ulid::Ulid::new();
-            assert_eq!(canonical_ulid(&ulid.to_string()), Some(ulid.to_bytes()));
-        }
-        let max = ulid::Ulid(u128::MAX).to_string();
-        assert_eq!(canonical_ulid(&max), Some([255; 16]));
-        let ulid = ulid::Ulid::new().to_string();
-        for other in [
-            ulid.to_lowercase(),
-            format!("8{}", &ulid[1..]),
-            format!("{}U", &ulid[..25]),
-            ulid[1..].to_string(),
-            format!("{ulid}0"),
-        ] {
-            assert_eq!(canonical_ulid(&other), None, "{other}");
-        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Invocation records in the embedded store, packed in batches (see `packed_records`).
 
-use gust_core::{InvocationRecord, InvocationStatus, Trigger};
+use gust_core::{InvocationId, InvocationRecord, InvocationStatus, Trigger};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::packed_records::{batches, unpack};
@@ -126,7 +126,7 @@ fn row_record(row: &Row) -> rusqlite::Result<InvocationRecord> {
     let billed_ms: u64 = row.get(6)?;
     let memory_mb: u32 = row.get(7)?;
     Ok(InvocationRecord {
-        id: row.get(0)?,
+        id: InvocationId::parse(row.get_ref(0)?.as_str()?),
         function: row.get(1)?,
         version: row.get(2)?,
         trigger: named_column(row, 3, "trigger", Trigger::parse)?,

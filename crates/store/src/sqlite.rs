@@ -453,7 +453,7 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use gust_core::{InvocationStatus, Trigger};
+    use gust_core::{InvocationId, InvocationStatus, Trigger};
 
     use super::*;
 
@@ -495,7 +495,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("gust.db")).unwrap();
         let record = InvocationRecord {
-            id: "01J".into(),
+            id: InvocationId::parse("01J"),
             function: "hello".into(),
             version: 1,
             trigger: Trigger::Http,

@@ -212,7 +212,7 @@ mod tests {
         for query in &before {
             expected.push(store.usage(query.clone()).await.unwrap());
         }
-        let a: Vec<_> = records.iter().filter(|r| r.function == "a").collect();
+        let a: Vec<_> = records.iter().filter(|r| &*r.function == "a").collect();
         assert_eq!(expected[0][0].key, "a");
         assert_eq!(expected[0][0].invocations, a.len() as u64);
         assert_eq!(
@@ -251,7 +251,7 @@ mod tests {
         let b = store.usage(only_b).await.unwrap();
         let expected_b = records
             .iter()
-            .filter(|r| r.function == "b" && (1..4).contains(&(r.started_at_ms / 3_600_000)))
+            .filter(|r| &*r.function == "b" && (1..4).contains(&(r.started_at_ms / 3_600_000)))
             .count();
         assert_eq!(b[0].invocations, expected_b as u64);
     }
@@ -294,13 +294,13 @@ mod bounds_tests {
             for r in records.iter().filter(|r| {
                 from.is_none_or(|f| r.started_at_ms >= f)
                     && to.is_none_or(|t| r.started_at_ms < t)
-                    && function.is_none_or(|f| r.function == f)
+                    && function.is_none_or(|f| &*r.function == f)
             }) {
-                let index = match expected.iter().position(|s| s.key == r.function) {
+                let index = match expected.iter().position(|s| *s.key == *r.function) {
                     Some(index) => index,
                     None => {
                         expected.push(UsageSums {
-                            key: r.function.clone(),
+                            key: r.function.to_string(),
                             ..Default::default()
                         });
                         expected.len() - 1
