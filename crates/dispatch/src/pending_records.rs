@@ -50,26 +50,15 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    use gust_core::{InvocationId, InvocationStatus, Trigger};
+    use gust_core::InvocationId;
 
     use super::*;
+    use crate::recorder::tests::finished;
 
     fn record(id: usize) -> InvocationRecord {
         InvocationRecord {
             id: InvocationId::parse(&id.to_string()),
-            function: "f".into(),
-            version: 1,
-            trigger: Trigger::Http,
-            attempt: 1,
-            started_at_ms: 0,
-            duration_us: 1,
-            billed_ms: 1,
-            memory_mb: 128,
-            gb_seconds: InvocationRecord::gb_seconds_for(1, 128),
-            status: InvocationStatus::Ok,
-            cold: false,
-            http_status: 200,
-            error: None,
+            ..finished("f")
         }
     }
 

@@ -182,12 +182,13 @@ impl InvocationCounter {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use gust_core::{InvocationId, InvocationStatus, Trigger};
 
     use super::*;
 
-    fn finished(function: &str) -> InvocationRecord {
+    /// A finished invocation's record, for tests.
+    pub(crate) fn finished(function: &str) -> InvocationRecord {
         InvocationRecord {
             id: InvocationId::parse("01J"),
             function: function.into(),
