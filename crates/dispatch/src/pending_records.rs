@@ -1,6 +1,6 @@
 //! Records of finished invocations waiting for the recorder's next write.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::Mutex;
 
 use gust_core::InvocationRecord;
 use thread_local::ThreadLocal;
@@ -18,7 +18,12 @@ pub struct PendingRecords {
 
 impl PendingRecords {
     pub fn push(&self, record: InvocationRecord) {
-        let mut buffer = lock(self.buffers.get_or_default());
+        // A panic while a record was pushed leaves a buffer that is still whole.
+        let mut buffer = self
+            .buffers
+            .get_or_default()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         buffer.push(record);
         let first = buffer.len() == 1;
         drop(buffer);
@@ -35,14 +40,9 @@ impl PendingRecords {
     /// Moves every waiting record into `records`.
     pub fn take_into(&self, records: &mut Vec<InvocationRecord>) {
         for buffer in self.buffers.iter() {
-            records.append(&mut lock(buffer));
+            records.append(&mut buffer.lock().unwrap_or_else(|p| p.into_inner()));
         }
     }
-}
-
-/// A panic while a record was pushed leaves a buffer that is still whole.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]
