@@ -55,6 +55,9 @@ pub struct DeployArgs {
     /// Memory limit in MB.
     #[arg(long, default_value_t = 128)]
     memory: u32,
+    /// Process runtime: CPU of one instance in millicores (1000 is one core).
+    #[arg(long, default_value_t = 1000)]
+    cpu: u32,
     /// Environment variable KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
@@ -74,6 +77,7 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
         public: args.public,
         timeout_ms: parse_duration_ms(&args.timeout)?,
         memory_mb: args.memory,
+        cpu_millis: args.cpu,
         allow_hosts: args.allow_hosts,
         max_retries: args.max_retries,
         max_event_age_ms: parse_duration_ms(&args.max_event_age)?,

@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// measuring what metering costs.
     #[arg(long)]
     no_metering: bool,
+    /// Run process functions even where the sandbox is incomplete (no root, no cgroups):
+    /// they may then read Gust's data, reach the host's network and use any memory.
+    #[arg(long)]
+    insecure_process_runtime: bool,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -84,7 +88,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = (!args.no_metering).then(|| Arc::new(Metrics::default()));
     let executors = Executors {
         wasm: Arc::new(wasm),
-        process: Arc::new(process_executor(&data_dir)?),
+        process: Arc::new(process_executor(&data_dir, args.insecure_process_runtime)?),
     };
     let dispatcher = Dispatcher::new(
         store.clone(),
@@ -150,15 +154,36 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The process runtime, isolated as far as this host allows; what it cannot do is said
-/// once, loudly, at start.
-fn process_executor(data_dir: &std::path::Path) -> anyhow::Result<ProcessExecutor> {
+/// The process runtime, sandboxed. What the host lacks for the sandbox is fatal as root
+/// (a limit that silently does not apply is worse than none), disables process functions
+/// without root, and is only warned about, at every start, with `--insecure-process-runtime`.
+fn process_executor(data_dir: &std::path::Path, insecure: bool) -> anyhow::Result<ProcessExecutor> {
     let helper = std::env::current_exe().context("cannot find the gust binary")?;
     let isolation = Isolation::detect();
-    for missing in &isolation.missing {
-        tracing::warn!("process runtime is less isolated on this host: {missing}");
+    if !isolation.is_complete() {
+        let missing = isolation.missing.join("; ");
+        if insecure {
+            for missing in &isolation.missing {
+                tracing::warn!(
+                    "--insecure-process-runtime: process functions run less isolated: {missing}"
+                );
+            }
+        } else if isolation.is_root() {
+            anyhow::bail!(
+                "cannot sandbox process functions: {missing}. Fix the host, or start with \
+                 --insecure-process-runtime to run them without these limits"
+            );
+        } else {
+            let why = format!(
+                "process functions are disabled on this server: {missing}. Run `gust serve` \
+                 as root to sandbox them, or start it with --insecure-process-runtime to run \
+                 them without isolation"
+            );
+            tracing::warn!("{why}");
+            return Ok(ProcessExecutor::disabled(data_dir, why));
+        }
     }
-    Ok(ProcessExecutor::new(helper, data_dir, isolation))
+    ProcessExecutor::new(helper, data_dir, isolation).context("cannot start the process runtime")
 }
 
 /// Keeps the store from growing without bound: records past retention become hourly usage.

@@ -3,6 +3,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use std::net::IpAddr;
+
+use crate::address::is_internal;
 use crate::scaling::{ProcessMode, validate_runtime, validate_scaling};
 use crate::{Error, Runtime};
 
@@ -13,6 +16,9 @@ pub const MAX_EVENT_AGE_MS: u64 = 6 * 3600 * 1000;
 pub const MIN_MEMORY_MB: u32 = 16;
 /// A wasm32 linear memory cannot address more than 4 GiB.
 pub const MAX_MEMORY_MB: u32 = 4096;
+/// CPU limits of process instances, in thousandths of a core.
+pub const MIN_CPU_MILLIS: u32 = 10;
+pub const MAX_CPU_MILLIS: u32 = 64_000;
 
 /// What a version of a function runs with. Versions are immutable: changing any of this
 /// makes a new version.
@@ -25,6 +31,8 @@ pub struct FunctionConfig {
     pub timeout_ms: u64,
     /// Linear memory limit in MiB.
     pub memory_mb: u32,
+    /// Process runtime: CPU time of one instance, in thousandths of a core (1000: one core).
+    pub cpu_millis: u32,
     /// Environment variables the function sees.
     pub env: BTreeMap<String, String>,
     /// Hosts (`host` or `host:port`) the function may call over outbound HTTP.
@@ -59,6 +67,7 @@ impl Default for FunctionConfig {
             public: false,
             timeout_ms: 30_000,
             memory_mb: 128,
+            cpu_millis: 1000,
             env: BTreeMap::new(),
             allow_hosts: Vec::new(),
             max_retries: 2,
@@ -95,6 +104,13 @@ impl FunctionConfig {
             return Err(Error::invalid(format!(
                 "memory {} MB is out of range: use {MIN_MEMORY_MB} to {MAX_MEMORY_MB} MB",
                 self.memory_mb
+            )));
+        }
+        if !(MIN_CPU_MILLIS..=MAX_CPU_MILLIS).contains(&self.cpu_millis) {
+            return Err(Error::invalid(format!(
+                "cpu {} millicores is out of range: use {MIN_CPU_MILLIS} to {MAX_CPU_MILLIS} \
+                 (1000 is one core)",
+                self.cpu_millis
             )));
         }
         if self.max_retries > MAX_RETRIES {
@@ -149,6 +165,13 @@ impl FunctionConfig {
             host_matches && entry_port.is_none_or(|p| p == port)
         })
     }
+
+    /// Whether a connection to `ip`, an address an allowed host resolved to, may be made. An
+    /// address of the host itself or of its private networks must be listed as an address:
+    /// allowing `api.example.com` never lets a name that resolves to 127.0.0.1 through.
+    pub fn allows_address(&self, ip: IpAddr, port: u16) -> bool {
+        !is_internal(ip) || self.allows_host(&ip.to_string(), port)
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +199,34 @@ mod tests {
     }
 
     #[test]
+    fn internal_addresses_must_be_listed_as_addresses() {
+        let config = with_hosts(&["api.example.com", "127.0.0.1:9000"]);
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(config.allows_address(ip("93.184.216.34"), 443));
+        assert!(config.allows_address(ip("127.0.0.1"), 9000));
+        assert!(!config.allows_address(ip("127.0.0.1"), 9001));
+        assert!(!config.allows_address(ip("169.254.169.254"), 80));
+        assert!(!config.allows_address(ip("10.0.0.5"), 443));
+    }
+
+    #[test]
+    fn cpu_limits_are_checked() {
+        let mut config = FunctionConfig {
+            cpu_millis: MIN_CPU_MILLIS - 1,
+            ..Default::default()
+        };
+        assert!(
+            config
+                .validate()
+                .unwrap_err()
+                .message
+                .contains("millicores")
+        );
+        config.cpu_millis = 250;
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
     fn limits_are_checked() {
         let mut config = FunctionConfig::default();
         assert!(config.validate_for(Runtime::Wasm).is_ok());
@@ -197,6 +248,7 @@ pub struct ConfigPatch {
     pub public: Option<bool>,
     pub timeout_ms: Option<u64>,
     pub memory_mb: Option<u32>,
+    pub cpu_millis: Option<u32>,
     /// Replaces the whole environment.
     pub env: Option<BTreeMap<String, String>>,
     /// Replaces the whole list of allowed hosts.
@@ -220,6 +272,7 @@ impl ConfigPatch {
             public: self.public.unwrap_or(config.public),
             timeout_ms: self.timeout_ms.unwrap_or(config.timeout_ms),
             memory_mb: self.memory_mb.unwrap_or(config.memory_mb),
+            cpu_millis: self.cpu_millis.unwrap_or(config.cpu_millis),
             env: self.env.unwrap_or_else(|| config.env.clone()),
             allow_hosts: self
                 .allow_hosts

@@ -3,6 +3,7 @@
 #[macro_use]
 mod text_enum;
 
+mod address;
 mod async_invocation;
 mod config;
 mod duration;
@@ -16,10 +17,11 @@ mod scaling;
 mod trigger;
 mod usage;
 
+pub use address::is_internal;
 pub use async_invocation::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, StoredRequest};
 pub use config::{
-    ConfigPatch, FunctionConfig, MAX_EVENT_AGE_MS, MAX_MEMORY_MB, MAX_RETRIES, MAX_TIMEOUT_MS,
-    MIN_MEMORY_MB,
+    ConfigPatch, FunctionConfig, MAX_CPU_MILLIS, MAX_EVENT_AGE_MS, MAX_MEMORY_MB, MAX_RETRIES,
+    MAX_TIMEOUT_MS, MIN_CPU_MILLIS, MIN_MEMORY_MB,
 };
 pub use duration::parse_duration_ms;
 pub use error::{Error, ErrorKind};

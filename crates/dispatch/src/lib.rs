@@ -205,6 +205,14 @@ impl Dispatcher {
         }
     }
 
+    /// Whether `name` may be called without a token, read without loading its code.
+    pub async fn is_public(&self, name: &str) -> Result<bool, Error> {
+        if let Some(active) = self.cached(name) {
+            return Ok(active.config.public);
+        }
+        Ok(self.function(name).await?.latest.config.public)
+    }
+
     /// The version that serves `name`, loading it on first use.
     pub async fn resolve(&self, name: &str) -> Result<Arc<ActiveVersion>, Error> {
         if let Some(active) = self.cached(name) {

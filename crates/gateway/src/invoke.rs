@@ -11,7 +11,7 @@ use gust_dispatch::{
 use http_body_util::BodyExt;
 use serde_json::json;
 
-use crate::{ApiError, AppState, auth};
+use crate::{ApiError, AppState, guest_headers};
 
 pub const COLD_START: HeaderName = HeaderName::from_static("x-gust-cold-start");
 
@@ -87,14 +87,13 @@ pub async fn admit(
     let path = parts.uri.path().to_string();
     let (name, rest) = split_path(&path, prefix);
     validate_function_name(name)?;
-    let active = state.dispatcher.resolve(name).await?;
-    if !active.config.public {
-        if !state.token.admits(&parts.headers) {
-            return Err(auth::unauthorized());
-        }
-        // The admin token is Gust's, not the function's: never hand it to the guest.
-        parts.headers.remove(header::AUTHORIZATION);
+    // Checked before anything is loaded; to an anonymous caller a private function does not
+    // exist, so names cannot be probed.
+    if !state.token.admits(&parts.headers) && !state.dispatcher.is_public(name).await? {
+        return Err(Error::function_not_found(name).into());
     }
+    let active = state.dispatcher.resolve(name).await?;
+    guest_headers::scrub(&mut parts.headers, &state.token);
     parts.uri = guest_uri(rest, parts.uri.query())?;
     if !parts.headers.contains_key(header::HOST) {
         parts

@@ -6,6 +6,7 @@ mod auth;
 mod body_limit;
 mod enqueue;
 mod error;
+mod guest_headers;
 mod health;
 mod invoke;
 mod openapi;

@@ -10,6 +10,8 @@ use serde_json::Value;
 use tempfile::TempDir;
 
 const GUST: &str = env!("CARGO_BIN_EXE_gust");
+/// The unprivileged user (`nobody` on Debian).
+const NOBODY: u32 = 65534;
 
 /// The repository root (this file is crates/cli/tests/e2e/harness.rs).
 fn repo_root() -> PathBuf {
@@ -81,12 +83,39 @@ impl Server {
 
     /// Starts on an existing data directory (to test restarts).
     pub fn start_in(data_dir: &Path, extra_args: &[&str]) -> Server {
+        let mut command = Command::new(GUST);
+        // Without root there is no sandbox, and process functions run only on this flag.
+        if !running_as_root() {
+            command.arg("--insecure-process-runtime");
+        }
+        Self::launch(command, data_dir, extra_args)
+    }
+
+    /// Starts as the unprivileged user `nobody`, from a copy of the binary in a data
+    /// directory it owns (the build's own folder may be out of its reach). As anyone but
+    /// root, starts as that user.
+    pub fn start_unprivileged(extra_args: &[&str]) -> Server {
+        use std::os::unix::process::CommandExt;
+        let temp = TempDir::new().unwrap();
+        let binary = temp.path().join("gust");
+        std::fs::copy(GUST, &binary).unwrap();
+        let mut command = Command::new(&binary);
+        if running_as_root() {
+            std::os::unix::fs::chown(temp.path(), Some(NOBODY), Some(NOBODY)).unwrap();
+            command.uid(NOBODY).gid(NOBODY);
+        }
+        let mut server = Self::launch(command, temp.path(), extra_args);
+        server._temp = Some(temp);
+        server
+    }
+
+    fn launch(mut command: Command, data_dir: &Path, extra_args: &[&str]) -> Server {
         let log = File::options()
             .create(true)
             .append(true)
             .open(data_dir.join("server.log"))
             .unwrap();
-        let mut child = Command::new(GUST)
+        let mut child = command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(extra_args)
@@ -121,6 +150,11 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
     }
 
     /// Sends a signal and waits for the process to exit; returns whether it exited cleanly.
@@ -288,6 +322,15 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+pub fn running_as_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|line| line.starts_with("Uid:"))
+        .and_then(|line| line.split_whitespace().nth(2))
+        == Some("0")
 }
 
 pub fn stdout(output: &Output) -> String {

@@ -5,6 +5,7 @@ mod harness;
 
 mod async_queue;
 mod deploy_errors;
+mod guest_headers;
 mod invoke;
 mod lifecycle;
 mod limits;
@@ -14,3 +15,4 @@ mod metering;
 mod process;
 mod scaling;
 mod schedules;
+mod walls;

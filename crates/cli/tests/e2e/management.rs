@@ -52,7 +52,7 @@ fn redeploys_make_versions_only_when_something_changed() {
 fn settings_change_without_a_new_upload() {
     let server = Server::start();
     server.deploy("env", "env", json!({"env": {"A": "1"}}));
-    assert_eq!(server.get("/fn/env").send().unwrap().status(), 401);
+    assert_eq!(server.get("/fn/env").send().unwrap().status(), 404);
     let patched = server
         .admin(reqwest::Method::PATCH, "/v1/functions/env")
         .json(&json!({"public": true, "env": {"A": "2"}, "memory_mb": 64}))

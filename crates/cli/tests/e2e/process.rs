@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Server, error_of, example_dir, fixture_dir, stdout};
+use crate::harness::{Server, error_of, example_dir, fixture_dir, running_as_root, stdout};
 
-fn json_of(server: &Server, path: &str) -> Value {
+pub fn json_of(server: &Server, path: &str) -> Value {
     let response = server.get(path).send().unwrap();
     let status = response.status();
     let body = response.text().unwrap();
@@ -92,17 +92,22 @@ fn a_script_in_stdio_mode_reads_stdin_and_answers_on_stdout() {
 
 #[test]
 fn the_sandbox_hides_the_host_and_limits_the_function() {
-    let server = Server::start();
     if !running_as_root() {
+        let server = Server::start();
         let log = server.server_log();
-        assert!(log.contains("process runtime is less isolated"), "{log}");
+        assert!(log.contains("process functions run less isolated"), "{log}");
         return;
     }
+    // As on a fresh host: the limits must hold without a `gust` group left by a former run.
+    remove_gust_cgroups();
+    let server = Server::start();
     let dir = fixture_dir("probe");
     let flags = [
         "--public",
         "--memory",
         "64",
+        "--cpu",
+        "250",
         "--env",
         "GREETING=s3cret-value",
     ];
@@ -117,14 +122,15 @@ fn the_sandbox_hides_the_host_and_limits_the_function() {
     let pids = me["pids"].as_array().unwrap();
     assert!(pids.iter().all(|p| p.as_u64().unwrap() < 10), "{pids:?}");
     assert_eq!(me["hostname"], "gust");
-    // Only what the function declared, plus PORT and a plain PATH/HOME.
+    // Only what the function declared, plus PORT, the egress proxy and a plain PATH/HOME.
     let env = me["env"].as_object().unwrap();
     let mut names: Vec<&str> = env.keys().map(String::as_str).collect();
     names.sort();
-    assert_eq!(
-        names,
-        ["GREETING", "HOME", "LANG", "PATH", "PORT", "PWD", "TMPDIR"]
-    );
+    let mut expected = vec!["GREETING", "HOME", "LANG", "PATH", "PORT", "PWD", "TMPDIR"];
+    expected.extend(["HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"]);
+    expected.extend(["http_proxy", "https_proxy", "no_proxy"]);
+    expected.sort();
+    assert_eq!(names, expected);
     assert!(
         !any_command_line_contains("s3cret-value"),
         "environment values stay out of `ps`"
@@ -162,6 +168,13 @@ fn the_sandbox_hides_the_host_and_limits_the_function() {
     assert!(
         (10..300).contains(&started),
         "the pid limit stops a fork bomb: {started}"
+    );
+
+    let spun = json_of(&server, "/fn/probe/spin?s=1");
+    let cpu_s = spun["cpu_s"].as_f64().unwrap();
+    assert!(
+        cpu_s < 0.6,
+        "a quarter of a core gets about 0.25 s a second: {cpu_s}"
     );
 
     let small = json_of(&server, "/fn/probe/hog?mb=16");
@@ -321,11 +334,24 @@ fn any_command_line_contains(text: &str) -> bool {
     })
 }
 
-fn running_as_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|line| line.starts_with("Uid:"))
-        .and_then(|line| line.split_whitespace().nth(2))
-        == Some("0")
+/// Removes the `gust` groups of the cgroup hierarchies, deepest first, as far as no running
+/// server still uses them (a group with processes or children cannot be removed).
+fn remove_gust_cgroups() {
+    fn remove_tree(dir: &std::path::Path) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove_tree(&entry.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    for controller in ["memory", "pids", "cpu", "unified", ""] {
+        remove_tree(
+            &std::path::Path::new("/sys/fs/cgroup")
+                .join(controller)
+                .join("gust"),
+        );
+    }
 }

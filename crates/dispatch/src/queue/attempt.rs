@@ -2,6 +2,7 @@ use base64::Engine;
 use bytes::Bytes;
 use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, now_ms};
 use gust_store::AttemptUpdate;
+use http::HeaderValue;
 use http_body_util::{BodyExt, Full, Limited};
 
 use super::AsyncQueue;
@@ -166,11 +167,14 @@ fn build_request(
     let body = Full::new(Bytes::from(stored.body.clone()))
         .map_err(|never| match never {})
         .boxed_unsync();
-    builder
-        .header(http::header::HOST, "localhost")
-        .header(ATTEMPT, invocation.attempts)
+    let mut request = builder
         .body(body)
-        .map_err(|e| format!("the stored request is invalid: {e}"))
+        .map_err(|e| format!("the stored request is invalid: {e}"))?;
+    // Set, not added: Gust's own values are the only ones the function sees.
+    let headers = request.headers_mut();
+    headers.insert(http::header::HOST, HeaderValue::from_static("localhost"));
+    headers.insert(ATTEMPT, HeaderValue::from(invocation.attempts));
+    Ok(request)
 }
 
 fn result_of(http_status: u16, headers: &http::HeaderMap, body: Bytes) -> AsyncResult {

@@ -1,16 +1,31 @@
-//! Per-instance cgroups: a memory limit and a pid limit. Works with cgroup v2 (one unified
-//! hierarchy) and v1 (separate `memory` and `pids` hierarchies).
+//! Per-instance cgroups: a memory limit, a pid limit and a CPU quota. Works with cgroup v2
+//! (one unified hierarchy) and v1 (separate `memory`, `pids` and `cpu` hierarchies).
 
 use std::path::{Path, PathBuf};
 
 const ROOT: &str = "/sys/fs/cgroup";
-const CONTROLLERS: &str = "+memory +pids";
+const CONTROLLERS: &str = "+memory +pids +cpu";
+/// The scheduler period a CPU quota is a share of, in microseconds.
+const CPU_PERIOD_US: u64 = 100_000;
 
 /// Which cgroup layout this host offers, found once at start.
 #[derive(Debug, Clone)]
 pub enum CgroupLayout {
     V2(PathBuf),
-    V1 { memory: PathBuf, pids: PathBuf },
+    V1 {
+        memory: PathBuf,
+        pids: PathBuf,
+        cpu: PathBuf,
+    },
+}
+
+/// What one instance may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub memory_bytes: u64,
+    pub max_pids: u32,
+    /// Thousandths of a core.
+    pub cpu_millis: u32,
 }
 
 impl CgroupLayout {
@@ -29,14 +44,19 @@ impl CgroupLayout {
             make_dir(&parent)?;
             enable_controllers(&parent)?;
             CgroupLayout::V2(parent)
-        } else if root.join("memory").is_dir() && root.join("pids").is_dir() {
-            let memory = root.join("memory/gust").join(&server);
-            let pids = root.join("pids/gust").join(&server);
-            make_dir(&memory)?;
-            make_dir(&pids)?;
-            CgroupLayout::V1 { memory, pids }
+        } else if ["memory", "pids", "cpu"]
+            .iter()
+            .all(|c| root.join(c).is_dir())
+        {
+            let [memory, pids, cpu] = ["memory", "pids", "cpu"]
+                .map(|controller| root.join(controller).join("gust").join(&server));
+            // A fresh host has no `gust/` parent yet: make it first.
+            for dir in [&memory, &pids, &cpu] {
+                make_dirs(dir)?;
+            }
+            CgroupLayout::V1 { memory, pids, cpu }
         } else {
-            return Err(format!("no memory and pids controllers under {ROOT}"));
+            return Err(format!("no memory, pids and cpu controllers under {ROOT}"));
         };
         layout.remove_stale();
         Ok(layout)
@@ -47,7 +67,7 @@ impl CgroupLayout {
     fn remove_stale(&self) {
         let parents = match self {
             CgroupLayout::V2(parent) => vec![parent],
-            CgroupLayout::V1 { memory, pids } => vec![memory, pids],
+            CgroupLayout::V1 { memory, pids, cpu } => vec![memory, pids, cpu],
         };
         for gust in parents.iter().filter_map(|p| p.parent()) {
             for server in subdirs(gust) {
@@ -67,29 +87,41 @@ impl CgroupLayout {
     }
 
     /// A group for one instance with its limits set.
-    pub fn create(&self, name: &str, memory_bytes: u64, max_pids: u32) -> Result<Cgroup, String> {
-        let dirs = match self {
-            CgroupLayout::V2(parent) => vec![parent.join(name)],
-            CgroupLayout::V1 { memory, pids } => vec![memory.join(name), pids.join(name)],
+    pub fn create(&self, name: &str, limits: Limits) -> Result<Cgroup, String> {
+        let quota_us = u64::from(limits.cpu_millis) * CPU_PERIOD_US / 1000;
+        let group = match self {
+            CgroupLayout::V2(parent) => {
+                let dir = parent.join(name);
+                make_dir(&dir)?;
+                write(&dir.join("memory.max"), &limits.memory_bytes.to_string())?;
+                // No swap: the limit is the memory the function really has.
+                let _ = std::fs::write(dir.join("memory.swap.max"), "0");
+                write(&dir.join("pids.max"), &limits.max_pids.to_string())?;
+                write(&dir.join("cpu.max"), &format!("{quota_us} {CPU_PERIOD_US}"))?;
+                Cgroup {
+                    dirs: vec![dir],
+                    v2: true,
+                }
+            }
+            CgroupLayout::V1 { memory, pids, cpu } => {
+                let dirs = [memory, pids, cpu].map(|parent| parent.join(name));
+                for dir in &dirs {
+                    make_dir(dir)?;
+                }
+                let [memory, pids, cpu] = &dirs;
+                write(
+                    &memory.join("memory.limit_in_bytes"),
+                    &limits.memory_bytes.to_string(),
+                )?;
+                write(&pids.join("pids.max"), &limits.max_pids.to_string())?;
+                write(&cpu.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+                write(&cpu.join("cpu.cfs_quota_us"), &quota_us.to_string())?;
+                Cgroup {
+                    dirs: dirs.to_vec(),
+                    v2: false,
+                }
+            }
         };
-        for dir in &dirs {
-            make_dir(dir)?;
-        }
-        let group = Cgroup {
-            dirs,
-            v2: matches!(self, CgroupLayout::V2(_)),
-        };
-        let (memory_file, pids_dir) = if group.v2 {
-            ("memory.max", &group.dirs[0])
-        } else {
-            ("memory.limit_in_bytes", &group.dirs[1])
-        };
-        write(&group.dirs[0].join(memory_file), &memory_bytes.to_string())?;
-        if group.v2 {
-            // No swap: the limit is the memory the function really has.
-            let _ = std::fs::write(group.dirs[0].join("memory.swap.max"), "0");
-        }
-        write(&pids_dir.join("pids.max"), &max_pids.to_string())?;
         Ok(group)
     }
 }
@@ -132,7 +164,7 @@ impl Cgroup {
 
 fn enable_controllers(group: &Path) -> Result<(), String> {
     std::fs::write(group.join("cgroup.subtree_control"), CONTROLLERS)
-        .map_err(|e| format!("cannot enable the memory and pids controllers: {e}"))
+        .map_err(|e| format!("cannot enable the memory, pids and cpu controllers: {e}"))
 }
 
 fn subdirs(dir: &Path) -> Vec<PathBuf> {
@@ -152,6 +184,10 @@ fn make_dir(dir: &Path) -> Result<(), String> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(format!("cannot create {}: {e}", dir.display())),
     }
+}
+
+fn make_dirs(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))
 }
 
 fn write(file: &Path, value: &str) -> Result<(), String> {

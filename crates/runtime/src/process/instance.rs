@@ -60,7 +60,7 @@ impl HttpInstance {
                     describe(exit)
                 ));
             }
-            if let Ok(stream) = TcpStream::connect(("127.0.0.1", self.port)).await {
+            if let Ok(stream) = self.process.connect(self.port).await {
                 self.keep(stream).await;
                 return Ok(());
             }
@@ -125,7 +125,9 @@ impl HttpInstance {
         let mut sender = match self.free_connection() {
             Some(sender) => sender,
             None => {
-                let stream = TcpStream::connect(("127.0.0.1", self.port))
+                let stream = self
+                    .process
+                    .connect(self.port)
                     .await
                     .map_err(|e| e.to_string())?;
                 handshake(stream).await.map_err(|e| e.to_string())?

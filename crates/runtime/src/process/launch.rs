@@ -1,18 +1,24 @@
 //! Starts a function's command through the sandbox helper and watches it until it exits.
 
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use gust_core::LogStream;
-use tokio::process::{ChildStdin, ChildStdout, Command};
+use gust_core::{FunctionConfig, LogStream};
+use tokio::net::TcpStream;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
-use super::cgroup::{Cgroup, CgroupLayout};
+use super::cgroup::{Cgroup, CgroupLayout, Limits};
+use super::egress::{self, EGRESS_PORT};
+use super::netns::NetNamespace;
 use super::output::{OutputRouter, pump};
 use super::sandbox::SandboxSpec;
+use super::spawner::Spawner;
 
 /// Processes one instance may have at once: room for a server's threads and workers, not for
 /// a fork bomb.
@@ -20,9 +26,12 @@ pub const MAX_PIDS: u32 = 256;
 /// Size of an instance's private /tmp.
 const TMP_MB: u32 = 64;
 
+/// The port an HTTP-mode function listens on inside its own network namespace.
+const FUNCTION_PORT: u16 = 8080;
+
 /// How isolated functions are on this host, found once at start.
 pub struct Isolation {
-    /// Namespaces and the unprivileged user (needs root).
+    /// Namespaces (pid, mount, IPC, UTS and network) and the unprivileged user (needs root).
     pub namespaces: bool,
     pub cgroups: Option<CgroupLayout>,
     /// What is missing, in words for the start-up warning.
@@ -35,15 +44,15 @@ impl Isolation {
         let mut missing = Vec::new();
         if !root {
             missing.push(
-                "not running as root: no pid/mount namespaces, no private /tmp, functions run \
-                 as Gust's own user"
+                "not running as root: no pid, mount or network namespaces, no private /tmp; \
+                 functions run as Gust's own user, on the host's network"
                     .to_string(),
             );
         }
         let cgroups = match CgroupLayout::detect() {
             Ok(layout) => Some(layout),
             Err(why) => {
-                missing.push(format!("no cgroups ({why}): no memory or pid limit"));
+                missing.push(format!("no cgroups ({why}): no memory, pid or CPU limit"));
                 None
             }
         };
@@ -52,6 +61,18 @@ impl Isolation {
             cgroups,
             missing,
         }
+    }
+}
+
+impl Isolation {
+    /// Whether every part of the sandbox is there.
+    pub fn is_complete(&self) -> bool {
+        self.missing.is_empty()
+    }
+
+    /// Whether Gust runs as root, the one way to have the namespaces and the user.
+    pub fn is_root(&self) -> bool {
+        self.namespaces
     }
 }
 
@@ -67,6 +88,8 @@ pub struct Exit {
 /// What a launch gives back: the pipes left to the caller and a watch on the exit.
 pub struct Launched {
     pid: u32,
+    /// The sandbox's own network, when it has one.
+    network: Option<SandboxNetwork>,
     pub stdin: Option<ChildStdin>,
     pub stdout: Option<ChildStdout>,
     pub output: Arc<OutputRouter>,
@@ -83,6 +106,15 @@ impl Launched {
 
     pub fn has_exited(&self) -> bool {
         self.exited.borrow().is_some()
+    }
+
+    /// A connection to `port` on the sandbox's loopback (the host's, without a namespace).
+    pub async fn connect(&self, port: u16) -> std::io::Result<TcpStream> {
+        let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        match &self.network {
+            Some(network) => network.namespace.tcp_socket()?.connect(address).await,
+            None => TcpStream::connect(address).await,
+        }
     }
 
     /// Waits for the exit.
@@ -106,33 +138,61 @@ impl Drop for Launched {
     }
 }
 
+/// A sandbox's own network namespace and the egress proxy that serves it.
+struct SandboxNetwork {
+    namespace: NetNamespace,
+    proxy: JoinHandle<()>,
+}
+
+impl Drop for SandboxNetwork {
+    fn drop(&mut self) {
+        self.proxy.abort();
+    }
+}
+
 pub struct Launcher {
     /// The `gust` binary, which runs the helper as `gust __sandbox SPEC`.
     helper: PathBuf,
     isolation: Isolation,
+    spawner: Spawner,
     /// Where the sandboxes' (empty) root mount points are made.
     roots: PathBuf,
     next: AtomicU64,
 }
 
-/// What to run, and with how much memory.
+/// What to run, and with which limits.
 pub struct LaunchSpec<'a> {
     pub function_dir: &'a Path,
-    pub command: &'a str,
+    /// The command, limits and allowed hosts.
+    pub config: &'a Arc<FunctionConfig>,
     pub env: Vec<(String, String)>,
-    pub memory_mb: u32,
     /// Whether the caller writes to stdin and reads stdout itself (stdio mode); otherwise
     /// stdout is logged like stderr.
     pub piped: bool,
 }
 
 impl Launcher {
-    pub fn new(helper: PathBuf, isolation: Isolation, roots: PathBuf) -> Launcher {
+    pub fn new(
+        helper: PathBuf,
+        isolation: Isolation,
+        roots: PathBuf,
+        spawner: Spawner,
+    ) -> Launcher {
         Launcher {
             helper,
             isolation,
+            spawner,
             roots,
             next: AtomicU64::new(0),
+        }
+    }
+
+    /// The port an HTTP-mode instance is told to listen on.
+    pub fn instance_port(&self) -> Result<u16, String> {
+        if self.isolation.namespaces {
+            Ok(FUNCTION_PORT)
+        } else {
+            free_port()
         }
     }
 
@@ -142,18 +202,28 @@ impl Launcher {
             std::process::id(),
             self.next.fetch_add(1, Ordering::Relaxed)
         );
+        let config = spec.config;
+        let limits = Limits {
+            memory_bytes: u64::from(config.memory_mb) << 20,
+            max_pids: MAX_PIDS,
+            cpu_millis: config.cpu_millis,
+        };
         let cgroup = match &self.isolation.cgroups {
-            Some(layout) => Some(layout.create(&id, u64::from(spec.memory_mb) << 20, MAX_PIDS)?),
+            Some(layout) => Some(layout.create(&id, limits)?),
             None => None,
         };
+        let mut env = spec.env;
+        if self.isolation.namespaces {
+            env.extend(proxy_env());
+        }
         let root_dir = self.roots.join(&id);
         std::fs::create_dir_all(&root_dir)
             .map_err(|e| format!("cannot create {}: {e}", root_dir.display()))?;
         let sandbox = SandboxSpec {
-            command: spec.command.to_string(),
+            command: config.command.clone().unwrap_or_default(),
             function_dir: spec.function_dir.to_path_buf(),
             root_dir: root_dir.clone(),
-            env: spec.env,
+            env,
             cgroup_procs: cgroup.as_ref().map(Cgroup::procs_files).unwrap_or_default(),
             isolate: self.isolation.namespaces,
             tmp_mb: TMP_MB,
@@ -176,18 +246,25 @@ impl Launcher {
             // Its own process group, so that one signal reaches everything it started.
             .process_group(0)
             .kill_on_drop(true);
-        // If Gust dies, the helper dies with it (and the sandbox with the helper).
+        // If Gust dies, the helper dies with it (and the sandbox with the helper). The signal
+        // follows the forking thread: the spawner's, which lives as long as Gust.
         unsafe {
             command.pre_exec(|| {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 Ok(())
             });
         }
-        let mut child = command
-            .spawn()
-            .map_err(|e| format!("cannot start the sandbox helper: {e}"))?;
+        let (mut child, network) = self.spawn(command)?;
         let pid = child.id().unwrap_or(0);
         let output = Arc::new(OutputRouter::default());
+        let network = match network {
+            Some((namespace, listener)) => {
+                let proxy = egress::serve(listener, config.clone(), output.clone())
+                    .map_err(|e| format!("cannot start the egress proxy: {e}"))?;
+                Some(SandboxNetwork { namespace, proxy })
+            }
+            None => None,
+        };
         if let Some(stderr) = child.stderr.take() {
             tokio::spawn(pump(stderr, LogStream::Stderr, output.clone()));
         }
@@ -218,12 +295,64 @@ impl Launcher {
         });
         Ok(Launched {
             pid,
+            network,
             stdin,
             stdout,
             output,
             exited,
         })
     }
+}
+
+impl Launcher {
+    /// Starts the helper from the spawner's thread, in a network namespace of its own (with
+    /// the egress proxy's listener) when the host allows.
+    #[allow(clippy::type_complexity)]
+    fn spawn(
+        &self,
+        mut command: Command,
+    ) -> Result<(Child, Option<(NetNamespace, std::net::TcpListener)>), String> {
+        let isolate_network = self.isolation.namespaces;
+        let spawned = self.spawner.run(move || {
+            if !isolate_network {
+                return command.spawn().map(|child| (child, None));
+            }
+            let (namespace, spawned) = NetNamespace::create_and(|| {
+                let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, EGRESS_PORT))?;
+                Ok::<_, std::io::Error>((command.spawn()?, listener))
+            })?;
+            let (child, listener) = spawned?;
+            Ok((child, Some((namespace, listener))))
+        })?;
+        spawned.map_err(|e| format!("cannot start the sandbox helper: {e}"))
+    }
+}
+
+/// How a sandboxed program finds the egress proxy: the variables most HTTP clients read.
+fn proxy_env() -> Vec<(String, String)> {
+    let proxy = format!("http://127.0.0.1:{EGRESS_PORT}");
+    let local = "localhost,127.0.0.1".to_string();
+    [
+        ("HTTP_PROXY", proxy.clone()),
+        ("HTTPS_PROXY", proxy.clone()),
+        ("http_proxy", proxy.clone()),
+        ("https_proxy", proxy),
+        ("NO_PROXY", local.clone()),
+        ("no_proxy", local),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+/// A port nothing listens on now, for an instance on the host's own network.
+fn free_port() -> Result<u16, String> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| format!("cannot find a free port: {e}"))?;
+    listener
+        .local_addr()
+        .map(|a| a.port())
+        .map_err(|e| e.to_string())
 }
 
 /// Removes an exited instance's cgroup and root mount point, once the kernel has let go of

@@ -2,12 +2,15 @@
 //! either as a long-running HTTP server (`http` mode) or once per request (`stdio` mode).
 
 mod cgroup;
+mod egress;
 mod http_mode;
 mod instance;
 mod launch;
+mod netns;
 mod output;
 mod pool;
 pub mod sandbox;
+mod spawner;
 mod stdio_mode;
 mod unpack;
 mod watched_body;
@@ -26,22 +29,38 @@ use crate::{
 pub use launch::Isolation;
 use launch::Launcher;
 use pool::HttpPool;
+use spawner::Spawner;
 use stdio_mode::StdioRunner;
 pub use unpack::MAX_UNPACKED_BYTES;
 
 pub struct ProcessExecutor {
-    launcher: Arc<Launcher>,
+    /// What starts instances, or why process functions cannot run on this server.
+    launcher: Result<Arc<Launcher>, String>,
     /// Unpacked artifacts, one folder per sha256.
     artifacts: PathBuf,
 }
 
 impl ProcessExecutor {
-    /// `helper` is the `gust` binary (it runs the sandbox as `gust __sandbox`).
-    pub fn new(helper: PathBuf, data_dir: &Path, isolation: Isolation) -> ProcessExecutor {
+    /// `helper` is the `gust` binary (it runs the sandbox as `gust __sandbox`). Must be
+    /// called inside the tokio runtime.
+    pub fn new(
+        helper: PathBuf,
+        data_dir: &Path,
+        isolation: Isolation,
+    ) -> std::io::Result<ProcessExecutor> {
         let roots = data_dir.join("process/roots");
         let _ = std::fs::remove_dir_all(&roots);
+        let spawner = Spawner::start(tokio::runtime::Handle::current())?;
+        Ok(ProcessExecutor {
+            launcher: Ok(Arc::new(Launcher::new(helper, isolation, roots, spawner))),
+            artifacts: data_dir.join("process/artifacts"),
+        })
+    }
+
+    /// An executor that refuses every process function, saying `why`.
+    pub fn disabled(data_dir: &Path, why: String) -> ProcessExecutor {
         ProcessExecutor {
-            launcher: Arc::new(Launcher::new(helper, isolation, roots)),
+            launcher: Err(why),
             artifacts: data_dir.join("process/artifacts"),
         }
     }
@@ -55,6 +74,7 @@ impl Executor for ProcessExecutor {
         artifact: ArtifactSource,
         config: &Arc<FunctionConfig>,
     ) -> Result<Arc<dyn Loaded>, LoadError> {
+        let launcher = self.launcher.clone().map_err(LoadError::Invalid)?;
         let dir = self.artifacts.join(sha256);
         if !dir.is_dir() {
             let target = dir.clone();
@@ -70,7 +90,6 @@ impl Executor for ProcessExecutor {
             .map_err(|e| LoadError::Internal(e.to_string()))?
             .map_err(LoadError::Invalid)?;
         }
-        let launcher = self.launcher.clone();
         let function = match config.mode {
             ProcessMode::Http => {
                 ProcessFunction::Http(HttpPool::new(launcher, dir, config.clone()))

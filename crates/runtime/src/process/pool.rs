@@ -117,15 +117,14 @@ impl HttpPool {
     }
 
     fn start(&self) -> Result<Arc<HttpInstance>, String> {
-        let port = free_port()?;
+        let port = self.launcher.instance_port()?;
         let mut env = super::base_env(&self.config);
         env.retain(|(key, _)| key != "PORT");
         env.push(("PORT".into(), port.to_string()));
         let process = self.launcher.launch(LaunchSpec {
             function_dir: &self.function_dir,
-            command: self.config.command.as_deref().unwrap_or_default(),
+            config: &self.config,
             env,
-            memory_mb: self.config.memory_mb,
             piped: false,
         })?;
         Ok(Arc::new(HttpInstance::new(process, port)))
@@ -233,14 +232,4 @@ impl Drop for HttpPool {
             instance.retire();
         }
     }
-}
-
-/// A port nothing listens on now, for the next instance.
-fn free_port() -> Result<u16, String> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")
-        .map_err(|e| format!("cannot find a free port: {e}"))?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
 }

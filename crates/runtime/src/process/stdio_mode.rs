@@ -71,9 +71,8 @@ impl StdioRunner {
         env.extend(cgi_env(&parts, &call.invocation_id));
         let launched = self.launcher.launch(LaunchSpec {
             function_dir: &self.function_dir,
-            command: self.config.command.as_deref().unwrap_or_default(),
+            config: &self.config,
             env,
-            memory_mb: self.config.memory_mb,
             piped: true,
         });
         let mut process = match launched {
