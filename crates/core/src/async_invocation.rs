@@ -67,6 +67,9 @@ pub struct AsyncResult {
     /// The body, as text when it is UTF-8, else base64 (see `body_base64`).
     pub body: String,
     pub body_base64: bool,
+    /// The function answered more than the kept limit: `body` is its beginning.
+    #[serde(default)]
+    pub truncated: bool,
 }
 
 /// An invocation accepted for later: its request, its attempts and, once done, its result.

@@ -62,6 +62,24 @@ fn an_async_invocation_runs_and_keeps_its_result() {
 }
 
 #[test]
+fn a_success_too_large_to_keep_is_kept_cut_not_retried() {
+    let server = Server::start_with(&["--max-async-payload-kb", "8192"]);
+    server.deploy("echo", "echo", public());
+    let seven_mib = "x".repeat(7 << 20);
+    let id = enqueue(&server, "/async/echo", &seven_mib);
+    let view = wait_final(&server, &id);
+    assert_eq!(view["state"], "succeeded", "{}", view["errors"]);
+    assert_eq!(
+        view["attempts"], 1,
+        "a 2xx answer runs (and is billed) once"
+    );
+    let result = &view["result"];
+    assert_eq!(result["truncated"], true);
+    assert_eq!(result["body"].as_str().unwrap().len(), 6 << 20);
+    assert_eq!(server.invocations("echo", 1).len(), 1);
+}
+
+#[test]
 fn failures_are_retried_then_dead_lettered_and_can_be_replayed() {
     let server = Server::start_with(&["--retry-base-delay", "20ms"]);
     server.deploy("panic", "panic", json!({"public": true, "max_retries": 2}));

@@ -1,9 +1,9 @@
 use base64::Engine;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, now_ms};
 use gust_store::AttemptUpdate;
 use http::HeaderValue;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 
 use super::AsyncQueue;
 use super::backoff::retry_delay;
@@ -97,16 +97,18 @@ impl AsyncQueue {
             }
         };
         let (parts, body) = response.into_parts();
-        let body = match Limited::new(body, MAX_RESULT_BYTES).collect().await {
-            Ok(body) => body.to_bytes(),
-            Err(e) => {
-                return Answer::Failed {
-                    http_status: Some(parts.status.as_u16()),
-                    message: format!("reading the function's answer failed: {e}"),
-                };
-            }
-        };
-        Answer::Response(result_of(parts.status.as_u16(), &parts.headers, body))
+        // An answer is kept whole up to the limit and cut past it, never failed for its size:
+        // retrying a function that succeeded would run and bill it again.
+        match read_at_most(body, MAX_RESULT_BYTES).await {
+            Ok((body, truncated)) => Answer::Response(AsyncResult {
+                truncated,
+                ..result_of(parts.status.as_u16(), &parts.headers, body)
+            }),
+            Err(e) => Answer::Failed {
+                http_status: Some(parts.status.as_u16()),
+                message: format!("reading the function's answer failed: {e}"),
+            },
+        }
     }
 
     fn next_step(&self, invocation: &AsyncInvocation, answer: Answer) -> AttemptUpdate {
@@ -177,6 +179,26 @@ fn build_request(
     Ok(request)
 }
 
+/// The body's first `limit` bytes, and whether there was more.
+async fn read_at_most<B>(mut body: B, limit: usize) -> Result<(Bytes, bool), B::Error>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let mut kept = BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        let room = limit - kept.len();
+        if data.len() > room {
+            kept.extend_from_slice(&data[..room]);
+            return Ok((kept.freeze(), true));
+        }
+        kept.extend_from_slice(&data);
+    }
+    Ok((kept.freeze(), false))
+}
+
 fn result_of(http_status: u16, headers: &http::HeaderMap, body: Bytes) -> AsyncResult {
     let headers = headers
         .iter()
@@ -194,5 +216,6 @@ fn result_of(http_status: u16, headers: &http::HeaderMap, body: Bytes) -> AsyncR
         headers,
         body,
         body_base64,
+        truncated: false,
     }
 }

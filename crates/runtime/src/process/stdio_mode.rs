@@ -184,6 +184,14 @@ async fn run(
 }
 
 /// The request as CGI/1.1 variables (RFC 3875), which shell scripts know how to read.
+/// Whether a request header becomes an `HTTP_*` variable. `Proxy` would become `HTTP_PROXY`,
+/// which programs read as their outbound proxy (httpoxy). A name with `_` would collide with
+/// the `-` of another (`X-User_Id` and `X-User-Id` are both `HTTP_X_USER_ID`): a caller could
+/// pass a header a front proxy checked under another spelling.
+fn reaches_cgi(name: &str) -> bool {
+    name != "proxy" && !name.contains('_')
+}
+
 fn cgi_env(parts: &http::request::Parts, invocation_id: &str) -> Vec<(String, String)> {
     let mut env = vec![
         ("REQUEST_METHOD".to_string(), parts.method.to_string()),
@@ -196,6 +204,9 @@ fn cgi_env(parts: &http::request::Parts, invocation_id: &str) -> Vec<(String, St
     ];
     for (name, value) in &parts.headers {
         let Ok(value) = value.to_str() else { continue };
+        if !reaches_cgi(name.as_str()) {
+            continue;
+        }
         let key = match name.as_str() {
             "content-type" => "CONTENT_TYPE".to_string(),
             "content-length" => "CONTENT_LENGTH".to_string(),
@@ -204,4 +215,31 @@ fn cgi_env(parts: &http::request::Parts, invocation_id: &str) -> Vec<(String, St
         env.push((key, value.to_string()));
     }
     env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proxy_and_underscored_headers_never_become_variables() {
+        let request = http::Request::post("/run?x=1")
+            .header("proxy", "http://evil.example:8080")
+            .header("x-user_id", "admin")
+            .header("x-user-id", "7")
+            .header("content-type", "text/plain")
+            .body(())
+            .unwrap();
+        let (parts, ()) = request.into_parts();
+        let env = cgi_env(&parts, "id");
+        let keys: Vec<&str> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(!keys.contains(&"HTTP_PROXY"), "{keys:?}");
+        let user: Vec<&str> = env
+            .iter()
+            .filter(|(k, _)| k == "HTTP_X_USER_ID")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(user, ["7"]);
+        assert!(keys.contains(&"CONTENT_TYPE"));
+    }
 }
