@@ -1,4 +1,5 @@
 use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +75,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let data_dir = args.data_dir.unwrap_or_else(default_data_dir);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create data dir {}", data_dir.display()))?;
+    // Only Gust's user may enter it: it holds the token, the database and every artifact.
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make data dir {} private", data_dir.display()))?;
 
     let config = match &args.config {
         Some(path) => ServerConfig::load(path, true)?,

@@ -1,6 +1,6 @@
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,24 +19,29 @@ pub struct AdminToken(Arc<str>);
 
 impl AdminToken {
     /// Reads `<data-dir>/admin.token`, creating it (mode 0600) with a random token if absent.
+    /// The file is written whole under another name, then renamed: a crash never leaves a
+    /// partial token, and its mode is made 0600 again if someone widened it.
     pub fn load_or_create(path: &Path) -> std::io::Result<Self> {
         if let Ok(text) = fs::read_to_string(path) {
             let token = text.trim();
             if !token.is_empty() {
+                fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
                 return Ok(AdminToken(token.into()));
             }
         }
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token = hex::encode(bytes);
+        let partial = path.with_extension("token.partial");
         let mut file = fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
-            .open(path)?;
+            .open(&partial)?;
         file.write_all(token.as_bytes())?;
         file.sync_all()?;
+        fs::rename(&partial, path)?;
         Ok(AdminToken(token.into()))
     }
 

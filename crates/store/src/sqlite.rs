@@ -1,4 +1,4 @@
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -33,6 +33,7 @@ type Call = Box<dyn FnOnce(&mut Connection) + Send>;
 
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self, Error> {
+        make_private(path)?;
         let mut conn = Connection::open(path).map_err(db_error)?;
         // WAL with synchronous=NORMAL: every commit survives a crash of the process; the
         // transactions that change functions also sync to disk (see `durably`).
@@ -98,6 +99,28 @@ fn durably<T>(
     });
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     result
+}
+
+/// The database holds every function's environment: only Gust's user may read it. SQLite
+/// gives its `-wal` and `-shm` files the database file's mode; older ones are fixed here too.
+fn make_private(path: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let private =
+        |e: std::io::Error| Error::internal(format!("cannot make {} private: {e}", path.display()));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(private)?;
+    for suffix in ["", "-wal", "-shm"] {
+        let file = PathBuf::from(format!("{}{suffix}", path.display()));
+        if file.exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(private)?;
+        }
+    }
+    Ok(())
 }
 
 fn db_error(err: rusqlite::Error) -> Error {

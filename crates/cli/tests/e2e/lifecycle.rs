@@ -1,5 +1,5 @@
 use std::io::Read;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
 use serde_json::json;
 use tempfile::TempDir;
@@ -88,4 +88,25 @@ fn sigterm_lets_in_flight_requests_finish() {
         stopping.join().unwrap(),
         "clean exit after the request finished"
     );
+}
+
+#[test]
+fn the_data_dir_and_its_secrets_are_private() {
+    let temp = TempDir::new().unwrap();
+    let data_dir = temp.path().join("data");
+    std::fs::create_dir(&data_dir).unwrap();
+    std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = Server::start_in(&data_dir, &[]);
+    server.deploy("env", "env", json!({"env": {"SECRET": "s3cret"}}));
+    let mode = |name: &str| std::fs::metadata(data_dir.join(name)).unwrap().mode() & 0o777;
+    assert_eq!(mode(""), 0o700);
+    for file in ["gust.db", "gust.db-wal", "gust.db-shm", "admin.token"] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    drop(server);
+    // A token file someone widened is made private again at the next start.
+    let token = data_dir.join("admin.token");
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let _again = Server::start_in(&data_dir, &[]);
+    assert_eq!(mode("admin.token"), 0o600);
 }
