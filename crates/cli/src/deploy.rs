@@ -70,6 +70,9 @@ pub struct DeployArgs {
     /// How long an asynchronous event may wait for a successful attempt (at most 6h).
     #[arg(long, default_value = "6h")]
     max_event_age: String,
+    /// Callers without the token may set X-Callback-Url on asynchronous invocations.
+    #[arg(long)]
+    allow_callbacks: bool,
 }
 
 pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
@@ -81,6 +84,7 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
         allow_hosts: args.allow_hosts,
         max_retries: args.max_retries,
         max_event_age_ms: parse_duration_ms(&args.max_event_age)?,
+        allow_callbacks: args.allow_callbacks,
         command: args.command,
         mode: ProcessMode::parse(&args.mode).context("--mode is http or stdio")?,
         concurrency: args.concurrency,

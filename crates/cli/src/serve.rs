@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use clap::Args;
-use gust_dispatch::{AsyncQueue, Dispatcher, Executors, QueueOptions};
+use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, QueueOptions};
 use gust_events::Scheduler;
 use gust_gateway::{AdminToken, App, AppState};
 use gust_meter::Metrics;
@@ -61,6 +61,10 @@ pub struct ServeArgs {
     /// they may then read Gust's data, reach the host's network and use any memory.
     #[arg(long)]
     insecure_process_runtime: bool,
+    /// Let callbacks (X-Callback-Url) reach loopback, private and link-local addresses: for
+    /// tests and receivers on the same network.
+    #[arg(long)]
+    allow_private_callbacks: bool,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -104,9 +108,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let queue_options = QueueOptions {
         workers: args.async_workers,
         base_delay: Duration::from_millis(gust_core::parse_duration_ms(&args.retry_base_delay)?),
+        allow_private_callbacks: args.allow_private_callbacks,
         ..QueueOptions::default()
     };
-    let queue = AsyncQueue::start(dispatcher.clone(), store.clone(), queue_options).await?;
+    let key_path = data_dir.join("callback.key");
+    let signer = CallbackSigner::load_or_create(&key_path)
+        .with_context(|| format!("cannot write {}", key_path.display()))?;
+    let queue = AsyncQueue::start(dispatcher.clone(), store.clone(), queue_options, signer).await?;
     let scheduler = Scheduler::start(store.clone(), queue.clone());
     dispatcher.warm_up(args.reload_recent).await?;
     let (keep_records, roll_up_every) = config.retention.periods()?;

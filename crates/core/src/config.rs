@@ -41,6 +41,9 @@ pub struct FunctionConfig {
     pub max_retries: u32,
     /// How long an asynchronous event may wait for a successful attempt, in milliseconds.
     pub max_event_age_ms: u64,
+    /// Callers without the token may set `X-Callback-Url` on asynchronous invocations
+    /// (callers with it always may).
+    pub allow_callbacks: bool,
     /// Process runtime: the command that starts the function, run by `/bin/sh -c`.
     pub command: Option<String>,
     /// Process runtime: how requests reach the command.
@@ -72,6 +75,7 @@ impl Default for FunctionConfig {
             allow_hosts: Vec::new(),
             max_retries: 2,
             max_event_age_ms: MAX_EVENT_AGE_MS,
+            allow_callbacks: false,
             command: None,
             mode: ProcessMode::Http,
             concurrency: 1,
@@ -255,6 +259,7 @@ pub struct ConfigPatch {
     pub allow_hosts: Option<Vec<String>>,
     pub max_retries: Option<u32>,
     pub max_event_age_ms: Option<u64>,
+    pub allow_callbacks: Option<bool>,
     pub command: Option<String>,
     pub mode: Option<ProcessMode>,
     pub concurrency: Option<u32>,
@@ -279,6 +284,7 @@ impl ConfigPatch {
                 .unwrap_or_else(|| config.allow_hosts.clone()),
             max_retries: self.max_retries.unwrap_or(config.max_retries),
             max_event_age_ms: self.max_event_age_ms.unwrap_or(config.max_event_age_ms),
+            allow_callbacks: self.allow_callbacks.unwrap_or(config.allow_callbacks),
             command: self.command.or_else(|| config.command.clone()),
             mode: self.mode.unwrap_or(config.mode),
             concurrency: self.concurrency.unwrap_or(config.concurrency),

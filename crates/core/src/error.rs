@@ -5,6 +5,8 @@ use std::fmt;
 pub enum ErrorKind {
     InvalidInput,
     Unauthorized,
+    /// Known caller, but not allowed to do this (403).
+    Forbidden,
     NotFound,
     Conflict,
     TooLarge,
@@ -19,6 +21,7 @@ impl ErrorKind {
         match self {
             ErrorKind::InvalidInput => "invalid_input",
             ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Forbidden => "forbidden",
             ErrorKind::NotFound => "not_found",
             ErrorKind::Conflict => "conflict",
             ErrorKind::TooLarge => "too_large",

@@ -3,6 +3,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use gust_core::{ErrorKind, StoredRequest, Trigger};
+use gust_dispatch::literal_refusal;
 use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
@@ -23,8 +24,23 @@ pub async fn enqueue(
         discard_body(request.into_body()).await;
         return Err(too_large(limit));
     }
+    // Read before `admit` takes Gust's token off the request.
+    let admin = state.token.admits(request.headers());
     let (active, parts, body) = admit(&state, request, "/async/").await?;
     let callback_url = callback_url(&parts.headers)?;
+    if let Some(url) = &callback_url {
+        if !admin && !active.config.allow_callbacks {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorKind::Forbidden.code(),
+                "setting X-Callback-Url needs the token, or a function deployed with \
+                 --allow-callbacks",
+            ));
+        }
+        if let Some(refusal) = literal_refusal(url, state.queue.allows_private_callbacks()) {
+            return Err(ApiError::bad_request(refusal));
+        }
+    }
     let body = Limited::new(body, limit)
         .collect()
         .await

@@ -11,7 +11,7 @@ use crate::api;
     paths(api::list, api::deploy, api::get, api::reconfigure, api::delete, api::versions,
         api::invocations, api::logs, api::usage, api::get_invocation, api::cancel,
         api::list_async, api::dead_letters, api::replay, api::add_trigger, api::list_triggers,
-        api::remove_trigger),
+        api::remove_trigger, api::callback_secret),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;

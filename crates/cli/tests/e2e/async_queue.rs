@@ -1,6 +1,3 @@
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -202,70 +199,6 @@ fn a_waiting_invocation_can_be_cancelled() {
         .send()
         .unwrap();
     assert_eq!(unknown.status(), 404);
-}
-
-/// A one-shot HTTP server that answers `statuses` in turn and reports what it was sent.
-fn callback_receiver(statuses: Vec<u16>) -> (String, mpsc::Receiver<(Vec<String>, String)>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/done", listener.local_addr().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for status in statuses {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::new(stream);
-            let mut head = Vec::new();
-            let mut length = 0;
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                let line = line.trim_end().to_string();
-                if line.is_empty() {
-                    break;
-                }
-                if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    length = value.trim().parse().unwrap();
-                }
-                head.push(line);
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let mut stream = reader.into_inner();
-            write!(
-                stream,
-                "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            )
-            .unwrap();
-            let _ = tx.send((head, String::from_utf8_lossy(&body).into_owned()));
-        }
-    });
-    (url, rx)
-}
-
-#[test]
-fn the_callback_gets_the_result_and_is_retried() {
-    let server = Server::start_with(&["--retry-base-delay", "20ms"]);
-    server.deploy("echo", "echo", public());
-    let (url, received) = callback_receiver(vec![500, 200]);
-    let response = server
-        .request(reqwest::Method::POST, "/async/echo")
-        .header("x-callback-url", &url)
-        .body("tell me")
-        .send()
-        .unwrap();
-    let id = response.json::<Value>().unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let first = received.recv_timeout(Duration::from_secs(20)).unwrap();
-    let (head, body) = received.recv_timeout(Duration::from_secs(20)).unwrap();
-    assert_eq!(first.1, body, "the retry carries the same result");
-    assert_eq!(body, "tell me");
-    let has = |header: &str| head.iter().any(|line| line.eq_ignore_ascii_case(header));
-    assert!(head[0].starts_with("POST /done"), "{head:?}");
-    assert!(has(&format!("x-gust-invocation-id: {id}")), "{head:?}");
-    assert!(has("x-gust-status: succeeded"), "{head:?}");
-    assert!(has("x-gust-attempt: 1"), "{head:?}");
-    assert!(has("x-gust-function-status: 200"), "{head:?}");
 }
 
 #[test]

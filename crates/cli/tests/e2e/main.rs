@@ -4,6 +4,7 @@
 mod harness;
 
 mod async_queue;
+mod callbacks;
 mod deploy_errors;
 mod guest_headers;
 mod invoke;

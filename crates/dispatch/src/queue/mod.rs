@@ -4,6 +4,8 @@
 mod attempt;
 mod backoff;
 mod callback;
+mod callback_client;
+mod signature;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +15,8 @@ use gust_store::{NewAsync, Store};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::Dispatcher;
+pub use callback_client::literal_refusal;
+pub use signature::CallbackSigner;
 
 /// How the queue runs.
 #[derive(Debug, Clone)]
@@ -23,6 +27,8 @@ pub struct QueueOptions {
     pub per_function: u32,
     /// First retry delay; each retry doubles it (with jitter).
     pub base_delay: Duration,
+    /// Callbacks may go to loopback, private and link-local addresses.
+    pub allow_private_callbacks: bool,
 }
 
 impl Default for QueueOptions {
@@ -31,6 +37,7 @@ impl Default for QueueOptions {
             workers: 64,
             per_function: 16,
             base_delay: Duration::from_secs(1),
+            allow_private_callbacks: false,
         }
     }
 }
@@ -51,6 +58,7 @@ pub struct AsyncQueue {
     work_ready: Notify,
     callbacks_ready: Notify,
     http: reqwest::Client,
+    signer: CallbackSigner,
 }
 
 impl AsyncQueue {
@@ -59,6 +67,7 @@ impl AsyncQueue {
         dispatcher: Arc<Dispatcher>,
         store: Arc<dyn Store>,
         options: QueueOptions,
+        signer: CallbackSigner,
     ) -> Result<Arc<Self>, Error> {
         let requeued = store.requeue_running().await?;
         if requeued > 0 {
@@ -69,10 +78,11 @@ impl AsyncQueue {
         let queue = Arc::new(AsyncQueue {
             dispatcher,
             store,
-            options,
             work_ready: Notify::new(),
             callbacks_ready: Notify::new(),
-            http: reqwest::Client::new(),
+            http: callback_client::callback_client(options.allow_private_callbacks),
+            options,
+            signer,
         });
         tokio::spawn(queue.clone().run_workers());
         tokio::spawn(queue.clone().deliver_callbacks());
@@ -106,6 +116,16 @@ impl AsyncQueue {
             .await?;
         self.work_ready.notify_one();
         Ok(id)
+    }
+
+    /// The secret that verifies `function`'s callback signatures.
+    pub fn callback_secret(&self, function: &str) -> String {
+        self.signer.secret_for(function)
+    }
+
+    /// Whether callbacks may go to internal addresses on this node.
+    pub fn allows_private_callbacks(&self) -> bool {
+        self.options.allow_private_callbacks
     }
 
     /// Puts dead invocations back in the queue (all of the function's when `ids` is empty).

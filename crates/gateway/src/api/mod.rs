@@ -1,5 +1,6 @@
 //! The management API under `/v1`.
 
+mod callback_secret;
 mod deploy;
 mod functions;
 mod invocations;
@@ -14,6 +15,7 @@ use crate::AppState;
 
 pub use deploy::DeployResponse;
 
+pub(crate) use callback_secret::__path_get as __path_callback_secret;
 pub(crate) use deploy::__path_deploy;
 pub(crate) use functions::{
     __path_delete, __path_get, __path_invocations, __path_list, __path_reconfigure, __path_versions,
@@ -42,6 +44,10 @@ pub fn routes() -> Router<AppState> {
         .route("/functions/{name}/versions", get(functions::versions))
         .route("/functions/{name}/invocations", get(functions::invocations))
         .route("/functions/{name}/logs", get(logs::logs))
+        .route(
+            "/functions/{name}/callback-secret",
+            get(callback_secret::get),
+        )
         .route("/usage", get(usage::usage))
         .route("/functions/{name}/triggers", post(triggers::add))
         .route("/triggers", get(triggers::list))
