@@ -36,9 +36,38 @@ pub async fn run(client: &Client, args: LogsArgs) -> anyhow::Result<()> {
                 timestamp(line.ts_ms),
                 line.invocation_id,
                 line.stream.as_str(),
-                line.line
+                printable(&line.line)
             );
         }
     }
     Ok(())
+}
+
+/// A function's line as it may reach a terminal: control characters (escape sequences that
+/// could rewrite the screen or the title) shown as `\u{..}` instead of acted on. Tabs stay.
+fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| match c {
+            '\t' => c.to_string(),
+            c if c.is_control() => c.escape_unicode().to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let hostile = "ok\u{1b}]0;pwned\u{7}\u{1b}[2J\tend\r";
+        let shown = printable(hostile);
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\t'),
+            "{shown}"
+        );
+        assert_eq!(shown, "ok\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\tend\\u{d}");
+        assert_eq!(printable("héllo wörld"), "héllo wörld");
+    }
 }

@@ -86,7 +86,14 @@ impl Scheduler {
         for trigger in self.store.triggers(None).await? {
             let mut due_at = trigger.next_fire_at_ms;
             if due_at <= now {
-                let schedule = CronSchedule::parse(&trigger.cron, Some(&trigger.timezone))?;
+                // One bad stored schedule must not stop the others: it is skipped, loudly.
+                let schedule = match CronSchedule::parse(&trigger.cron, Some(&trigger.timezone)) {
+                    Ok(schedule) => schedule,
+                    Err(e) => {
+                        tracing::error!(trigger = %trigger.id, "schedule cannot be read, skipped: {}", e.message);
+                        continue;
+                    }
+                };
                 if let Err(e) = self.fire(&trigger, due_at).await {
                     tracing::warn!(trigger = %trigger.id, "schedule firing failed: {e}");
                 }
