@@ -7,10 +7,11 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::serve::ListenerExt;
 use clap::Args;
-use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, QueueOptions};
+use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
 use gust_events::Scheduler;
 use gust_gateway::{AdminToken, App, AppState};
 use gust_meter::Metrics;
+use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
 use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{EngineOptions, WasmExecutor};
 use gust_store::{BlobStore, SqliteStore, Store};
@@ -48,6 +49,10 @@ pub struct ServeArgs {
     /// Invocations this node runs at once, over all functions; past it, 429.
     #[arg(long, env = "GUST_MAX_IN_FLIGHT", default_value_t = 1000)]
     max_in_flight: u32,
+    /// Log an invocation may write, in KiB; later lines are dropped, counted in
+    /// gust_log_lines_dropped_total, and the log says where.
+    #[arg(long, default_value_t = DEFAULT_LOG_BYTES_PER_INVOCATION / 1024)]
+    max_log_kb: usize,
     /// At start, reload up to this many functions that were invoked within their idle timeout
     /// before the server stopped (latest first), so that a restart does not make their next
     /// request a cold start. Found from the invocation records: none with metering off.
@@ -103,7 +108,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         blobs,
         executors,
         metrics.clone(),
-        args.max_in_flight,
+        NodeLimits {
+            max_in_flight: args.max_in_flight,
+            log_bytes_per_invocation: args.max_log_kb * 1024,
+        },
     );
     let queue_options = QueueOptions {
         workers: args.async_workers,

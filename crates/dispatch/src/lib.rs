@@ -62,24 +62,37 @@ pub struct Dispatcher {
     metrics: Option<Arc<Metrics>>,
 }
 
+/// What one node allows, over all functions.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeLimits {
+    /// Invocations running at once; past it, 429.
+    pub max_in_flight: u32,
+    /// Bytes of log lines one invocation may write; the rest are dropped and counted.
+    pub log_bytes_per_invocation: usize,
+}
+
 impl Dispatcher {
     /// `metrics` is the node's metrics with metering on; `None` turns metering off (no
     /// invocation records, metrics or billed durations: for measuring what metering costs).
-    /// `max_in_flight` is the node's limit on invocations running at once.
     pub fn new(
         store: Arc<dyn Store>,
         blobs: BlobStore,
         executors: Executors,
         metrics: Option<Arc<Metrics>>,
-        max_in_flight: u32,
+        limits: NodeLimits,
     ) -> Arc<Self> {
+        let recorder = Recorder::spawn(
+            store.clone(),
+            metrics.clone(),
+            limits.log_bytes_per_invocation,
+        );
         let dispatcher = Arc::new(Dispatcher {
-            recorder: Recorder::spawn(store.clone(), metrics.clone()),
+            recorder,
             metrics,
             store,
             blobs,
             executors,
-            node_limit: NodeLimit::new(max_in_flight),
+            node_limit: NodeLimit::new(limits.max_in_flight),
             active: RwLock::new(HashMap::new()),
             loading: std::sync::Mutex::new(HashMap::new()),
         });
@@ -329,6 +342,7 @@ impl Dispatcher {
         let Some(metrics) = &self.metrics else { return };
         self.recorder.flush().await;
         metrics.set_in_flight(self.node_limit.in_use());
+        metrics.set_log_lines_dropped(self.recorder.log_lines_dropped());
         for (_, active) in self.active_versions() {
             active.report_instances();
         }

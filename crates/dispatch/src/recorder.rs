@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use gust_core::{InvocationRecord, LogLine, RunKeyed, now_ms};
@@ -11,6 +12,9 @@ use crate::pending_records::PendingRecords;
 
 /// Most log lines and flush requests taken at once.
 const BATCH: usize = 4096;
+/// Log lines waiting to be written, over the whole node; past it, lines are dropped (and
+/// counted) rather than held in memory without bound.
+const LOG_QUEUE: usize = 64 * 1024;
 /// Pause after each write so that the next one gathers a batch: a commit per request would
 /// cost more CPU than the request itself.
 const LINGER: Duration = Duration::from_millis(10);
@@ -26,13 +30,19 @@ enum Entry {
 #[derive(Clone)]
 pub struct Recorder {
     records: Arc<PendingRecords>,
-    tx: mpsc::UnboundedSender<Entry>,
+    tx: mpsc::Sender<Entry>,
     followers: broadcast::Sender<LogLine>,
+    log_bytes_per_invocation: usize,
+    log_lines_dropped: Arc<AtomicU64>,
 }
 
 impl Recorder {
-    pub fn spawn(store: Arc<dyn Store>, metrics: Option<Arc<Metrics>>) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn spawn(
+        store: Arc<dyn Store>,
+        metrics: Option<Arc<Metrics>>,
+        log_bytes_per_invocation: usize,
+    ) -> Self {
+        let (tx, rx) = mpsc::channel(LOG_QUEUE);
         let (followers, _) = broadcast::channel(4096);
         let counter = metrics.map(InvocationCounter::new);
         let records = Arc::new(PendingRecords::default());
@@ -47,6 +57,8 @@ impl Recorder {
             records,
             tx,
             followers,
+            log_bytes_per_invocation,
+            log_lines_dropped: Arc::default(),
         }
     }
 
@@ -59,15 +71,26 @@ impl Recorder {
 
     pub fn log_sink(&self, invocation_id: String, function: String) -> LogSink {
         let tx = self.tx.clone();
-        LogSink::new(move |stream, line| {
-            let _ = tx.send(Entry::Log(LogLine {
+        let emit = move |stream, line| {
+            let line = LogLine {
                 invocation_id: invocation_id.clone(),
                 function: function.clone(),
                 ts_ms: now_ms(),
                 stream,
                 line,
-            }));
-        })
+            };
+            tx.try_send(Entry::Log(line)).is_ok()
+        };
+        LogSink::new(
+            emit,
+            self.log_bytes_per_invocation,
+            self.log_lines_dropped.clone(),
+        )
+    }
+
+    /// Log lines dropped on this node so far.
+    pub fn log_lines_dropped(&self) -> u64 {
+        self.log_lines_dropped.load(Ordering::Relaxed)
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<LogLine> {
@@ -76,7 +99,7 @@ impl Recorder {
 
     pub async fn flush(&self) {
         let (done, wait) = oneshot::channel();
-        if self.tx.send(Entry::Flush(done)).is_ok() {
+        if self.tx.send(Entry::Flush(done)).await.is_ok() {
             let _ = wait.await;
         }
     }
@@ -92,7 +115,7 @@ struct Writer {
 }
 
 impl Writer {
-    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Entry>) {
+    async fn run(mut self, mut rx: mpsc::Receiver<Entry>) {
         let mut entries = Vec::with_capacity(BATCH);
         // Kept from batch to batch: a fresh buffer of a few hundred records per write would
         // cost a large allocation, and the allocator's tidying that comes with it.

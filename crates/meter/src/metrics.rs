@@ -26,6 +26,7 @@ pub struct Metrics {
     resident_memory: IntGauge,
     queue_depth: IntGauge,
     queue_age: prometheus::Gauge,
+    log_lines_dropped: IntCounter,
 }
 
 impl Default for Metrics {
@@ -101,9 +102,15 @@ impl Default for Metrics {
                 "Age of the oldest asynchronous invocation waiting to run",
             )
             .expect("valid metric"),
+            log_lines_dropped: IntCounter::new(
+                "gust_log_lines_dropped_total",
+                "Log lines dropped: past an invocation's log budget, or with the log queue full",
+            )
+            .expect("valid metric"),
             registry: Registry::new(),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 10] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+            Box::new(metrics.log_lines_dropped.clone()),
             Box::new(metrics.throttled.clone()),
             Box::new(metrics.queue_depth.clone()),
             Box::new(metrics.queue_age.clone()),
@@ -156,6 +163,12 @@ impl Metrics {
     pub fn set_queue(&self, depth: u64, oldest_age: std::time::Duration) {
         self.queue_depth.set(depth as i64);
         self.queue_age.set(oldest_age.as_secs_f64());
+    }
+
+    /// Log lines dropped so far on the node, as counted at scrape time.
+    pub fn set_log_lines_dropped(&self, total: u64) {
+        let counted = self.log_lines_dropped.get();
+        self.log_lines_dropped.inc_by(total.saturating_sub(counted));
     }
 
     /// The Prometheus text format, with the process's memory read now.

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use gust_core::{FunctionConfig, InstanceCount};
 
 pub use execution::{Call, Execution, Failure, Outcome, RequestBody, ResponseBody};
-pub use log_sink::{LogSink, SinkSlot};
+pub use log_sink::{DEFAULT_LOG_BYTES_PER_INVOCATION, LogSink, SinkSlot};
 
 /// Where an artifact's bytes come from: fresh from an upload, or from the blob store.
 pub enum ArtifactSource {

@@ -64,3 +64,35 @@ fn logs_follow_streams_new_lines() {
     follower.kill().unwrap();
     follower.wait().unwrap();
 }
+
+#[test]
+fn an_invocations_log_stops_at_its_budget_and_says_so() {
+    let server = Server::start_with(&["--max-log-kb", "64"]);
+    let dir = crate::harness::fixture_dir("probe");
+    server.deploy_process("loud", &dir, "python3 probe.py", &["--public"]);
+    let response = server.get("/fn/loud/shout?kb=512").send().unwrap();
+    assert_eq!(response.status(), 200);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let logs = server
+        .admin(reqwest::Method::GET, "/v1/functions/loud/logs?limit=10000")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let shouted = logs.lines().filter(|l| l.contains("yyyy")).count();
+    assert!(
+        (32..=64).contains(&shouted),
+        "64 KiB of 1 KiB lines: {shouted}"
+    );
+    assert!(
+        logs.contains("log truncated"),
+        "the log says where it stopped"
+    );
+    let metrics = server.get("/metrics").send().unwrap().text().unwrap();
+    let dropped: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("gust_log_lines_dropped_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(dropped >= 400, "{dropped}");
+}

@@ -123,7 +123,14 @@ mod tests {
     fn collecting() -> (LogSink, Arc<Mutex<Vec<String>>>) {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let seen = lines.clone();
-        let sink = LogSink::new(move |_, line| seen.lock().unwrap().push(line));
+        let sink = LogSink::new(
+            move |_, line| {
+                seen.lock().unwrap().push(line);
+                true
+            },
+            usize::MAX,
+            Default::default(),
+        );
         (sink, lines)
     }
 
