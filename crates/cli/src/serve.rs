@@ -5,16 +5,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use clap::Args;
 use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
 use gust_events::Scheduler;
-use gust_gateway::{AdminToken, App, AppState};
+use gust_gateway::{AdminToken, App, AppState, ConnectionLimits};
 use gust_meter::Metrics;
 use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
 use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{EngineOptions, WasmExecutor};
-use gust_store::{BlobStore, SqliteStore, Store};
+use gust_store::{BacklogLimits, BlobStore, SqliteStore, Store};
 use tokio::sync::watch;
 
 use crate::config::ServerConfig;
@@ -40,6 +39,15 @@ pub struct ServeArgs {
     /// Largest asynchronous payload (`POST /async/...`), in KiB.
     #[arg(long, env = "GUST_MAX_ASYNC_PAYLOAD_KB", default_value_t = 6 * 1024)]
     max_async_payload_kb: usize,
+    /// Asynchronous invocations one function may have waiting to run; past it, 429.
+    #[arg(long, default_value_t = BacklogLimits::default().per_function)]
+    max_queued_per_function: u64,
+    /// MiB of asynchronous payloads one function may have waiting; past it, 429.
+    #[arg(long, default_value_t = BacklogLimits::default().per_function_bytes >> 20)]
+    max_queued_mb_per_function: u64,
+    /// MiB of asynchronous payloads waiting on the node, over all functions; past it, 429.
+    #[arg(long, default_value_t = BacklogLimits::default().node_bytes >> 20)]
+    max_queued_mb: u64,
     /// Asynchronous attempts this node runs at once (0: it only accepts them).
     #[arg(long, default_value_t = QueueOptions::default().workers)]
     async_workers: u32,
@@ -49,6 +57,13 @@ pub struct ServeArgs {
     /// Invocations this node runs at once, over all functions; past it, 429.
     #[arg(long, env = "GUST_MAX_IN_FLIGHT", default_value_t = 1000)]
     max_in_flight: u32,
+    /// Connections open at once; past it, new ones wait until one closes.
+    #[arg(long, default_value_t = ConnectionLimits::default().max_connections)]
+    max_connections: usize,
+    /// Longest wait for a request's head (a half-sent request, or an idle keep-alive
+    /// connection, is closed after it).
+    #[arg(long, default_value = "30s")]
+    header_timeout: String,
     /// Log an invocation may write, in KiB; later lines are dropped, counted in
     /// gust_log_lines_dropped_total, and the log says where.
     #[arg(long, default_value_t = DEFAULT_LOG_BYTES_PER_INVOCATION / 1024)]
@@ -117,6 +132,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         workers: args.async_workers,
         base_delay: Duration::from_millis(gust_core::parse_duration_ms(&args.retry_base_delay)?),
         allow_private_callbacks: args.allow_private_callbacks,
+        backlog: BacklogLimits {
+            per_function: args.max_queued_per_function,
+            per_function_bytes: args.max_queued_mb_per_function << 20,
+            node_bytes: args.max_queued_mb << 20,
+        },
         ..QueueOptions::default()
     };
     let key_path = data_dir.join("callback.key");
@@ -148,14 +168,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("gust listening on {url}");
     println!("admin token in {}", token_path.display());
 
-    // Responses go out in pieces (head, then streamed body): without TCP_NODELAY a small last
-    // piece waits on the client's delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::warn!("cannot set TCP_NODELAY: {e}");
-        }
-    });
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let limits = ConnectionLimits {
+        max_connections: args.max_connections,
+        header_timeout: Duration::from_millis(gust_core::parse_duration_ms(&args.header_timeout)?),
+    };
+    let server = gust_gateway::serve(listener, app, limits, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
         let _ = stop_tx.send(true);
@@ -166,7 +183,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        result = server => result?,
+        () = server => {}
         () = grace_over => tracing::warn!("grace period over: exiting with requests in flight"),
     }
     dispatcher.flush().await;

@@ -9,6 +9,7 @@ mod error;
 mod guest_headers;
 mod health;
 mod invoke;
+mod listener;
 mod openapi;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use tokio::sync::watch;
 
 pub use auth::AdminToken;
 pub use error::ApiError;
+pub use listener::{ConnectionLimits, serve};
 
 /// What every handler can reach. Handlers get it by clone, once per request: one shared
 /// allocation, not a copy of every field.

@@ -72,6 +72,27 @@ pub struct NewAsync {
     pub max_retries: u32,
     pub enqueued_at_ms: i64,
     pub expires_at_ms: i64,
+    /// Past these, the invocation is refused (429) and nothing is stored.
+    pub limits: BacklogLimits,
+}
+
+/// How much may wait in the asynchronous queue: the invocations waiting to run (queued,
+/// running, or failed awaiting a retry) and their payloads.
+#[derive(Debug, Clone, Copy)]
+pub struct BacklogLimits {
+    pub per_function: u64,
+    pub per_function_bytes: u64,
+    pub node_bytes: u64,
+}
+
+impl Default for BacklogLimits {
+    fn default() -> Self {
+        BacklogLimits {
+            per_function: 100_000,
+            per_function_bytes: 512 << 20,
+            node_bytes: 2 << 30,
+        }
+    }
 }
 
 /// How an attempt ended, and what the invocation does next.

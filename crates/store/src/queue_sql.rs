@@ -38,7 +38,12 @@ fn from_row(row: &Row) -> rusqlite::Result<AsyncInvocation> {
     })
 }
 
-pub fn enqueue(conn: &Connection, new: &NewAsync) -> rusqlite::Result<()> {
+/// Stores a new invocation, unless it would take its function's backlog or the node's past
+/// the limits; then says which, and stores nothing.
+pub fn enqueue(conn: &Connection, new: &NewAsync) -> rusqlite::Result<Option<String>> {
+    if let Some(over) = over_limits(conn, new)? {
+        return Ok(Some(over));
+    }
     let request = serde_json::to_string(&new.request).expect("request serializes");
     conn.prepare_cached(&format!(
         "INSERT INTO async_invocations ({COLUMNS}) VALUES
@@ -55,6 +60,67 @@ pub fn enqueue(conn: &Connection, new: &NewAsync) -> rusqlite::Result<()> {
         request,
         new.request.body,
     ])?;
+    Ok(None)
+}
+
+fn over_limits(conn: &Connection, new: &NewAsync) -> rusqlite::Result<Option<String>> {
+    let limits = &new.limits;
+    let size = new.request.body.len() as u64;
+    let (count, bytes): (u64, u64) = conn
+        .prepare_cached("SELECT count, bytes FROM async_backlog WHERE function = ?1")?
+        .query_row([&new.function], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?
+        .unwrap_or((0, 0));
+    let node_bytes: u64 = conn
+        .prepare_cached("SELECT COALESCE(SUM(bytes), 0) FROM async_backlog")?
+        .query_row([], |row| row.get(0))?;
+    let mib = |bytes: u64| bytes >> 20;
+    Ok(if count + 1 > limits.per_function {
+        Some(format!(
+            "`{}` already has {count} asynchronous invocations waiting, its limit \
+             (gust serve --max-queued-per-function); retry later",
+            new.function
+        ))
+    } else if bytes + size > limits.per_function_bytes {
+        Some(format!(
+            "`{}` already has {} MiB of asynchronous payloads waiting, its limit is {} MiB \
+             (gust serve --max-queued-mb-per-function); retry later",
+            new.function,
+            mib(bytes),
+            mib(limits.per_function_bytes)
+        ))
+    } else if node_bytes + size > limits.node_bytes {
+        Some(format!(
+            "this node already has {} MiB of asynchronous payloads waiting, its limit is {} MiB \
+             (gust serve --max-queued-mb); retry later",
+            mib(node_bytes),
+            mib(limits.node_bytes)
+        ))
+    } else {
+        None
+    })
+}
+
+/// Whether the backlog table exists yet (a database from before it needs it counted).
+pub fn has_backlog_table(conn: &Connection) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'async_backlog'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Counts what is waiting into a new backlog table, once.
+pub fn count_backlog(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO async_backlog (function, count, bytes)
+         SELECT function, COUNT(*), COALESCE(SUM(length(body)), 0) FROM async_invocations
+         WHERE state IN ('queued', 'running', 'failed') GROUP BY function",
+        [],
+    )?;
     Ok(())
 }
 

@@ -75,6 +75,36 @@ CREATE TABLE IF NOT EXISTS async_invocations (
 CREATE INDEX IF NOT EXISTS async_due ON async_invocations(state, next_attempt_at_ms);
 CREATE INDEX IF NOT EXISTS async_by_function ON async_invocations(function, state, enqueued_at_ms);
 CREATE INDEX IF NOT EXISTS async_callbacks ON async_invocations(callback_pending, callback_next_at_ms);
+-- What each function has waiting to run (queued, running, or failed awaiting a retry), kept
+-- by the triggers below on every path a row takes, so that enqueueing can check the caps
+-- without counting the queue.
+CREATE TABLE IF NOT EXISTS async_backlog (
+    function TEXT PRIMARY KEY,
+    count    INTEGER NOT NULL,
+    bytes    INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS async_backlog_insert AFTER INSERT ON async_invocations
+WHEN NEW.state IN ('queued', 'running', 'failed') BEGIN
+    INSERT INTO async_backlog VALUES (NEW.function, 1, length(NEW.body))
+    ON CONFLICT(function) DO UPDATE SET count = count + 1, bytes = bytes + length(NEW.body);
+END;
+CREATE TRIGGER IF NOT EXISTS async_backlog_leave AFTER UPDATE OF state ON async_invocations
+WHEN OLD.state IN ('queued', 'running', 'failed')
+ AND NEW.state NOT IN ('queued', 'running', 'failed') BEGIN
+    UPDATE async_backlog SET count = count - 1, bytes = bytes - length(OLD.body)
+    WHERE function = OLD.function;
+END;
+CREATE TRIGGER IF NOT EXISTS async_backlog_return AFTER UPDATE OF state ON async_invocations
+WHEN OLD.state NOT IN ('queued', 'running', 'failed')
+ AND NEW.state IN ('queued', 'running', 'failed') BEGIN
+    INSERT INTO async_backlog VALUES (NEW.function, 1, length(NEW.body))
+    ON CONFLICT(function) DO UPDATE SET count = count + 1, bytes = bytes + length(NEW.body);
+END;
+CREATE TRIGGER IF NOT EXISTS async_backlog_delete AFTER DELETE ON async_invocations
+WHEN OLD.state IN ('queued', 'running', 'failed') BEGIN
+    UPDATE async_backlog SET count = count - 1, bytes = bytes - length(OLD.body)
+    WHERE function = OLD.function;
+END;
 CREATE TABLE IF NOT EXISTS cron_triggers (
     id               TEXT PRIMARY KEY,
     function         TEXT NOT NULL,

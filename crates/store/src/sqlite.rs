@@ -3,8 +3,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use gust_core::{
-    Error, FunctionConfig, FunctionInfo, InvocationRecord, LogLine, LogStream, Runtime, UsageQuery,
-    UsageSums, Version, now_ms,
+    Error, ErrorKind, FunctionConfig, FunctionInfo, InvocationRecord, LogLine, LogStream, Runtime,
+    UsageQuery, UsageSums, Version, now_ms,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
@@ -42,7 +42,11 @@ impl SqliteStore {
              PRAGMA busy_timeout=5000;",
         )
         .map_err(db_error)?;
+        let had_backlog = queue_sql::has_backlog_table(&conn).map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
+        if !had_backlog {
+            queue_sql::count_backlog(&conn).map_err(db_error)?;
+        }
         record_sql::adopt_row_table(&mut conn).map_err(db_error)?;
         let reader = Connection::open_with_flags(
             path,
@@ -358,7 +362,13 @@ impl Store for SqliteStore {
     }
 
     async fn enqueue(&self, new: NewAsync) -> Result<(), Error> {
-        self.with(move |conn| queue_sql::enqueue(conn, &new)).await
+        match self
+            .with(move |conn| queue_sql::enqueue(conn, &new))
+            .await?
+        {
+            None => Ok(()),
+            Some(over) => Err(Error::new(ErrorKind::Throttled, over)),
+        }
     }
 
     async fn claim_due(
@@ -476,7 +486,7 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use gust_core::{InvocationId, InvocationStatus, Trigger};
+    use gust_core::{AsyncState, InvocationId, InvocationStatus, Trigger};
 
     use super::*;
 
@@ -491,6 +501,88 @@ mod tests {
                 ..Default::default()
             },
         }
+    }
+
+    fn queued(id: &str, bytes: usize, limits: crate::BacklogLimits) -> NewAsync {
+        NewAsync {
+            id: id.into(),
+            function: "hello".into(),
+            trigger: Trigger::Async,
+            request: gust_core::StoredRequest {
+                method: "POST".into(),
+                path_with_query: "/".into(),
+                headers: Vec::new(),
+                body: vec![b'x'; bytes],
+            },
+            callback_url: None,
+            max_retries: 0,
+            enqueued_at_ms: 0,
+            expires_at_ms: i64::MAX,
+            limits,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_backlog_caps_hold_on_every_path_a_row_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("gust.db")).unwrap();
+        let limits = crate::BacklogLimits {
+            per_function: 3,
+            per_function_bytes: 100,
+            node_bytes: 1000,
+        };
+        for id in ["a", "b", "c"] {
+            store.enqueue(queued(id, 10, limits)).await.unwrap();
+        }
+        let refused = store.enqueue(queued("d", 10, limits)).await.unwrap_err();
+        assert_eq!(refused.kind, ErrorKind::Throttled);
+        assert!(
+            refused
+                .message
+                .contains("3 asynchronous invocations waiting")
+        );
+        assert!(store.async_invocation("d").await.unwrap().is_none());
+
+        // Cancelling one frees its place; running ones still count.
+        store.cancel_async("a").await.unwrap();
+        store.enqueue(queued("d", 10, limits)).await.unwrap();
+        let claimed = store.claim_due(now_ms(), 10, 10).await.unwrap();
+        assert_eq!(claimed.len(), 3);
+        assert!(store.enqueue(queued("e", 10, limits)).await.is_err());
+        let dead = AttemptUpdate {
+            state: AsyncState::Dead,
+            now_ms: now_ms(),
+            next_attempt_at_ms: 0,
+            error: None,
+            result: None,
+        };
+        store.finish_attempt("b", dead).await.unwrap();
+        store.enqueue(queued("e", 10, limits)).await.unwrap();
+        // A replayed dead letter waits again, and counts again.
+        assert_eq!(
+            store
+                .replay_dead("hello", Vec::new(), i64::MAX)
+                .await
+                .unwrap(),
+            1
+        );
+        assert!(store.enqueue(queued("f", 10, limits)).await.is_err());
+
+        let big = crate::BacklogLimits {
+            per_function: 100,
+            ..limits
+        };
+        let over_bytes = store.enqueue(queued("g", 80, big)).await.unwrap_err();
+        assert!(over_bytes.message.contains("MiB"), "{}", over_bytes.message);
+        drop(store);
+        // A database from before the backlog table gets it counted from its rows.
+        let path = dir.path().join("gust.db");
+        Connection::open(&path)
+            .unwrap()
+            .execute_batch("DROP TABLE async_backlog")
+            .unwrap();
+        let reopened = SqliteStore::open(&path).unwrap();
+        assert!(reopened.enqueue(queued("h", 10, limits)).await.is_err());
     }
 
     #[tokio::test]

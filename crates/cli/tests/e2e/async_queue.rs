@@ -266,3 +266,36 @@ fn one_functions_backlog_does_not_starve_another() {
         .len();
     assert!(waiting > 0, "echo ran while busy still had a backlog");
 }
+
+#[test]
+fn past_its_backlog_limit_a_function_answers_429_and_keeps_what_it_has() {
+    let server = Server::start_with(&[
+        "--async-workers",
+        "0",
+        "--max-queued-per-function",
+        "2",
+        "--max-queued-mb",
+        "1",
+    ]);
+    server.deploy("echo", "echo", public());
+    server.deploy("other", "echo", public());
+    enqueue(&server, "/async/echo", "one");
+    enqueue(&server, "/async/echo", "two");
+    let refused = server.post("/async/echo").body("three").send().unwrap();
+    assert_eq!(refused.headers()["retry-after"], "1");
+    let (status, code, message) = error_of(refused);
+    assert_eq!((status, code.as_str()), (429, "throttled"));
+    assert!(message.contains("--max-queued-per-function"), "{message}");
+    // The node's byte limit is shared by every function.
+    let big = "x".repeat(700 * 1024);
+    enqueue(&server, "/async/other", &big);
+    let (status, _, message) = error_of(server.post("/async/other").body(big).send().unwrap());
+    assert_eq!(status, 429);
+    assert!(message.contains("--max-queued-mb"), "{message}");
+    let waiting = server.admin_json("/v1/functions/echo/async?state=queued");
+    assert_eq!(
+        waiting.as_array().unwrap().len(),
+        2,
+        "what was accepted is kept"
+    );
+}

@@ -5,6 +5,7 @@ mod harness;
 
 mod async_queue;
 mod callbacks;
+mod connections;
 mod deploy_errors;
 mod guest_headers;
 mod invoke;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gust_core::{AsyncInvocation, Error, StoredRequest, Trigger, now_ms};
-use gust_store::{NewAsync, Store};
+use gust_store::{BacklogLimits, NewAsync, Store};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::Dispatcher;
@@ -29,6 +29,8 @@ pub struct QueueOptions {
     pub base_delay: Duration,
     /// Callbacks may go to loopback, private and link-local addresses.
     pub allow_private_callbacks: bool,
+    /// How much may wait to run; past it, enqueueing answers 429.
+    pub backlog: BacklogLimits,
 }
 
 impl Default for QueueOptions {
@@ -38,6 +40,7 @@ impl Default for QueueOptions {
             per_function: 16,
             base_delay: Duration::from_secs(1),
             allow_private_callbacks: false,
+            backlog: BacklogLimits::default(),
         }
     }
 }
@@ -112,6 +115,7 @@ impl AsyncQueue {
                 max_retries: config.max_retries,
                 enqueued_at_ms: now,
                 expires_at_ms: now + config.max_event_age_ms as i64,
+                limits: self.options.backlog,
             })
             .await?;
         self.work_ready.notify_one();
