@@ -81,6 +81,9 @@ pub struct ServeArgs {
     /// they may then read Gust's data, reach the host's network and use any memory.
     #[arg(long)]
     insecure_process_runtime: bool,
+    /// Require `Authorization: Bearer TOKEN` (this one or the admin token) on /metrics.
+    #[arg(long, env = "GUST_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// Let callbacks (X-Callback-Url) reach loopback, private and link-local addresses: for
     /// tests and receivers on the same network.
     #[arg(long)]
@@ -152,6 +155,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let app = gust_gateway::router(AppState::new(App {
         dispatcher: dispatcher.clone(),
         token,
+        metrics_token: args.metrics_token.as_deref().map(AdminToken::given),
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
         shutdown: stop_rx.clone(),
         metrics,

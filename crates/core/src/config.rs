@@ -16,6 +16,8 @@ pub const MAX_EVENT_AGE_MS: u64 = 6 * 3600 * 1000;
 pub const MIN_MEMORY_MB: u32 = 16;
 /// A wasm32 linear memory cannot address more than 4 GiB.
 pub const MAX_MEMORY_MB: u32 = 4096;
+/// Bytes of `KEY=VALUE` pairs a function's environment may hold.
+pub const MAX_ENV_BYTES: usize = 64 * 1024;
 /// CPU limits of process instances, in thousandths of a core.
 pub const MIN_CPU_MILLIS: u32 = 10;
 pub const MAX_CPU_MILLIS: u32 = 64_000;
@@ -136,6 +138,17 @@ impl FunctionConfig {
                 )));
             }
         }
+        let env_bytes: usize = self.env.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        if env_bytes > MAX_ENV_BYTES {
+            return Err(Error::invalid(format!(
+                "the environment is {env_bytes} bytes; the limit is {} KiB: keep large \
+                 values in the artifact",
+                MAX_ENV_BYTES / 1024
+            )));
+        }
+        if self.env.values().any(|v| v.contains('\0')) {
+            return Err(Error::invalid("an environment value contains a NUL byte"));
+        }
         for host in &self.allow_hosts {
             let valid = !host.is_empty()
                 && host
@@ -211,6 +224,18 @@ mod tests {
         assert!(!config.allows_address(ip("127.0.0.1"), 9001));
         assert!(!config.allows_address(ip("169.254.169.254"), 80));
         assert!(!config.allows_address(ip("10.0.0.5"), 443));
+    }
+
+    #[test]
+    fn the_environment_is_bounded() {
+        let mut config = FunctionConfig::default();
+        config.env.insert("BIG".into(), "x".repeat(MAX_ENV_BYTES));
+        let error = config.validate().unwrap_err();
+        assert!(error.message.contains("64 KiB"), "{}", error.message);
+        config.env.insert("BIG".into(), "x".repeat(1000));
+        assert!(config.validate().is_ok());
+        config.env.insert("NUL".into(), "a\0b".into());
+        assert!(config.validate().is_err());
     }
 
     #[test]

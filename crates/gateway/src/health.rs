@@ -2,7 +2,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -25,8 +25,15 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     }
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: Prometheus text exposition; with a metrics token set, only for a bearer
+/// of it (or of the admin token).
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(token) = &state.metrics_token
+        && !token.admits(&headers)
+        && !state.token.admits(&headers)
+    {
+        return crate::auth::unauthorized().into_response();
+    }
     match &state.metrics {
         Some(metrics) => {
             state.dispatcher.refresh_metrics().await;

@@ -48,6 +48,8 @@ impl std::ops::Deref for AppState {
 pub struct App {
     pub dispatcher: Arc<Dispatcher>,
     pub token: AdminToken,
+    /// Guards `/metrics` when set (`gust serve --metrics-token`).
+    pub metrics_token: Option<AdminToken>,
     /// Largest artifact upload accepted, in bytes.
     pub max_upload_bytes: usize,
     /// Turns true when the server starts shutting down; ends streams that would never end.

@@ -287,3 +287,24 @@ fn metrics_parse_with_promtool_and_count_invocations() {
     let ready: Value = server.get("/readyz").send().unwrap().json().unwrap();
     assert_eq!(ready["status"], "ready");
 }
+
+#[test]
+fn a_metrics_token_guards_the_metrics() {
+    let server = Server::start_with(&["--metrics-token", "scrape-me"]);
+    assert_eq!(server.get("/metrics").send().unwrap().status(), 401);
+    let wrong = server.get("/metrics").bearer_auth("nope").send().unwrap();
+    assert_eq!(wrong.status(), 401);
+    let scraped = server
+        .get("/metrics")
+        .bearer_auth("scrape-me")
+        .send()
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped.text().unwrap().contains("gust_concurrency_in_use"));
+    let admin = server
+        .admin(reqwest::Method::GET, "/metrics")
+        .send()
+        .unwrap();
+    assert_eq!(admin.status(), 200);
+    assert_eq!(server.get("/healthz").send().unwrap().status(), 200);
+}

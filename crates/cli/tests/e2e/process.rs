@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::harness::{Server, error_of, example_dir, fixture_dir, running_as_root, stdout};
+use crate::harness::{Server, error_of, example_dir, fixture_dir, running_as_root, stderr, stdout};
 
 pub fn json_of(server: &Server, path: &str) -> Value {
     let response = server.get(path).send().unwrap();
@@ -88,6 +88,35 @@ fn a_script_in_stdio_mode_reads_stdin_and_answers_on_stdout() {
     assert_eq!((status, code.as_str()), (500, "error"));
     assert!(message.contains("exit code 3"), "{message}");
     assert!(log_of(&server, "fails").contains("cannot parse input"));
+}
+
+#[test]
+fn a_stdio_function_takes_large_headers_and_its_environment_is_bounded_at_deploy() {
+    let server = Server::start();
+    let dir = example_dir("process/shell-stdio");
+    let flags = ["--mode", "stdio", "--public", "--env", "GREETING=hi"];
+    server.deploy_process("words", &dir, "./handler.sh", &flags);
+    // 100 KiB of header: the function's own variable, well over what the sandbox's spec
+    // could carry when it travelled in one environment string.
+    let response = server
+        .post("/fn/words")
+        .header("x-big", "b".repeat(100 * 1024))
+        .header("proxy", "http://attacker.example:8080")
+        .body("a b c")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+
+    let big = format!("BIG={}", "x".repeat(70 * 1024));
+    let dir = dir.to_string_lossy();
+    let args = ["deploy", "big", &dir, "--runtime", "process", "--env", &big];
+    let refused = server.cli(&[&args[..], &["--command", "./handler.sh"]].concat());
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("the limit is 64 KiB"),
+        "{}",
+        stderr(&refused)
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Starts a function's command through the sandbox helper and watches it until it exits.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -17,7 +18,7 @@ use super::cgroup::{Cgroup, CgroupLayout, Limits};
 use super::egress::{self, EGRESS_PORT};
 use super::netns::NetNamespace;
 use super::output::{OutputRouter, pump};
-use super::sandbox::SandboxSpec;
+use super::sandbox::{SPEC_FD, SandboxSpec};
 use super::spawner::Spawner;
 
 /// Processes one instance may have at once: room for a server's threads and workers, not for
@@ -228,14 +229,16 @@ impl Launcher {
             isolate: self.isolation.namespaces,
             tmp_mb: TMP_MB,
         };
-        let spec_json = serde_json::to_string(&sandbox).map_err(|e| e.to_string())?;
+        // In a memory file, not the arguments or the environment: the function's variables may
+        // be secrets (any local user can read a process's arguments), and one string of the
+        // environment cannot pass 128 KiB.
+        let spec_file =
+            spec_file(&sandbox).map_err(|e| format!("cannot hand the sandbox its spec: {e}"))?;
+        let spec_fd = spec_file.as_raw_fd();
         let mut command = Command::new(&self.helper);
         command
             .arg(super::sandbox::SUBCOMMAND)
             .env_clear()
-            // In the environment, not the arguments: the function's variables may be secrets,
-            // and any local user can read a process's arguments.
-            .env(super::sandbox::SPEC_VARIABLE, spec_json)
             .stdin(if spec.piped {
                 Stdio::piped()
             } else {
@@ -249,12 +252,22 @@ impl Launcher {
         // If Gust dies, the helper dies with it (and the sandbox with the helper). The signal
         // follows the forking thread: the spawner's, which lives as long as Gust.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                // The copy is the helper's to read; it is not closed on exec like the original.
+                let handed = if spec_fd == SPEC_FD {
+                    libc::fcntl(SPEC_FD, libc::F_SETFD, 0)
+                } else {
+                    libc::dup2(spec_fd, SPEC_FD)
+                };
+                if handed < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
                 Ok(())
             });
         }
         let (mut child, network) = self.spawn(command)?;
+        drop(spec_file);
         let pid = child.id().unwrap_or(0);
         let output = Arc::new(OutputRouter::default());
         let network = match network {
@@ -326,6 +339,20 @@ impl Launcher {
         })?;
         spawned.map_err(|e| format!("cannot start the sandbox helper: {e}"))
     }
+}
+
+/// The sandbox spec as JSON in an anonymous memory file, read from its start.
+fn spec_file(spec: &SandboxSpec) -> std::io::Result<std::fs::File> {
+    use std::io::{Seek, Write};
+    let fd = unsafe { libc::memfd_create(c"gust-sandbox-spec".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    serde_json::to_writer(&mut file, spec)?;
+    file.flush()?;
+    file.rewind()?;
+    Ok(file)
 }
 
 /// How a sandboxed program finds the egress proxy: the variables most HTTP clients read.

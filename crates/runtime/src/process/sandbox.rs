@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-/// How the `gust` binary is asked to be the helper: `gust __sandbox`, with the spec in
-/// `SPEC_VARIABLE`.
+/// How the `gust` binary is asked to be the helper: `gust __sandbox`, with the spec as JSON
+/// on file descriptor `SPEC_FD`.
 pub const SUBCOMMAND: &str = "__sandbox";
-pub const SPEC_VARIABLE: &str = "GUST_SANDBOX_SPEC";
+pub const SPEC_FD: i32 = 3;
 /// The unprivileged user functions run as (`nobody` on Debian).
 pub const FUNCTION_UID: u32 = 65534;
 /// Where the function's files appear inside the sandbox.
@@ -24,7 +24,7 @@ pub const FUNCTION_DIR: &str = "/function";
 const SYSTEM_DIRS: &[&str] = &["usr", "bin", "sbin", "lib", "lib32", "lib64", "etc"];
 const DEVICES: &[&str] = &["null", "zero", "random", "urandom"];
 
-/// What the helper sets up; written by the server as JSON on the command line.
+/// What the helper sets up; written by the server as JSON.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SandboxSpec {
     /// The command, run by `/bin/sh -c`.
@@ -45,8 +45,10 @@ pub struct SandboxSpec {
 
 /// Runs the helper; never returns. The exit status is the command's (128 + signal if killed).
 pub fn run() -> ! {
-    let spec_json = std::env::var(SPEC_VARIABLE).unwrap_or_default();
-    let spec: SandboxSpec = match serde_json::from_str(&spec_json) {
+    use std::os::fd::FromRawFd;
+    // Read whole, then closed: nothing of it reaches the function.
+    let spec_file = unsafe { std::fs::File::from_raw_fd(SPEC_FD) };
+    let spec: SandboxSpec = match serde_json::from_reader(std::io::BufReader::new(spec_file)) {
         Ok(spec) => spec,
         Err(e) => fail("reading the sandbox spec", io::Error::other(e)),
     };
