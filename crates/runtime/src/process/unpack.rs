@@ -8,6 +8,10 @@ use tar::EntryType;
 
 /// Most bytes an artifact may hold once unpacked (a guard against compression bombs).
 pub const MAX_UNPACKED_BYTES: u64 = 1024 * 1024 * 1024;
+/// Most entries an archive may hold (millions of empty files are a bomb too).
+pub const MAX_ENTRIES: usize = 100_000;
+/// Links followed in a row while resolving a path, as the kernel's own limit.
+const MAX_LINK_DEPTH: u32 = 40;
 
 /// Unpacks `archive` into `target` (which must not exist yet): into a temporary folder next
 /// to it first, so that a half-unpacked artifact is never seen.
@@ -36,7 +40,10 @@ fn extract(archive: impl Read, root: &Path) -> Result<(), String> {
     let not_archive = |e: std::io::Error| format!("the artifact is not a readable .tar.gz: {e}");
     let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(archive));
     let mut total = 0u64;
-    for entry in archive.entries().map_err(not_archive)? {
+    for (index, entry) in archive.entries().map_err(not_archive)?.enumerate() {
+        if index >= MAX_ENTRIES {
+            return Err(format!("the archive holds more than {MAX_ENTRIES} entries"));
+        }
         let mut entry = entry.map_err(not_archive)?;
         let path = entry.path().map_err(not_archive)?.into_owned();
         let relative = inside(&path)
@@ -53,7 +60,9 @@ fn extract(archive: impl Read, root: &Path) -> Result<(), String> {
                     EntryType::Symlink => relative.parent().unwrap_or(Path::new("")).join(&link),
                     _ => link.to_path_buf(),
                 };
-                if link.is_absolute() || inside(&base).is_none() {
+                // Resolved through the links already unpacked, as the kernel will: `s -> .`
+                // then `s/up -> ..` reads as inside but leads out.
+                if link.is_absolute() || resolve_within(root, &base, 0).is_none() {
                     return Err(format!(
                         "the archive's link `{}` points outside its root (to `{}`)",
                         path.display(),
@@ -110,6 +119,39 @@ fn inside(path: &Path) -> Option<PathBuf> {
         }
     }
     Some(normal)
+}
+
+/// Where `path` (relative to `root`) leads once the links already under `root` are followed,
+/// relative to `root`; `None` when it leaves it (or links loop).
+fn resolve_within(root: &Path, path: &Path, depth: u32) -> Option<PathBuf> {
+    let mut resolved = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::Normal(name) => {
+                let next = resolved.join(name);
+                let on_disk = root.join(&next);
+                let is_link = std::fs::symlink_metadata(&on_disk)
+                    .is_ok_and(|meta| meta.file_type().is_symlink());
+                if !is_link {
+                    resolved = next;
+                    continue;
+                }
+                let target = std::fs::read_link(&on_disk).ok()?;
+                if depth >= MAX_LINK_DEPTH || target.is_absolute() {
+                    return None;
+                }
+                resolved = resolve_within(root, &resolved.join(target), depth + 1)?;
+            }
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !resolved.pop() {
+                    return None;
+                }
+            }
+            Component::RootDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(resolved)
 }
 
 /// Everything readable by the unprivileged user the function runs as; nothing writable.
@@ -200,6 +242,37 @@ mod tests {
             assert!(err.contains(expected), "{name}: {err}");
             assert!(!dir.path().join("fn").exists(), "{name} left files behind");
         }
+    }
+
+    #[test]
+    fn a_chain_of_links_cannot_lead_out() {
+        let bytes = archive(|b| {
+            raw_entry(b, "sub/s", EntryType::Symlink, "..");
+            raw_entry(b, "sub/s/up", EntryType::Symlink, "..");
+        });
+        let (dir, result) = try_unpack(&bytes);
+        assert!(result.unwrap_err().contains("points outside"));
+        assert!(!dir.path().join("fn").exists());
+
+        let looping = archive(|b| {
+            raw_entry(b, "a", EntryType::Symlink, "b");
+            raw_entry(b, "b", EntryType::Symlink, "a");
+            raw_entry(b, "c", EntryType::Symlink, "a/x");
+        });
+        assert!(try_unpack(&looping).1.is_err());
+    }
+
+    #[test]
+    fn an_archive_of_too_many_entries_is_refused() {
+        let bytes = archive(|b| {
+            for i in 0..=MAX_ENTRIES {
+                let mut h = header(EntryType::Regular, 0);
+                b.append_data(&mut h, format!("f{i}"), std::io::empty())
+                    .unwrap();
+            }
+        });
+        let (_dir, result) = try_unpack(&bytes);
+        assert!(result.unwrap_err().contains("more than 100000 entries"));
     }
 
     #[test]
