@@ -53,6 +53,8 @@ pub struct Dispatcher {
     blobs: BlobStore,
     executors: Executors,
     node_limit: NodeLimit,
+    /// Held by deploys while they write, and by the removal of unused artifacts.
+    publishing: tokio::sync::RwLock<()>,
     active: RwLock<HashMap<String, Arc<ActiveVersion>>>,
     /// One lock per function being loaded: concurrent first requests to a function load it
     /// once, and loads of different functions run side by side.
@@ -93,6 +95,7 @@ impl Dispatcher {
             blobs,
             executors,
             node_limit: NodeLimit::new(limits.max_in_flight),
+            publishing: tokio::sync::RwLock::new(()),
             active: RwLock::new(HashMap::new()),
             loading: std::sync::Mutex::new(HashMap::new()),
         });
@@ -153,6 +156,7 @@ impl Dispatcher {
         artifact: ArtifactSource,
         config: FunctionConfig,
     ) -> Result<Deployed, Error> {
+        let _publishing = self.publishing.read().await;
         let upload = match &artifact {
             ArtifactSource::Bytes(bytes) => Some(bytes.clone()),
             ArtifactSource::File(_) => None,
@@ -203,6 +207,7 @@ impl Dispatcher {
     }
 
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
+        let versions = self.store.versions(name).await?;
         let removed = self
             .active
             .write()
@@ -211,10 +216,36 @@ impl Dispatcher {
         if let Some(removed) = removed {
             removed.unloaded();
         }
-        if self.store.delete_function(name).await? {
-            Ok(())
-        } else {
-            Err(Error::function_not_found(name))
+        if !self.store.delete_function(name).await? {
+            return Err(Error::function_not_found(name));
+        }
+        let mut artifacts: Vec<(String, Runtime)> = versions
+            .into_iter()
+            .map(|v| (v.artifact_sha256, v.runtime))
+            .collect();
+        artifacts.sort_by(|a, b| a.0.cmp(&b.0));
+        artifacts.dedup_by(|a, b| a.0 == b.0);
+        self.collect_unused(artifacts).await;
+        Ok(())
+    }
+
+    /// Removes the artifacts, and what was made of them, that no version uses any more.
+    async fn collect_unused(&self, artifacts: Vec<(String, Runtime)>) {
+        // No deploy runs meanwhile: one could be about to use an artifact found unused.
+        let _collecting = self.publishing.write().await;
+        for (sha, runtime) in artifacts {
+            match self.store.artifact_in_use(&sha).await {
+                Ok(false) => {}
+                Ok(true) => continue,
+                Err(e) => {
+                    tracing::warn!("cannot tell whether artifact {sha} is in use: {e}");
+                    continue;
+                }
+            }
+            if let Err(e) = self.blobs.remove(&sha) {
+                tracing::warn!("cannot remove an unused artifact: {e}");
+            }
+            self.executors.of(runtime).forget(&sha);
         }
     }
 

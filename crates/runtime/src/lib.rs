@@ -42,6 +42,10 @@ pub trait Executor: Send + Sync + 'static {
         artifact: ArtifactSource,
         config: &Arc<FunctionConfig>,
     ) -> Result<Arc<dyn Loaded>, LoadError>;
+
+    /// Removes what was made from an artifact no version uses any more (compiled code,
+    /// unpacked files).
+    fn forget(&self, sha256: &str);
 }
 
 /// A version ready to serve requests.

@@ -47,6 +47,15 @@ impl BlobStore {
         Ok(sha)
     }
 
+    /// Removes an artifact no version uses any more.
+    pub fn remove(&self, sha256: &str) -> Result<(), Error> {
+        let path = self.path(sha256);
+        match fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(&path, e)),
+            _ => Ok(()),
+        }
+    }
+
     pub fn get(&self, sha256: &str) -> Result<Vec<u8>, Error> {
         let path = self.path(sha256);
         fs::read(&path).map_err(|e| io_error(&path, e))

@@ -120,6 +120,8 @@ pub trait Store: Send + Sync + 'static {
     /// invocation records stay, for usage.
     /// False if it did not exist.
     async fn delete_function(&self, name: &str) -> Result<bool, Error>;
+    /// Whether any version of any function still runs this artifact.
+    async fn artifact_in_use(&self, sha256: &str) -> Result<bool, Error>;
     /// Stores finished invocations' records. They are shared, not handed over, so that the
     /// caller frees them after the write: a store's own thread would free them into heaps
     /// it never allocates from, taking their lock each time.

@@ -278,6 +278,17 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn artifact_in_use(&self, sha256: &str) -> Result<bool, Error> {
+        let sha256 = sha256.to_string();
+        self.with(move |conn| {
+            conn.prepare_cached("SELECT 1 FROM versions WHERE artifact_sha256 = ?1 LIMIT 1")?
+                .query_row([&sha256], |_| Ok(()))
+                .optional()
+                .map(|found| found.is_some())
+        })
+        .await
+    }
+
     async fn delete_function(&self, name: &str) -> Result<bool, Error> {
         let name = name.to_string();
         self.with(move |conn| {

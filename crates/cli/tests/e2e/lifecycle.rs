@@ -110,3 +110,46 @@ fn the_data_dir_and_its_secrets_are_private() {
     let _again = Server::start_in(&data_dir, &[]);
     assert_eq!(mode("admin.token"), 0o600);
 }
+
+/// Names of the files in one of the data dir's folders.
+fn names_in(server: &Server, folder: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(server.data_dir.join(folder)) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.'))
+        .collect()
+}
+
+#[test]
+fn removing_functions_removes_the_artifacts_no_version_uses() {
+    let server = Server::start();
+    server.deploy("hello", "hello", public());
+    server.deploy("twin", "hello", public());
+    server.deploy("echo", "echo", public());
+    let dir = crate::harness::fixture_dir("probe");
+    server.deploy_process("probe", &dir, "python3 probe.py", &["--public"]);
+    assert_eq!(server.get("/fn/probe/").send().unwrap().status(), 200);
+    assert_eq!(names_in(&server, "artifacts").len(), 3);
+    assert_eq!(names_in(&server, "compiled").len(), 2);
+    assert_eq!(names_in(&server, "process/artifacts").len(), 1);
+
+    for name in ["echo", "hello", "probe"] {
+        let removed = server.cli(&["rm", name]);
+        assert!(removed.status.success());
+    }
+    assert_eq!(
+        names_in(&server, "artifacts").len(),
+        1,
+        "twin still uses hello's"
+    );
+    assert_eq!(names_in(&server, "compiled").len(), 1);
+    assert!(names_in(&server, "process/artifacts").is_empty());
+    assert_eq!(server.get("/fn/twin").send().unwrap().status(), 200);
+
+    assert!(server.cli(&["rm", "twin"]).status.success());
+    assert!(names_in(&server, "artifacts").is_empty());
+    assert!(names_in(&server, "compiled").is_empty());
+}

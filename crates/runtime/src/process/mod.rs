@@ -100,6 +100,15 @@ impl Executor for ProcessExecutor {
         };
         Ok(Arc::new(function))
     }
+
+    fn forget(&self, sha256: &str) {
+        let dir = self.artifacts.join(sha256);
+        if let Err(e) = std::fs::remove_dir_all(&dir)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!("cannot remove {}: {e}", dir.display());
+        }
+    }
 }
 
 enum ProcessFunction {

@@ -33,6 +33,19 @@ impl AotCache {
         self.dir.join(format!("{sha256}-{}.cwasm", self.key_suffix))
     }
 
+    /// Removes the artifact's compiled code, for every engine that compiled it.
+    pub fn remove(&self, sha256: &str) {
+        let prefix = format!("{sha256}-");
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// The artifact's compiled component from disk, if it is there and still readable.
     pub fn cached(&self, sha256: &str) -> Option<Component> {
         let path = self.path(sha256);

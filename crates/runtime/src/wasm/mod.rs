@@ -123,4 +123,8 @@ impl Executor for WasmExecutor {
             self.ticker.use_ticks(),
         )))
     }
+
+    fn forget(&self, sha256: &str) {
+        self.cache.remove(sha256);
+    }
 }
