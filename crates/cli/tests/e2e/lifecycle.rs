@@ -51,6 +51,36 @@ fn a_restart_serves_from_the_aot_cache_without_compiling() {
 }
 
 #[test]
+fn a_tampered_aot_cache_entry_is_never_loaded() {
+    let dir = TempDir::new().unwrap();
+    let mut server = Server::start_in(dir.path(), &[]);
+    server.deploy("hello", "hello", public());
+    assert!(server.signal_and_wait("TERM"));
+    drop(server);
+    let compiled = dir.path().join("compiled");
+    let entry = std::fs::read_dir(&compiled)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&entry).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&entry, bytes).unwrap();
+
+    let server = Server::start_in(dir.path(), &[]);
+    let response = server.get("/fn/hello").send().unwrap();
+    assert_eq!(
+        response.text().unwrap(),
+        "Hello, world!\n",
+        "compiled again"
+    );
+    let log = server.server_log();
+    assert!(log.contains("its hash does not match"), "{log}");
+}
+
+#[test]
 fn a_deploy_that_answered_survives_kill_9() {
     let dir = TempDir::new().unwrap();
     let mut server = Server::start_in(dir.path(), &[]);

@@ -2,6 +2,7 @@ use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 
+use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -46,15 +47,25 @@ impl AotCache {
         }
     }
 
-    /// The artifact's compiled component from disk, if it is there and still readable.
+    /// The artifact's compiled component from disk, if it is there, whole and readable.
     pub fn cached(&self, sha256: &str) -> Option<Component> {
         let path = self.path(sha256);
-        if !path.exists() {
+        let entry = match fs::read(&path) {
+            Ok(entry) => entry,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "cannot read AOT cache entry: {e}");
+                return None;
+            }
+        };
+        let Some(code) = verified(&entry) else {
+            tracing::warn!(path = %path.display(), "discarding AOT cache entry: its hash does not match");
             return None;
-        }
-        // SAFETY: the file was written by `Component::serialize` of this very engine
-        // configuration (the key includes its compatibility hash) into our own data dir.
-        match unsafe { Component::deserialize_file(&self.engine, &path) } {
+        };
+        // SAFETY: the bytes are what `Component::serialize` of this very engine configuration
+        // (the key includes its compatibility hash) wrote, as their hash shows: native code is
+        // only loaded as it was written.
+        match unsafe { Component::deserialize(&self.engine, code) } {
             Ok(component) => Some(component),
             Err(e) => {
                 tracing::warn!(path = %path.display(), "discarding AOT cache entry: {e:#}");
@@ -88,11 +99,22 @@ impl AotCache {
     fn write(&self, path: &PathBuf, component: &Component) -> Result<(), LoadError> {
         let internal = |e: &dyn std::fmt::Display| LoadError::Internal(format!("AOT cache: {e}"));
         let serialized = component.serialize().map_err(|e| internal(&e))?;
-        // A unique temp file, renamed into place: concurrent loads of one artifact never
-        // see a half-written entry.
+        // A unique temp file, synced, then renamed into place: concurrent loads of one
+        // artifact never see a half-written entry, nor does a restart after a crash.
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir).map_err(|e| internal(&e))?;
+        let hash = Sha256::digest(&serialized);
+        std::io::Write::write_all(&mut tmp, &hash).map_err(|e| internal(&e))?;
         std::io::Write::write_all(&mut tmp, &serialized).map_err(|e| internal(&e))?;
+        tmp.as_file().sync_all().map_err(|e| internal(&e))?;
         tmp.persist(path).map_err(|e| internal(&e))?;
         Ok(())
     }
 }
+
+/// An entry is the SHA-256 of the compiled code, then the code: the code, when they agree.
+fn verified(entry: &[u8]) -> Option<&[u8]> {
+    let (hash, code) = entry.split_at_checked(HASH_LEN)?;
+    (Sha256::digest(code).as_slice() == hash).then_some(code)
+}
+
+const HASH_LEN: usize = 32;
