@@ -146,6 +146,22 @@ fn env_is_visible_and_outbound_http_needs_an_allowed_host() {
     server.invocations("denied", 1);
     let logs = server.cli(&["logs", "denied"]);
     assert!(stdout(&logs).contains("denied"), "{}", stdout(&logs));
+
+    // An allowed name is no way to the host's own addresses: `localhost` leads to loopback.
+    server.deploy(
+        "by-name",
+        "fetch",
+        json!({"public": true, "allow_hosts": ["localhost"]}),
+    );
+    let by_name = target.replace("127.0.0.1", "localhost");
+    let refused = server
+        .get(&format!("/fn/by-name?url={by_name}"))
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    server.invocations("by-name", 1);
+    let logs = stdout(&server.cli(&["logs", "by-name"]));
+    assert!(logs.contains("resolves to the internal address"), "{logs}");
 }
 
 #[test]

@@ -125,6 +125,15 @@ impl ResourceLimiter for MemoryLimiter {
     }
 }
 
+/// Refuses an outbound request, saying why in the function's log.
+fn deny(logs: &LogSink, host: &str, port: u16, why: &str) -> SendResult {
+    logs.line(
+        LogStream::Stderr,
+        format!("[gust] outbound request to {host}:{port} denied: {why}"),
+    );
+    Box::new(async { Err(HttpError::HttpRequestDenied) })
+}
+
 /// Outbound HTTP goes only to the hosts the function declared.
 struct OutboundPolicy {
     config: FunctionConfig,
@@ -159,18 +168,29 @@ impl WasiHttpHooks for OutboundPolicy {
         };
         let port = uri.port_u16().unwrap_or(default_port);
         if !self.config.allows_host(&host, port) {
-            self.logs.line(
-                LogStream::Stderr,
-                format!(
-                    "[gust] outbound request to {host}:{port} denied: deploy with \
-                     --allow-host {host} to permit it"
-                ),
-            );
-            return Box::new(async { Err(HttpError::HttpRequestDenied) });
+            let why = format!("deploy with --allow-host {host} to permit it");
+            return deny(&self.logs, &host, port, &why);
         }
         let _ = fut;
+        let (config, logs) = (self.config.clone(), self.logs.clone());
         Box::new(async move {
             use http_body_util::BodyExt;
+            // Where the name leads is checked too: an allowed name that resolves to the host
+            // or its private networks is refused unless that address is allowed itself.
+            let name = host.trim_start_matches('[').trim_end_matches(']');
+            if let Ok(addresses) = tokio::net::lookup_host((name, port)).await {
+                let addresses: Vec<_> = addresses.map(|a| a.ip()).collect();
+                if let Some(ip) = addresses
+                    .iter()
+                    .find(|ip| !config.allows_address(**ip, port))
+                {
+                    let why = format!(
+                        "it resolves to the internal address {ip}, allowed only when listed \
+                         itself (--allow-host {ip}:{port})"
+                    );
+                    return Box::into_pin(deny(&logs, &host, port, &why)).await;
+                }
+            }
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             Ok((
                 response.map(BodyExt::boxed_unsync),
