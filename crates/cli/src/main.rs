@@ -10,6 +10,7 @@ mod logs;
 mod pack;
 mod serve;
 mod table;
+mod token;
 mod trigger;
 mod usage;
 
@@ -71,6 +72,11 @@ enum Command {
         #[command(subcommand)]
         command: trigger::TriggerCommand,
     },
+    /// Scoped API tokens: create, list, revoke.
+    Token {
+        #[command(subcommand)]
+        command: token::TokenCommand,
+    },
     /// What functions used and cost: invocations, errors, GB-seconds, price.
     Usage(usage::UsageArgs),
 }
@@ -116,6 +122,7 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Usage(args) => usage::run(&client, args).await,
         Command::Dlq { name, command } => dlq::run(&client, name, command).await,
         Command::Trigger { command } => trigger::run(&client, command).await,
+        Command::Token { command } => token::run(&client, command).await,
         Command::Rm { name } => {
             client.delete(&format!("/v1/functions/{name}")).await?;
             println!("deleted {name}");

@@ -8,12 +8,12 @@ use anyhow::Context;
 use clap::Args;
 use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
 use gust_events::Scheduler;
-use gust_gateway::{AdminToken, App, AppState, ConnectionLimits};
+use gust_gateway::{Access, AdminToken, App, AppState, ConnectionLimits};
 use gust_meter::Metrics;
 use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
 use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{EngineOptions, WasmExecutor};
-use gust_store::{BacklogLimits, BlobStore, SqliteStore, Store};
+use gust_store::{BacklogLimits, BlobStore, SqliteStore, Store, TokenStore};
 use tokio::sync::watch;
 
 use crate::config::ServerConfig;
@@ -110,7 +110,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => ServerConfig::load(path, true)?,
         None => ServerConfig::load(&data_dir.join("gust.toml"), false)?,
     };
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("gust.db"))?);
+    let sqlite = Arc::new(SqliteStore::open(&data_dir.join("gust.db"))?);
+    let store: Arc<dyn Store> = sqlite.clone();
+    let tokens: Arc<dyn TokenStore> = sqlite;
     let blobs = BlobStore::open(data_dir.join("artifacts"))?;
     let wasm = WasmExecutor::new(data_dir.join("compiled"), EngineOptions::default())?;
     let token_path = data_dir.join("admin.token");
@@ -154,7 +156,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let app = gust_gateway::router(AppState::new(App {
         dispatcher: dispatcher.clone(),
-        token,
+        access: Access::new(token, tokens),
         metrics_token: args.metrics_token.as_deref().map(AdminToken::given),
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
         shutdown: stop_rx.clone(),

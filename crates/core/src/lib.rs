@@ -14,6 +14,7 @@ mod invocation_id;
 mod name;
 mod run_keyed;
 mod scaling;
+mod token;
 mod trigger;
 mod usage;
 
@@ -31,6 +32,7 @@ pub use invocation_id::InvocationId;
 pub use name::validate_function_name;
 pub use run_keyed::RunKeyed;
 pub use scaling::{MAX_CONCURRENCY, MAX_INSTANCES, MAX_QUEUE_SIZE, ProcessMode};
+pub use token::{Permission, Role, TokenInfo};
 pub use trigger::CronTrigger;
 pub use usage::{UsageGroup, UsageQuery, UsageSums};
 

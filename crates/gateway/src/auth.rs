@@ -4,14 +4,8 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::Response;
-use gust_core::ErrorKind;
+use axum::http::{HeaderMap, header};
 use rand::RngCore;
-
-use crate::{ApiError, AppState};
 
 /// The bearer token that guards `/v1` and private functions.
 #[derive(Clone)]
@@ -61,26 +55,5 @@ impl AdminToken {
         };
         let (a, b) = (given.trim().as_bytes(), self.0.as_bytes());
         a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-    }
-}
-
-pub fn unauthorized() -> ApiError {
-    ApiError::new(
-        StatusCode::UNAUTHORIZED,
-        ErrorKind::Unauthorized.code(),
-        "missing or wrong token: send `Authorization: Bearer <token>` with the token from \
-         <data-dir>/admin.token",
-    )
-}
-
-pub async fn require_admin(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    if state.token.admits(request.headers()) {
-        Ok(next.run(request).await)
-    } else {
-        Err(unauthorized())
     }
 }

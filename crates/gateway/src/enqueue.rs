@@ -2,11 +2,12 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use gust_core::{ErrorKind, StoredRequest, Trigger};
+use gust_core::{ErrorKind, Permission, StoredRequest, Trigger};
 use gust_dispatch::literal_refusal;
 use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
+use crate::access::Caller;
 use crate::body_limit::{declared_length, discard_body};
 use crate::invoke::admit;
 use crate::{ApiError, AppState};
@@ -25,11 +26,20 @@ pub async fn enqueue(
         return Err(too_large(limit));
     }
     // Read before `admit` takes Gust's token off the request.
-    let admin = state.token.admits(request.headers());
+    let caller = state
+        .access
+        .caller(request.headers())
+        .await
+        .unwrap_or(Caller::Anonymous);
     let (active, parts, body) = admit(&state, request, "/async/").await?;
     let callback_url = callback_url(&parts.headers)?;
     if let Some(url) = &callback_url {
-        if !admin && !active.config.allow_callbacks {
+        let function = Some(active.version.function.as_str());
+        let may_invoke = state
+            .access
+            .permit(&caller, &[Permission::Invoke], function)
+            .is_ok();
+        if !may_invoke && !active.config.allow_callbacks {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorKind::Forbidden.code(),

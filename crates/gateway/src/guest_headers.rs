@@ -2,7 +2,7 @@
 
 use axum::http::{HeaderMap, HeaderName, header};
 
-use crate::AdminToken;
+use crate::Access;
 
 /// Removes what a function must never be handed by its caller: Gust's own token (the CLI
 /// sends it on every call, public functions included), and the headers whose names Gust
@@ -10,8 +10,8 @@ use crate::AdminToken;
 /// so that no caller can pass for a retry or a schedule.
 ///
 /// A caller's own `Authorization` for a public function's own scheme goes through.
-pub fn scrub(headers: &mut HeaderMap, token: &AdminToken) {
-    if token.admits(headers) {
+pub fn scrub(headers: &mut HeaderMap, access: &Access) {
+    if access.carries_gust_token(headers) {
         headers.remove(header::AUTHORIZATION);
     }
     let reserved: Vec<HeaderName> = headers
@@ -34,12 +34,15 @@ mod tests {
 
     use axum::http::HeaderValue;
 
+    use crate::AdminToken;
+
     use super::*;
 
-    fn token() -> (tempfile::TempDir, AdminToken) {
+    fn access() -> (tempfile::TempDir, Access) {
         let dir = tempfile::tempdir().unwrap();
-        let token = AdminToken::load_or_create(&dir.path().join("admin.token")).unwrap();
-        (dir, token)
+        let admin = AdminToken::load_or_create(&dir.path().join("admin.token")).unwrap();
+        let store = gust_store::SqliteStore::open(&dir.path().join("gust.db")).unwrap();
+        (dir, Access::new(admin, std::sync::Arc::new(store)))
     }
 
     fn token_text(dir: &Path) -> String {
@@ -48,7 +51,7 @@ mod tests {
 
     #[test]
     fn gusts_token_and_reserved_names_never_reach_the_function() {
-        let (dir, token) = token();
+        let (dir, access) = access();
         let mut headers = HeaderMap::new();
         let bearer = format!("Bearer {}", token_text(dir.path()));
         headers.insert(header::AUTHORIZATION, bearer.parse().unwrap());
@@ -56,17 +59,26 @@ mod tests {
         headers.append("ce-type", HeaderValue::from_static("dev.gust.schedule"));
         headers.append("ce-type", HeaderValue::from_static("twice"));
         headers.insert("x-request-id", HeaderValue::from_static("kept"));
-        scrub(&mut headers, &token);
+        scrub(&mut headers, &access);
         let names: Vec<&str> = headers.keys().map(|n| n.as_str()).collect();
         assert_eq!(names, ["x-request-id"]);
+
+        // A scoped token, valid or not, is Gust's too.
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            "Bearer gust_abc_def".parse().unwrap(),
+        );
+        scrub(&mut headers, &access);
+        assert!(headers.is_empty());
     }
 
     #[test]
     fn a_callers_own_authorization_goes_through() {
-        let (_dir, token) = token();
+        let (_dir, access) = access();
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, "Bearer app-user".parse().unwrap());
-        scrub(&mut headers, &token);
+        scrub(&mut headers, &access);
         assert_eq!(headers[header::AUTHORIZATION], "Bearer app-user");
     }
 }

@@ -30,9 +30,9 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Some(token) = &state.metrics_token
         && !token.admits(&headers)
-        && !state.token.admits(&headers)
+        && !state.access.admin().admits(&headers)
     {
-        return crate::auth::unauthorized().into_response();
+        return crate::access::unauthorized().into_response();
     }
     match &state.metrics {
         Some(metrics) => {

@@ -4,13 +4,14 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use gust_core::{Error, Trigger, validate_function_name};
+use gust_core::{Error, Permission, Trigger, validate_function_name};
 use gust_dispatch::{
     ActiveVersion, Admission, BILLED_MS, INVOCATION_ID, RequestBody, failure_status, number_value,
 };
 use http_body_util::BodyExt;
 use serde_json::json;
 
+use crate::access::Caller;
 use crate::{ApiError, AppState, guest_headers};
 
 pub const COLD_START: HeaderName = HeaderName::from_static("x-gust-cold-start");
@@ -87,13 +88,19 @@ pub async fn admit(
     let path = parts.uri.path().to_string();
     let (name, rest) = split_path(&path, prefix);
     validate_function_name(name)?;
-    // Checked before anything is loaded; to an anonymous caller a private function does not
-    // exist, so names cannot be probed.
-    if !state.token.admits(&parts.headers) && !state.dispatcher.is_public(name).await? {
-        return Err(Error::function_not_found(name).into());
+    // Checked before anything is loaded. To a caller without a valid token a private
+    // function does not exist, so names cannot be probed.
+    if !state.dispatcher.is_public(name).await? {
+        let caller = match state.access.caller(&parts.headers).await {
+            Ok(Caller::Anonymous) | Err(_) => return Err(Error::function_not_found(name).into()),
+            Ok(caller) => caller,
+        };
+        state
+            .access
+            .permit(&caller, &[Permission::Invoke], Some(name))?;
     }
     let active = state.dispatcher.resolve(name).await?;
-    guest_headers::scrub(&mut parts.headers, &state.token);
+    guest_headers::scrub(&mut parts.headers, &state.access);
     parts.uri = guest_uri(rest, parts.uri.query())?;
     if !parts.headers.contains_key(header::HOST) {
         parts

@@ -1,6 +1,7 @@
 //! HTTP ingress: function invocation under `/fn`, the management API under `/v1`, and its
 //! OpenAPI document.
 
+mod access;
 mod api;
 mod auth;
 mod body_limit;
@@ -11,6 +12,7 @@ mod health;
 mod invoke;
 mod listener;
 mod openapi;
+mod permissions;
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ use gust_events::Scheduler;
 use gust_meter::{Metrics, PriceModel};
 use tokio::sync::watch;
 
+pub use access::Access;
 pub use auth::AdminToken;
 pub use error::ApiError;
 pub use listener::{ConnectionLimits, serve};
@@ -47,7 +50,8 @@ impl std::ops::Deref for AppState {
 
 pub struct App {
     pub dispatcher: Arc<Dispatcher>,
-    pub token: AdminToken,
+    /// Who may do what: the admin token and the scoped tokens.
+    pub access: Access,
     /// Guards `/metrics` when set (`gust serve --metrics-token`).
     pub metrics_token: Option<AdminToken>,
     /// Largest artifact upload accepted, in bytes.
@@ -70,7 +74,7 @@ pub fn router(state: AppState) -> Router {
             .layer(upload_limit)
             .route_layer(axum::middleware::from_fn_with_state(
                 state.clone(),
-                auth::require_admin,
+                permissions::authorize,
             ));
     Router::new()
         .route("/fn/{name}", any(invoke::invoke))

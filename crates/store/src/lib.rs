@@ -8,6 +8,8 @@ mod queue_sql;
 mod record_sql;
 mod schema;
 mod sqlite;
+mod token_sql;
+mod tokens;
 mod trigger_sql;
 mod usage_sql;
 
@@ -22,6 +24,7 @@ use gust_core::{
 
 pub use blobs::BlobStore;
 pub use sqlite::SqliteStore;
+pub use tokens::{NewToken, TokenStore};
 
 /// A stored value that does not read back as its type (a row written by a newer version, or
 /// damaged by hand).

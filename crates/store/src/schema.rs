@@ -105,6 +105,17 @@ WHEN OLD.state IN ('queued', 'running', 'failed') BEGIN
     UPDATE async_backlog SET count = count - 1, bytes = bytes - length(OLD.body)
     WHERE function = OLD.function;
 END;
+-- Scoped API tokens; only the SHA-256 of each secret is kept.
+CREATE TABLE IF NOT EXISTS api_tokens (
+    id              TEXT PRIMARY KEY,
+    prefix          TEXT NOT NULL,
+    role            TEXT NOT NULL,
+    functions       TEXT NOT NULL,
+    created_at_ms   INTEGER NOT NULL,
+    expires_at_ms   INTEGER,
+    last_used_at_ms INTEGER,
+    secret_sha256   TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS cron_triggers (
     id               TEXT PRIMARY KEY,
     function         TEXT NOT NULL,

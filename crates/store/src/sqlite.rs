@@ -4,12 +4,15 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use gust_core::{
     Error, ErrorKind, FunctionConfig, FunctionInfo, InvocationRecord, LogLine, LogStream, Runtime,
-    UsageQuery, UsageSums, Version, now_ms,
+    TokenInfo, UsageQuery, UsageSums, Version, now_ms,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::schema::SCHEMA;
-use crate::{AttemptUpdate, NewAsync, queue_sql, record_sql, trigger_sql, usage_sql};
+use crate::{
+    AttemptUpdate, NewAsync, NewToken, TokenStore, queue_sql, record_sql, token_sql, trigger_sql,
+    usage_sql,
+};
 use crate::{Deployed, NewVersion, Store, bad_column, named_column};
 use gust_core::{AsyncInvocation, AsyncState, CronTrigger};
 
@@ -103,6 +106,33 @@ fn durably<T>(
     });
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     result
+}
+
+#[async_trait]
+impl TokenStore for SqliteStore {
+    async fn create_token(&self, token: NewToken) -> Result<(), Error> {
+        self.with(move |conn| token_sql::create(conn, &token)).await
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenInfo>, Error> {
+        self.with(|conn| token_sql::list(conn)).await
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<(TokenInfo, String)>, Error> {
+        let id = id.to_string();
+        self.with(move |conn| token_sql::get(conn, &id)).await
+    }
+
+    async fn revoke_token(&self, id: &str) -> Result<bool, Error> {
+        let id = id.to_string();
+        self.with(move |conn| token_sql::revoke(conn, &id)).await
+    }
+
+    async fn token_used(&self, id: &str, at_ms: i64) -> Result<(), Error> {
+        let id = id.to_string();
+        self.with(move |conn| token_sql::used(conn, &id, at_ms))
+            .await
+    }
 }
 
 /// The database holds every function's environment: only Gust's user may read it. SQLite

@@ -17,4 +17,5 @@ mod metering;
 mod process;
 mod scaling;
 mod schedules;
+mod tokens;
 mod walls;

@@ -5,6 +5,7 @@ mod deploy;
 mod functions;
 mod invocations;
 mod logs;
+mod tokens;
 mod triggers;
 mod usage;
 
@@ -25,6 +26,10 @@ pub(crate) use invocations::{
     __path_list as __path_list_async, __path_replay,
 };
 pub(crate) use logs::__path_logs;
+pub(crate) use tokens::{
+    __path_create as __path_create_token, __path_list as __path_list_tokens,
+    __path_revoke as __path_revoke_token,
+};
 pub(crate) use triggers::{
     __path_add as __path_add_trigger, __path_list as __path_list_triggers,
     __path_remove as __path_remove_trigger,
@@ -59,4 +64,6 @@ pub fn routes() -> Router<AppState> {
             "/invocations/{id}",
             get(invocations::get).delete(invocations::cancel),
         )
+        .route("/tokens", get(tokens::list).post(tokens::create))
+        .route("/tokens/{id}", delete(tokens::revoke))
 }
