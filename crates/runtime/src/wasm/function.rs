@@ -67,13 +67,19 @@ impl Loaded for WasmFunction {
         let (response_tx, response_rx) = oneshot::channel();
         let (finished_tx, finished_rx) = oneshot::channel();
         let shared = self.shared.clone();
+        let computing = Arc::new(AtomicBool::new(false));
+        let flag = computing.clone();
         // The guest runs here until its response head is out; if it is still writing the body
-        // then, it goes on in its own task. Its outcome arrives on `finished` when it is done.
-        let guest = InlineRun::new(async move {
-            shared.busy.fetch_add(1, Ordering::Relaxed);
-            run(&shared, call, request, response_tx, finished_tx).await;
-            shared.busy.fetch_sub(1, Ordering::Relaxed);
-        });
+        // then, it goes on in its own task, and if it computes for long, among the long
+        // runners. Its outcome arrives on `finished` when it is done.
+        let guest = InlineRun::new(
+            async move {
+                shared.busy.fetch_add(1, Ordering::Relaxed);
+                run(&shared, call, request, response_tx, finished_tx, flag).await;
+                shared.busy.fetch_sub(1, Ordering::Relaxed);
+            },
+            computing,
+        );
         let failure = match guest.until(response_rx).await {
             Ok(Ok(response)) => {
                 return Execution {
@@ -128,6 +134,7 @@ async fn run(
     request: http::Request<RequestBody>,
     response_tx: ResponseSender,
     finished_tx: oneshot::Sender<Outcome>,
+    computing: Arc<AtomicBool>,
 ) {
     let started = Instant::now();
     let timeout = Duration::from_millis(call.config.timeout_ms);
@@ -142,13 +149,16 @@ async fn run(
                 Ok(if Instant::now() >= store.data().deadline {
                     UpdateDeadline::Interrupt
                 } else {
+                    store.data().computing.store(true, Ordering::Relaxed);
                     UpdateDeadline::Yield(1)
                 })
             });
             (store, None, 0)
         }
     };
-    store.data_mut().begin(call.logs, started + timeout);
+    store
+        .data_mut()
+        .begin(call.logs, started + timeout, computing);
     store.set_epoch_deadline(1);
     let result = tokio::time::timeout(timeout, async {
         let mut http = store.data_mut().http();

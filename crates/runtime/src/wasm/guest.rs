@@ -1,3 +1,5 @@
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use gust_core::{FunctionConfig, LogStream};
@@ -23,6 +25,9 @@ pub struct GuestState {
     pub deadline: Instant,
     /// Where stdout, stderr and denied requests are logged: the current invocation.
     current_logs: SinkSlot,
+    /// Set when the current invocation computes through an epoch tick: it is moved to the
+    /// long-runners' runtime.
+    pub computing: Arc<AtomicBool>,
 }
 
 impl GuestState {
@@ -49,12 +54,14 @@ impl GuestState {
             limiter: MemoryLimiter::new(config.memory_mb),
             deadline: Instant::now(),
             current_logs,
+            computing: Arc::default(),
         }
     }
 
     /// Readies the instance for one invocation, whose sink gets what it logs.
-    pub fn begin(&mut self, logs: LogSink, deadline: Instant) {
+    pub fn begin(&mut self, logs: LogSink, deadline: Instant, computing: Arc<AtomicBool>) {
         self.current_logs.set(logs);
+        self.computing = computing;
         self.deadline = deadline;
         self.limiter.exceeded = false;
     }

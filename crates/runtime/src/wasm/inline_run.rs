@@ -7,20 +7,27 @@
 
 use std::future::{Future, poll_fn};
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::long_runners;
 
 type Run = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A guest's run, polled in place until `until` is ready. Whatever is left of it then goes on
 /// in its own task, as it does if the waiter is dropped first (a client that went away does
-/// not cut a function short).
+/// not cut a function short). A run that has computed through an epoch tick (`computing`) is
+/// moved at once to the long-runners' runtime.
 pub struct InlineRun {
     run: Option<Run>,
+    computing: Arc<AtomicBool>,
 }
 
 impl InlineRun {
-    pub fn new(run: impl Future<Output = ()> + Send + 'static) -> Self {
+    pub fn new(run: impl Future<Output = ()> + Send + 'static, computing: Arc<AtomicBool>) -> Self {
         InlineRun {
             run: Some(Box::pin(run)),
+            computing,
         }
     }
 
@@ -28,10 +35,14 @@ impl InlineRun {
     pub async fn until<T>(mut self, until: impl Future<Output = T>) -> T {
         let mut until = std::pin::pin!(until);
         let value = poll_fn(|cx| {
-            if let Some(run) = self.run.as_mut()
-                && run.as_mut().poll(cx).is_ready()
-            {
-                self.run = None;
+            if let Some(run) = self.run.as_mut() {
+                if run.as_mut().poll(cx).is_ready() {
+                    self.run = None;
+                } else if self.computing.load(Ordering::Relaxed)
+                    && let Some(run) = self.run.take()
+                {
+                    long_runners::handle().spawn(run);
+                }
             }
             until.as_mut().poll(cx)
         })
@@ -58,28 +69,49 @@ impl Drop for InlineRun {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
     use std::time::Duration;
 
     use tokio::sync::oneshot;
 
     use super::*;
 
+    fn inline(run: impl Future<Output = ()> + Send + 'static) -> InlineRun {
+        InlineRun::new(run, Arc::default())
+    }
+
     #[tokio::test]
     async fn a_run_that_ends_with_its_answer_never_leaves_the_task() {
         let (tx, rx) = oneshot::channel();
-        let run = InlineRun::new(async move {
+        let run = inline(async move {
             let _ = tx.send(7);
         });
         assert_eq!(run.until(rx).await.unwrap(), 7);
     }
 
     #[tokio::test]
+    async fn a_run_that_computes_through_a_tick_goes_on_among_the_long_runners() {
+        let computing = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = oneshot::channel();
+        let flag = computing.clone();
+        let run = InlineRun::new(
+            async move {
+                // What the epoch callback does when it makes a guest yield.
+                flag.store(true, Ordering::Relaxed);
+                tokio::task::yield_now().await;
+                let thread = std::thread::current().name().map(str::to_string);
+                let _ = tx.send(thread);
+            },
+            computing,
+        );
+        let thread = run.until(rx).await.unwrap().unwrap_or_default();
+        assert_eq!(thread, long_runners::THREAD_NAME);
+    }
+
+    #[tokio::test]
     async fn a_run_still_going_after_its_answer_finishes_on_its_own() {
         let (answer_tx, answer_rx) = oneshot::channel();
         let (done_tx, done_rx) = oneshot::channel();
-        let run = InlineRun::new(async move {
+        let run = inline(async move {
             let _ = answer_tx.send("head");
             tokio::time::sleep(Duration::from_millis(20)).await;
             let _ = done_tx.send("body");
@@ -94,7 +126,7 @@ mod tests {
         let (done_tx, done_rx) = oneshot::channel::<()>();
         let run = {
             let finished = finished.clone();
-            InlineRun::new(async move {
+            inline(async move {
                 tokio::time::sleep(Duration::from_millis(20)).await;
                 finished.store(true, Ordering::SeqCst);
                 drop(done_tx);

@@ -7,6 +7,7 @@ mod function;
 mod guest;
 mod header;
 mod inline_run;
+mod long_runners;
 mod stdio;
 mod warm_pool;
 
