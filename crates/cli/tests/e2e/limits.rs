@@ -101,3 +101,33 @@ fn records_say_how_each_invocation_ended_and_what_it_bills() {
     }
     assert!(oldest["duration_us"].as_u64().unwrap() >= 20_000);
 }
+
+#[test]
+fn instances_that_grew_large_are_not_kept_warm() {
+    let server = Server::start();
+    server.deploy(
+        "memhog",
+        "memhog",
+        json!({"public": true, "memory_mb": 256}),
+    );
+    let call_four_at_once = |mb: u32| {
+        let calls: Vec<_> = (0..4)
+            .map(|_| {
+                let request = server.get(&format!("/fn/memhog?mb={mb}"));
+                std::thread::spawn(move || request.send().unwrap().status())
+            })
+            .collect();
+        for call in calls {
+            assert_eq!(call.join().unwrap(), 200);
+        }
+    };
+    call_four_at_once(1);
+    let (warm, _) = server.wait_for_instances("memhog", |(_, busy)| busy == 0);
+    assert!(
+        warm >= 2,
+        "small instances are kept for the next requests: {warm}"
+    );
+    call_four_at_once(100);
+    let (warm, busy) = server.wait_for_instances("memhog", |(_, busy)| busy == 0);
+    assert_eq!((warm, busy), (1, 0), "the 100 MiB instances were let go");
+}

@@ -10,6 +10,8 @@ pub struct EngineOptions {
     pub max_instances: u32,
     /// Instances kept warm between requests across all functions.
     pub max_idle_instances: u32,
+    /// Linear memory those warm instances may hold together, in bytes.
+    pub max_idle_memory: usize,
     /// How often the epoch advances: the granularity of timeouts and of yielding to other tasks.
     pub epoch_tick: Duration,
 }
@@ -19,6 +21,7 @@ impl Default for EngineOptions {
         EngineOptions {
             max_instances: 1000,
             max_idle_instances: 256,
+            max_idle_memory: 1 << 30,
             epoch_tick: Duration::from_millis(10),
         }
     }

@@ -97,6 +97,8 @@ impl WasiHttpView for GuestState {
 pub struct MemoryLimiter {
     max_bytes: usize,
     pub exceeded: bool,
+    /// The largest linear memory the instance has grown to, in bytes.
+    pub grown_to: usize,
 }
 
 impl MemoryLimiter {
@@ -104,6 +106,7 @@ impl MemoryLimiter {
         MemoryLimiter {
             max_bytes: memory_mb as usize * 1024 * 1024,
             exceeded: false,
+            grown_to: 0,
         }
     }
 }
@@ -119,6 +122,7 @@ impl ResourceLimiter for MemoryLimiter {
             self.exceeded = true;
             return Ok(false);
         }
+        self.grown_to = self.grown_to.max(desired);
         Ok(true)
     }
 

@@ -54,7 +54,10 @@ impl WasmExecutor {
             cache: AotCache::open(cache_dir, &engine)?,
             engine,
             linker: Arc::new(linker),
-            idle_budget: IdleBudget::new(options.max_idle_instances as usize),
+            idle_budget: IdleBudget::new(
+                options.max_idle_instances as usize,
+                options.max_idle_memory,
+            ),
             ticker,
             loaded: Mutex::new(HashMap::new()),
         })

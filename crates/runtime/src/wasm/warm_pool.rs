@@ -3,7 +3,9 @@
 //!
 //! An instance only ever serves its own version, one request at a time. It is kept only when
 //! its request ended cleanly (no trap, no timeout, every resource released), at most
-//! `MAX_REUSE` times, and dropped after its version's idle timeout.
+//! `MAX_REUSE` times, while its memory stays under `MAX_KEPT_MEMORY` and the node's idle
+//! instances fit their budget of count and memory, and dropped after its version's idle
+//! timeout.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,6 +20,9 @@ use super::guest::GuestState;
 const MAX_REUSE: u32 = 1000;
 /// Idle instances one version keeps.
 const MAX_IDLE_PER_VERSION: usize = 64;
+/// An instance whose memory grew past this is dropped after its request, not kept: one large
+/// request must not leave its memory resident for every later one.
+pub const MAX_KEPT_MEMORY: usize = 64 << 20;
 
 pub struct WarmInstance {
     pub store: Store<GuestState>,
@@ -35,29 +40,46 @@ impl WarmInstance {
             idle_since: Instant::now(),
         }
     }
+
+    fn memory(&self) -> usize {
+        self.store.data().limiter.grown_to
+    }
 }
 
-/// How many idle instances the whole node may keep (they hold pooling-allocator slots and
-/// their memory stays resident).
+/// How many idle instances the whole node may keep, and how much memory they may hold
+/// together (they hold pooling-allocator slots and their memory stays resident).
 pub struct IdleBudget {
     left: AtomicUsize,
+    bytes_left: AtomicUsize,
 }
 
 impl IdleBudget {
-    pub fn new(max_idle: usize) -> Arc<Self> {
+    pub fn new(max_idle: usize, max_bytes: usize) -> Arc<Self> {
         Arc::new(IdleBudget {
             left: AtomicUsize::new(max_idle),
+            bytes_left: AtomicUsize::new(max_bytes),
         })
     }
 
-    fn take(&self) -> bool {
-        self.left
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
-            .is_ok()
+    fn take(&self, bytes: usize) -> bool {
+        let take = |left: &AtomicUsize, n: usize| {
+            left.fetch_update(Ordering::AcqRel, Ordering::Acquire, |l| l.checked_sub(n))
+                .is_ok()
+        };
+        if !take(&self.left, 1) {
+            return false;
+        }
+        if !take(&self.bytes_left, bytes) {
+            self.left.fetch_add(1, Ordering::AcqRel);
+            return false;
+        }
+        true
     }
 
-    fn give(&self, n: usize) {
-        self.left.fetch_add(n, Ordering::AcqRel);
+    fn give(&self, instances: &[WarmInstance]) {
+        let bytes: usize = instances.iter().map(WarmInstance::memory).sum();
+        self.left.fetch_add(instances.len(), Ordering::AcqRel);
+        self.bytes_left.fetch_add(bytes, Ordering::AcqRel);
     }
 }
 
@@ -76,20 +98,18 @@ impl WarmPool {
 
     /// The most recently used idle instance (its memory is the likeliest to be hot).
     pub fn take(&self) -> Option<WarmInstance> {
-        let warm = self.lock().pop();
-        if warm.is_some() {
-            self.budget.give(1);
-        }
-        warm
+        let warm = self.lock().pop()?;
+        self.budget.give(std::slice::from_ref(&warm));
+        Some(warm)
     }
 
     /// Keeps an instance for a later request, if it may serve more and there is room.
     pub fn give_back(&self, mut warm: WarmInstance) {
-        if warm.served >= MAX_REUSE {
+        if warm.served >= MAX_REUSE || warm.memory() > MAX_KEPT_MEMORY {
             return;
         }
         let mut idle = self.lock();
-        if idle.len() < MAX_IDLE_PER_VERSION && self.budget.take() {
+        if idle.len() < MAX_IDLE_PER_VERSION && self.budget.take(warm.memory()) {
             warm.idle_since = Instant::now();
             idle.push(warm);
             return;
@@ -106,7 +126,7 @@ impl WarmPool {
             let keep_from = instances.partition_point(|w| w.idle_since.elapsed() >= idle);
             instances.drain(..keep_from).collect()
         };
-        self.budget.give(expired.len());
+        self.budget.give(&expired);
     }
 
     pub fn idle_count(&self) -> usize {
@@ -120,6 +140,6 @@ impl WarmPool {
 
 impl Drop for WarmPool {
     fn drop(&mut self) {
-        self.budget.give(self.lock().len());
+        self.budget.give(&self.lock());
     }
 }
