@@ -322,3 +322,27 @@ impl ConfigPatch {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// What a deploy's `config` part may hold: any JSON is read and checked, or refused,
+        /// without panicking.
+        #[test]
+        fn any_config_part_is_read_and_checked_or_refused(
+            text in prop_oneof![
+                "\\PC{0,200}",
+                ("[a-z_]{1,20}", -5i64..100_000).prop_map(|(key, value)| format!("{{\"{key}\": {value}}}")),
+            ],
+        ) {
+            if let Ok(config) = serde_json::from_str::<FunctionConfig>(&text) {
+                let _ = config.validate_for(Runtime::Wasm);
+                let _ = config.validate_for(Runtime::Process);
+            }
+        }
+    }
+}

@@ -51,3 +51,28 @@ mod tests {
         assert!(parse_duration_ms("99999999999999999999h").is_err());
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn a_number_and_a_unit_read_back(
+            value in 0u64..1_000_000,
+            (unit, factor) in prop::sample::select(vec![
+                ("", 1u64), ("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000),
+                ("d", 86_400_000),
+            ]),
+        ) {
+            prop_assert_eq!(parse_duration_ms(&format!("{value}{unit}")).unwrap(), value * factor);
+        }
+
+        #[test]
+        fn any_text_is_read_or_refused_without_panicking(text in "\\PC{0,40}") {
+            let _ = parse_duration_ms(&text);
+        }
+    }
+}

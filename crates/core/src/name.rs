@@ -42,3 +42,31 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn is_slug(name: &str) -> bool {
+        let bytes = name.as_bytes();
+        (1..=63).contains(&bytes.len())
+            && bytes[0].is_ascii_lowercase()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_is_judged_by_the_slug_rule(name in "\\PC{0,80}") {
+            prop_assert_eq!(validate_function_name(&name).is_ok(), is_slug(&name));
+        }
+
+        #[test]
+        fn slugs_pass(name in "[a-z][a-z0-9-]{0,62}") {
+            prop_assert!(validate_function_name(&name).is_ok());
+        }
+    }
+}

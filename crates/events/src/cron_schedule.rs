@@ -95,3 +95,47 @@ mod tests {
         assert!(zone.contains("unknown time zone"), "{zone}");
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn field(max: u32) -> impl Strategy<Value = String> {
+        prop_oneof![
+            Just("*".to_string()),
+            (0..max).prop_map(|n| n.to_string()),
+            (1..max.max(2)).prop_map(|n| format!("*/{n}")),
+            (0..max, 0..max).prop_map(|(a, b)| format!("{}-{}", a.min(b), a.max(b))),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_and_zone_are_read_or_refused_without_panicking(
+            expression in "\\PC{0,60}",
+            zone in prop::option::of("\\PC{0,30}"),
+        ) {
+            if let Ok(schedule) = CronSchedule::parse(&expression, zone.as_deref()) {
+                let _ = schedule.next_after(0);
+            }
+        }
+
+        #[test]
+        fn a_valid_schedule_fires_after_the_time_it_is_asked_about(
+            fields in (field(60), field(60), field(24), Just("*".to_string()), field(12)),
+            zone in prop::sample::select(vec!["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"]),
+            after in 0i64..4_000_000_000_000,
+        ) {
+            let (second, minute, hour, day, month) = fields;
+            let month = if month == "0" { "1".to_string() } else { month.replace("0-", "1-") };
+            let expression = format!("{second} {minute} {hour} {day} {month} *");
+            let schedule = CronSchedule::parse(&expression, Some(zone));
+            prop_assume!(schedule.is_ok());
+            if let Some(next) = schedule.unwrap().next_after(after) {
+                prop_assert!(next > after, "{expression} in {zone}: {next} <= {after}");
+            }
+        }
+    }
+}

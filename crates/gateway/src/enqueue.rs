@@ -154,3 +154,36 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn any_callback_header_is_taken_as_a_web_url_or_refused(text in "\\PC{0,120}") {
+            let Ok(value) = HeaderValue::from_str(&text) else { return Ok(()) };
+            let mut headers = HeaderMap::new();
+            headers.insert(CALLBACK_URL, value);
+            if let Ok(Some(url)) = callback_url(&headers) {
+                prop_assert!(url.starts_with("http://") || url.starts_with("https://"), "{}", url);
+            }
+            let _ = literal_refusal(&text, false);
+        }
+
+        #[test]
+        fn internal_addresses_are_refused_however_written(
+            octets in prop::sample::select(vec![[127, 0, 0, 1], [10, 1, 2, 3], [169, 254, 169, 254], [192, 168, 0, 9]]),
+            port in 1u16..,
+            path in "[a-z/]{0,20}",
+        ) {
+            let [a, b, c, d] = octets;
+            let url = format!("http://{a}.{b}.{c}.{d}:{port}/{path}");
+            prop_assert!(literal_refusal(&url, false).is_some(), "{}", url);
+            let mapped = format!("http://[::ffff:{a}.{b}.{c}.{d}]:{port}/{path}");
+            prop_assert!(literal_refusal(&mapped, false).is_some(), "{}", mapped);
+        }
+    }
+}

@@ -288,3 +288,87 @@ mod tests {
         assert!(result.unwrap_err().contains("not a readable .tar.gz"));
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn path() -> impl Strategy<Value = String> {
+        let part = prop::sample::select(vec!["a", "b", "..", ".", "", "s", "up"]);
+        (prop::collection::vec(part, 1..5), any::<bool>()).prop_map(|(parts, absolute)| {
+            let joined = parts.join("/");
+            if absolute {
+                format!("/{joined}")
+            } else {
+                joined
+            }
+        })
+    }
+
+    fn entry() -> impl Strategy<Value = (String, EntryType, String)> {
+        let kind = prop::sample::select(vec![
+            EntryType::Regular,
+            EntryType::Directory,
+            EntryType::Symlink,
+            EntryType::Link,
+        ]);
+        (path(), kind, path())
+    }
+
+    /// Every path under `dir`, links not followed.
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            found.push(entry.path());
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&entry.path(), found);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        /// Whatever mix of names, folders and links an archive holds, it is refused or it
+        /// unpacks to a tree where every path, links followed, stays inside the root.
+        #[test]
+        fn an_archive_never_leads_out_of_its_root(entries in prop::collection::vec(entry(), 1..8)) {
+            let mut builder = tar::Builder::new(Vec::new());
+            for (name, kind, link) in &entries {
+                let mut header = tar::Header::new_gnu();
+                header.set_entry_type(*kind);
+                header.set_size(0);
+                header.set_mode(0o644);
+                let name_bytes = &mut header.as_old_mut().name;
+                let n = name.len().min(99);
+                name_bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+                let link_bytes = &mut header.as_old_mut().linkname;
+                let l = link.len().min(99);
+                link_bytes[..l].copy_from_slice(&link.as_bytes()[..l]);
+                header.set_cksum();
+                builder.append(&header, std::io::empty()).unwrap();
+            }
+            let tar = builder.into_inner().unwrap();
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            std::io::Write::write_all(&mut gz, &tar).unwrap();
+            let bytes = gz.finish().unwrap();
+
+            let dir = tempfile::tempdir().unwrap();
+            let target = dir.path().join("fn");
+            if unpack(&bytes[..], &target).is_err() {
+                return Ok(());
+            }
+            let root = target.canonicalize().unwrap();
+            let mut found = Vec::new();
+            walk(&target, &mut found);
+            for path in found {
+                // A dangling link leads nowhere; any link that resolves must resolve inside.
+                if let Ok(resolved) = path.canonicalize() {
+                    prop_assert!(resolved.starts_with(&root), "{} -> {}", path.display(), resolved.display());
+                }
+            }
+            let outside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+            prop_assert_eq!(outside.len(), 1, "nothing written beside the root");
+        }
+    }
+}
