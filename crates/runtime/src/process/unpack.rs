@@ -46,7 +46,7 @@ fn extract(archive: impl Read, root: &Path) -> Result<(), String> {
         }
         let mut entry = entry.map_err(not_archive)?;
         let path = entry.path().map_err(not_archive)?.into_owned();
-        let relative = inside(&path)
+        let relative = resolve_within(root, &path, 0)
             .ok_or_else(|| format!("the archive's path `{}` leaves its root", path.display()))?;
         if relative.as_os_str().is_empty() {
             continue;
@@ -101,24 +101,6 @@ fn extract(archive: impl Read, root: &Path) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// The path with `.` removed, or `None` when it is absolute or climbs above its start.
-fn inside(path: &Path) -> Option<PathBuf> {
-    let mut normal = PathBuf::new();
-    for part in path.components() {
-        match part {
-            Component::Normal(name) => normal.push(name),
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if !normal.pop() {
-                    return None;
-                }
-            }
-            Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    Some(normal)
 }
 
 /// Where `path` (relative to `root`) leads once the links already under `root` are followed,
