@@ -166,6 +166,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         scheduler,
         max_async_payload_bytes: args.max_async_payload_kb * 1024,
     }));
+    let limits = ConnectionLimits {
+        max_connections: args.max_connections,
+        header_timeout: Duration::from_millis(gust_core::parse_duration_ms(&args.header_timeout)?),
+    };
+    anyhow::ensure!(
+        limits.max_connections > 0 && !limits.header_timeout.is_zero(),
+        "--max-connections and --header-timeout must be more than 0"
+    );
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -174,10 +182,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     println!("gust listening on {url}");
     println!("admin token in {}", token_path.display());
 
-    let limits = ConnectionLimits {
-        max_connections: args.max_connections,
-        header_timeout: Duration::from_millis(gust_core::parse_duration_ms(&args.header_timeout)?),
-    };
     let server = gust_gateway::serve(listener, app, limits, async move {
         shutdown_signal().await;
         tracing::info!("shutting down: finishing in-flight requests");
