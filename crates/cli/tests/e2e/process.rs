@@ -28,9 +28,11 @@ fn python_and_node_programs_serve_http_through_the_proxy() {
     server.deploy_process("js", &node, "node server.js", &["--public"]);
 
     let first = server.get("/fn/py/hello?x=1").send().unwrap();
-    assert_eq!(first.status(), 200);
-    assert_eq!(first.headers()["x-gust-cold-start"], "true");
-    let body: Value = first.json().unwrap();
+    let cold = first.headers().get("x-gust-cold-start").cloned();
+    let (status, text) = (first.status(), first.text().unwrap());
+    assert_eq!(status, 200, "{text}\n{}", server.server_log());
+    assert_eq!(cold.unwrap(), "true");
+    let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body, json!({"hello": "from python", "path": "/hello?x=1"}));
     let warm = server.post("/fn/py/sum").body("[1, 2, 39]").send().unwrap();
     assert!(warm.headers().get("x-gust-cold-start").is_none());
@@ -363,10 +365,12 @@ fn any_command_line_contains(text: &str) -> bool {
     })
 }
 
-/// Removes the `gust` groups of the cgroup hierarchies, deepest first, as far as no running
-/// server still uses them (a group with processes or children cannot be removed).
+/// Removes the `gust` groups of the cgroup hierarchies, as on a fresh host, as far as no
+/// running server still uses them: the groups of servers whose process is gone, then `gust/`
+/// itself (which stays while another test's server runs).
 fn remove_gust_cgroups() {
-    fn remove_tree(dir: &std::path::Path) {
+    use std::path::Path;
+    fn remove_tree(dir: &Path) {
         if let Ok(entries) = std::fs::read_dir(dir) {
             for entry in entries.flatten() {
                 if entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -377,10 +381,13 @@ fn remove_gust_cgroups() {
         let _ = std::fs::remove_dir(dir);
     }
     for controller in ["memory", "pids", "cpu", "unified", ""] {
-        remove_tree(
-            &std::path::Path::new("/sys/fs/cgroup")
-                .join(controller)
-                .join("gust"),
-        );
+        let gust = Path::new("/sys/fs/cgroup").join(controller).join("gust");
+        for server in std::fs::read_dir(&gust).into_iter().flatten().flatten() {
+            let pid = server.file_name();
+            if !Path::new("/proc").join(&pid).exists() {
+                remove_tree(&server.path());
+            }
+        }
+        let _ = std::fs::remove_dir(&gust);
     }
 }
