@@ -117,21 +117,19 @@ impl Access {
 
     async fn check(&self, id: &str, secret: &str) -> Result<Option<TokenInfo>, ApiError> {
         let hash = hex::encode(Sha256::digest(secret.as_bytes()));
-        let fresh = {
+        let use_recorded = {
             let mut checked = self.lock();
             match checked.get_mut(id) {
                 Some(entry) if entry.at.elapsed() < CACHE_FOR => {
                     if !same(&entry.secret_sha256, &hash) {
                         return Ok(None);
                     }
-                    Some(self.record_use(id, entry))
+                    return Ok(Some(self.record_use(id, entry)));
                 }
-                _ => None,
+                Some(stale) => stale.use_recorded,
+                None => None,
             }
         };
-        if let Some(info) = fresh {
-            return Ok(Some(info));
-        }
         let Some((info, secret_sha256)) = self.tokens.token(id).await? else {
             return Ok(None);
         };
@@ -142,7 +140,7 @@ impl Access {
             info,
             secret_sha256,
             at: Instant::now(),
-            use_recorded: None,
+            use_recorded,
         };
         let info = self.record_use(id, &mut entry);
         self.lock().insert(id.to_string(), entry);
