@@ -51,8 +51,10 @@ impl Deliveries {
             .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
             .unwrap_or_default();
         let mut per_host = self.per_host.lock().unwrap_or_else(|p| p.into_inner());
-        // Hosts with nothing in flight are forgotten, so the map stays small.
-        per_host.retain(|_, limit| limit.available_permits() < CALLBACKS_PER_HOST);
+        // Hosts no delivery holds any more are forgotten, so the map stays small. (A spawned
+        // delivery holds its host's limit before it acquires a permit: counting free permits
+        // instead forgot limits just handed out, and a burst to one host went unlimited.)
+        per_host.retain(|_, limit| Arc::strong_count(limit) > 1);
         per_host
             .entry(host)
             .or_insert_with(|| Arc::new(Semaphore::new(CALLBACKS_PER_HOST)))
@@ -208,4 +210,26 @@ fn error_chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_to_one_host_shares_one_limit() {
+        let deliveries = Deliveries::default();
+        let first = deliveries.host_limit("https://hooks.example.com/a");
+        let second = deliveries.host_limit("https://hooks.example.com:443/b");
+        assert!(Arc::ptr_eq(&first, &second));
+        let other = deliveries.host_limit("https://elsewhere.example.com/");
+        assert!(!Arc::ptr_eq(&first, &other));
+        drop((first, second, other));
+        deliveries.host_limit("https://third.example.com/");
+        assert_eq!(
+            deliveries.per_host.lock().unwrap().len(),
+            1,
+            "released hosts are forgotten"
+        );
+    }
 }
