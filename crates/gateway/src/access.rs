@@ -4,11 +4,12 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use gust_core::{ErrorKind, Permission, TokenInfo, now_ms};
 use gust_store::TokenStore;
 use sha2::{Digest, Sha256};
 
+use crate::auth::{bearer, same};
 use crate::{AdminToken, ApiError};
 
 /// Scoped tokens look like `gust_<id>_<secret>`.
@@ -116,7 +117,7 @@ impl Access {
     }
 
     async fn check(&self, id: &str, secret: &str) -> Result<Option<TokenInfo>, ApiError> {
-        let hash = hex::encode(Sha256::digest(secret.as_bytes()));
+        let hash = secret_hash(secret);
         let use_recorded = {
             let mut checked = self.lock();
             match checked.get_mut(id) {
@@ -171,22 +172,9 @@ impl Access {
     }
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-/// Compares in constant time.
-fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+/// What is stored of a token's secret.
+pub fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
 pub fn unauthorized() -> ApiError {
@@ -198,6 +186,6 @@ pub fn unauthorized() -> ApiError {
     )
 }
 
-fn forbidden(message: String) -> ApiError {
+pub fn forbidden(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, ErrorKind::Forbidden.code(), message)
 }

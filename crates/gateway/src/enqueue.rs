@@ -7,7 +7,7 @@ use gust_dispatch::literal_refusal;
 use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
-use crate::access::Caller;
+use crate::access::{Caller, forbidden};
 use crate::body_limit::{declared_length, discard_body};
 use crate::invoke::admit;
 use crate::{ApiError, AppState};
@@ -40,9 +40,7 @@ pub async fn enqueue(
             .permit(&caller, &[Permission::Invoke], function)
             .is_ok();
         if !may_invoke && !active.config.allow_callbacks {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                ErrorKind::Forbidden.code(),
+            return Err(forbidden(
                 "setting X-Callback-Url needs the token, or a function deployed with \
                  --allow-callbacks",
             ));

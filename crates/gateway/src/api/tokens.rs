@@ -6,10 +6,9 @@ use gust_core::{Role, TokenInfo, now_ms, parse_duration_ms, validate_function_na
 use gust_store::NewToken;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::access::TOKEN_PREFIX;
+use crate::access::{TOKEN_PREFIX, secret_hash};
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize, ToSchema)]
@@ -58,7 +57,7 @@ pub async fn create(
         expires_at_ms,
         last_used_at_ms: None,
     };
-    let secret_sha256 = hex::encode(Sha256::digest(secret.as_bytes()));
+    let secret_sha256 = secret_hash(&secret);
     state
         .access
         .tokens()
