@@ -1,6 +1,5 @@
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,16 +25,7 @@ impl AdminToken {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let token = hex::encode(bytes);
-        let partial = path.with_extension("token.partial");
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&partial)?;
-        file.write_all(token.as_bytes())?;
-        file.sync_all()?;
-        fs::rename(&partial, path)?;
+        gust_store::write_private(path, token.as_bytes())?;
         Ok(AdminToken(token.into()))
     }
 

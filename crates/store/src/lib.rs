@@ -4,6 +4,7 @@
 mod blobs;
 mod packed_records;
 mod packed_writer;
+mod private_file;
 mod queue_sql;
 mod record_sql;
 mod schema;
@@ -23,6 +24,7 @@ use gust_core::{
 };
 
 pub use blobs::BlobStore;
+pub use private_file::write_private;
 pub use sqlite::SqliteStore;
 pub use tokens::{NewToken, TokenStore};
 

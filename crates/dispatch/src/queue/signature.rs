@@ -5,8 +5,6 @@
 //! secret is derived from one node key in `<data-dir>/callback.key`, so no secret is stored
 //! per function, and one function's receivers cannot forge another's.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use hmac::{Hmac, Mac};
@@ -29,16 +27,7 @@ impl CallbackSigner {
         }
         let mut node_key = [0u8; 32];
         rand::rng().fill_bytes(&mut node_key);
-        let partial = path.with_extension("partial");
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&partial)?;
-        file.write_all(&node_key)?;
-        file.sync_all()?;
-        std::fs::rename(&partial, path)?;
+        gust_store::write_private(path, &node_key)?;
         Ok(CallbackSigner { node_key })
     }
 

@@ -10,6 +10,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::OnceLock;
 
+use super::sandbox::check_io as check;
+
 /// The handle of one sandbox's network namespace; it lives as long as this or a process in it.
 #[derive(Debug)]
 pub struct NetNamespace {
@@ -91,12 +93,4 @@ fn loopback_up() -> io::Result<()> {
     check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut request) })?;
     unsafe { request.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
     check(unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &request) })
-}
-
-fn check(rc: i32) -> io::Result<()> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
 }

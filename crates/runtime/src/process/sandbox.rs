@@ -270,7 +270,8 @@ fn exit_code(status: i32) -> i32 {
     }
 }
 
-fn check_io(rc: i32) -> io::Result<()> {
+/// A libc return code as a result: negative is the last OS error.
+pub(super) fn check_io(rc: i32) -> io::Result<()> {
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
