@@ -29,7 +29,7 @@ pub use error::{Error, ErrorKind};
 pub use function::{FunctionInfo, FunctionStatus, InstanceCount, Runtime, Version};
 pub use invocation::{InvocationRecord, InvocationStatus, LogLine, LogStream, Trigger};
 pub use invocation_id::InvocationId;
-pub use name::validate_function_name;
+pub use name::{FUNCTION_NAME_PATTERN, validate_function_name};
 pub use run_keyed::RunKeyed;
 pub use scaling::{MAX_CONCURRENCY, MAX_INSTANCES, MAX_QUEUE_SIZE, ProcessMode};
 pub use token::{Permission, Role, TokenInfo};

@@ -1,5 +1,8 @@
 use crate::Error;
 
+/// The rule below as a regular expression, for the API document.
+pub const FUNCTION_NAME_PATTERN: &str = "^[a-z][a-z0-9-]{0,62}$";
+
 /// A function name is a DNS-label-like slug: `[a-z][a-z0-9-]{0,62}`.
 pub fn validate_function_name(name: &str) -> Result<(), Error> {
     let mut chars = name.chars();

@@ -3,6 +3,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gust_core::{Error, ErrorKind};
 use serde_json::json;
+use utoipa::ToSchema;
 
 /// An error as the API answers it: `{"error": {"code", "message"}}` with the matching status.
 #[derive(Debug)]
@@ -10,6 +11,23 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+}
+
+/// The body of every error answer, as the API document states it.
+#[derive(ToSchema)]
+#[schema(as = Error)]
+#[allow(dead_code)] // only described, never built: ApiError writes the same shape
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDetail {
+    /// Stable and machine-readable: `invalid_input`, `not_found`, `unauthorized`, ...
+    code: String,
+    /// What was wrong, and how to put it right.
+    message: String,
 }
 
 impl ApiError {
