@@ -19,7 +19,8 @@ from pathlib import Path
 import density_bench
 import process_bench
 from common import (GUESTS, GUST, NATIVE, ROOT, admin_of, first_byte_us, free_port,
-                    gust_server, process, wait_until_up, wrk)
+                    gust_server, load_cells, process, summary, wait_until_up, wrk)
+from paired import format_paired, paired_runs
 
 
 @contextmanager
@@ -52,11 +53,6 @@ SERVERS = {
 }
 
 
-def summary(samples, key):
-    values = [s[key] for s in samples]
-    return statistics.median(values), min(values), max(values)
-
-
 def warm_throughput(runs, seconds):
     """Scenario 1: warm hello-world, 1 and 32 connections, Gust beside its references."""
     results = {}
@@ -69,15 +65,6 @@ def warm_throughput(runs, seconds):
                 rps = summary(samples, "rps")[0]
                 print(f"  {name:15} c={connections:<3} {rps:>10.0f} req/s", file=sys.stderr)
     return results
-
-
-def load_cells(samples):
-    """Table cells of a set of wrk runs: req/s with spread, p50, p99, CPU per request."""
-    rps, lo, hi = summary(samples, "rps")
-    p50 = summary(samples, "p50_us")[0]
-    p99 = summary(samples, "p99_us")[0]
-    cpu = summary(samples, "cpu_us_per_req")[0]
-    return f"{rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | {p50:.0f} | {p99:.0f} | {cpu:.1f}"
 
 
 def format_warm(results, runs, seconds):
@@ -101,47 +88,15 @@ def format_warm(results, runs, seconds):
 
 
 def metering_overhead(pairs, seconds):
-    """Warm hello-world at 32 connections on a metering server and on one started with
-    `--no-metering`, both up at once and measured in turn, the order swapped every pair: the
-    machine's speed drifts by more than the difference measured, and short alternating runs
-    see the same drift on both sides."""
-    samples = {"on": [], "off": []}
-    with gust_server() as on, gust_server("--no-metering") as off:
-        servers = {"on": on, "off": off}
-        for proc, url in servers.values():
-            wrk(url, 32, 1, proc.pid)
-        for pair in range(pairs):
-            for mode in ("on", "off") if pair % 2 == 0 else ("off", "on"):
-                proc, url = servers[mode]
-                samples[mode].append(wrk(url, 32, seconds, proc.pid))
-    for mode in samples:
-        print(f"  metering {mode:3} {summary(samples[mode], 'rps')[0]:>10.0f} req/s", file=sys.stderr)
-    return samples
+    """Warm hello-world on a metering server beside one started with `--no-metering`."""
+    servers = {"metering on": gust_server, "metering off": lambda: gust_server("--no-metering")}
+    return paired_runs(servers, pairs, seconds)
 
 
-def format_metering(samples, runs, seconds):
-    lines = [
-        "| metering | req/s (median, min–max) | p50 µs | p99 µs | CPU µs/req |",
-        "|---|---|---|---|---|",
-    ]
-    for mode in ("on", "off"):
-        lines.append(f"| {mode} | {load_cells(samples[mode])} |")
-    # Runs are paired (back to back): the median of the pairs' ratios is less sensitive to the
-    # machine's drift than the ratio of medians.
-    ratios = [a["rps"] / b["rps"] for a, b in zip(samples["on"], samples["off"])]
-    ratio = statistics.median(ratios)
-    lines.append("")
-    cpu_ratios = [a["cpu_us_per_req"] / b["cpu_us_per_req"]
-                  for a, b in zip(samples["on"], samples["off"])]
-    # The middle half of the pairs: a pair that the machine's drift cut through lands outside.
-    lower, _, upper = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratio,) * 3
-    lines.append(f"With metering on Gust serves {100 * ratio:.1f}% of its throughput with metering "
-                 f"off (median of {runs} paired runs of {seconds} s; the middle half of the pairs "
-                 f"{100 * lower:.1f}–{100 * upper:.1f}%, all of them "
-                 f"{100 * min(ratios):.1f}–{100 * max(ratios):.1f}%) and spends "
-                 f"{100 * (statistics.median(cpu_ratios) - 1):+.1f}% CPU per request (median of "
-                 "the pairs).")
-    return "\n".join(lines)
+def against_baseline(baseline, pairs, seconds):
+    """Warm hello-world on this build beside the build of an earlier revision."""
+    servers = {"this build": gust_server, f"`{baseline.name}`": lambda: gust_server(binary=baseline)}
+    return paired_runs(servers, pairs, seconds)
 
 
 POST_SCRIPT = 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n'
@@ -301,6 +256,25 @@ def format_cold(samples, runs):
     ])
 
 
+def baseline_section(samples, binary, runs, seconds):
+    """The report's lines on this build against an earlier one (`bench/run --baseline REV`)."""
+    if samples is None:
+        return []
+    return [
+        "## This build against an earlier one",
+        "",
+        f"`bench/run --baseline REV` builds revision REV too (here `{binary.name}`) and runs "
+        "the metering scenario's comparison between the two builds: the same hello-world, "
+        "both servers up at once, measured in turn, the order swapped every pair "
+        f"(`wrk -t2 -c32 -d{seconds}s --latency URL`). It prices what changed in between, such "
+        "as the hardening of the gateway (token scrubbing, scoped tokens, Gust's own "
+        "connection limits).",
+        "",
+        format_paired(samples, "server", runs, seconds),
+        "",
+    ]
+
+
 def machine():
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     wasmtime = subprocess.run(["wasmtime", "--version"], capture_output=True, text=True).stdout.strip()
@@ -314,6 +288,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="one short run per scenario")
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    parser.add_argument("--baseline-bin", type=Path,
+                        help="the gust binary of an earlier revision, to compare warm throughput")
     args = parser.parse_args()
     runs, seconds = (1, 2) if args.quick else (3, 10)
 
@@ -322,6 +298,10 @@ def main():
     print("metering overhead", file=sys.stderr)
     metering_pairs, metering_seconds = (2, 2) if args.quick else (30, 2)
     metering = metering_overhead(metering_pairs, metering_seconds)
+    baseline = None
+    if args.baseline_bin:
+        print("against an earlier build", file=sys.stderr)
+        baseline = against_baseline(args.baseline_bin, metering_pairs, metering_seconds)
     print("asynchronous queue", file=sys.stderr)
     queue = async_queue(runs, seconds)
     print("cold starts", file=sys.stderr)
@@ -364,8 +344,9 @@ def main():
         "drifts between runs by more than the difference measured; short alternating runs see "
         "the same drift on both sides.",
         "",
-        format_metering(metering, metering_pairs, metering_seconds),
+        format_paired(metering, "server", metering_pairs, metering_seconds),
         "",
+        *baseline_section(baseline, args.baseline_bin, metering_pairs, metering_seconds),
         "## Asynchronous invocations",
         "",
         "`POST /async/hello` (the hello component as a no-op) at 32 connections, median and "

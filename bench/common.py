@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import tempfile
 import time
@@ -59,15 +60,15 @@ def process(args, **kwargs):
 
 
 @contextmanager
-def gust_server(*extra_args):
+def gust_server(*extra_args, binary=GUST):
     data = tempfile.mkdtemp(prefix="gust-bench-")
     port = free_port()
     env = dict(os.environ, GUST_LOG="warn")
-    args = [GUST, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, *extra_args]
+    args = [binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, *extra_args]
     with process(args, env=env) as proc:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(base + "/v1/openapi.json")
-        deploy = [GUST, "deploy", "hello", GUESTS / "hello.wasm", "--public"]
+        deploy = [binary, "deploy", "hello", GUESTS / "hello.wasm", "--public"]
         subprocess.run(deploy, check=True, capture_output=True,
                        env=dict(os.environ, GUST_SERVER=base, GUST_DATA_DIR=data))
         yield proc, base + "/fn/hello"
@@ -120,3 +121,17 @@ def admin_of(proc, url):
     """A server's base URL and admin token (read once), from its process and a function URL."""
     data = Path(proc.args[proc.args.index("--data-dir") + 1])
     return Admin(url.rsplit("/fn/", 1)[0], (data / "admin.token").read_text().strip())
+
+
+def summary(samples, key):
+    values = [s[key] for s in samples]
+    return statistics.median(values), min(values), max(values)
+
+
+def load_cells(samples):
+    """Table cells of a set of wrk runs: req/s with spread, p50, p99, CPU per request."""
+    rps, lo, hi = summary(samples, "rps")
+    p50 = summary(samples, "p50_us")[0]
+    p99 = summary(samples, "p99_us")[0]
+    cpu = summary(samples, "cpu_us_per_req")[0]
+    return f"{rps:,.0f} ({lo:,.0f}–{hi:,.0f}) | {p50:.0f} | {p99:.0f} | {cpu:.1f}"

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
-use gust_events::Scheduler;
+use gust_events::{CronSource, SourceContext, Triggers};
 use gust_gateway::{Access, AdminToken, App, AppState, ConnectionLimits};
 use gust_meter::Metrics;
 use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
@@ -148,7 +148,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let signer = CallbackSigner::load_or_create(&key_path)
         .with_context(|| format!("cannot write {}", key_path.display()))?;
     let queue = AsyncQueue::start(dispatcher.clone(), store.clone(), queue_options, signer).await?;
-    let scheduler = Scheduler::start(store.clone(), queue.clone());
+    let sources = SourceContext {
+        store: store.clone(),
+        queue: queue.clone(),
+    };
+    let triggers = Triggers::start(sources, vec![Arc::new(CronSource::default())]);
     dispatcher.warm_up(args.reload_recent).await?;
     let (keep_records, roll_up_every) = config.retention.periods()?;
     tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));
@@ -163,7 +167,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         metrics,
         prices: config.pricing,
         queue,
-        scheduler,
+        triggers,
         max_async_payload_bytes: args.max_async_payload_kb * 1024,
     }));
     let limits = ConnectionLimits {

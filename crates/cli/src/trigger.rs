@@ -1,5 +1,6 @@
-use clap::Subcommand;
-use gust_core::CronTrigger;
+use clap::{ArgGroup, Args, Subcommand};
+use gust_core::Trigger;
+use serde_json::{Map, Value, json};
 
 use crate::client::Client;
 use crate::inspect::timestamp;
@@ -7,44 +8,59 @@ use crate::table::print_table;
 
 #[derive(Subcommand)]
 pub enum TriggerCommand {
-    /// Invoke a function on a cron schedule (each firing is an asynchronous invocation).
+    /// Invoke a function on events from a source (each event is an asynchronous invocation).
     Add {
         name: String,
-        /// `*/10 * * * * *` (seconds first) or the classic five fields.
-        #[arg(long)]
-        cron: String,
-        /// IANA time zone, e.g. Europe/Paris [default: UTC]
-        #[arg(long)]
-        timezone: Option<String>,
+        #[command(flatten)]
+        source: SourceArgs,
     },
-    /// List schedules.
+    /// List triggers.
     Ls {
         /// Only this function's.
         name: Option<String>,
     },
-    /// Remove a schedule by id.
+    /// Remove a trigger by id.
     Rm { id: String },
+}
+
+/// The source of a new trigger: exactly one of these, with its own settings.
+#[derive(Args)]
+#[command(group(ArgGroup::new("source").required(true)))]
+pub struct SourceArgs {
+    /// A cron schedule: `*/10 * * * * *` (seconds first) or the classic five fields.
+    #[arg(long, group = "source")]
+    cron: Option<String>,
+    /// The schedule's IANA time zone, e.g. Europe/Paris [default: UTC]
+    #[arg(long, requires = "cron")]
+    timezone: Option<String>,
+}
+
+impl SourceArgs {
+    /// The API's body for this trigger: its kind and its settings.
+    fn body(&self) -> Value {
+        match &self.cron {
+            Some(cron) => json!({"kind": "cron", "cron": cron, "timezone": self.timezone}),
+            None => unreachable!("clap requires a source"),
+        }
+    }
 }
 
 pub async fn run(client: &Client, command: TriggerCommand) -> anyhow::Result<()> {
     match command {
-        TriggerCommand::Add {
-            name,
-            cron,
-            timezone,
-        } => {
+        TriggerCommand::Add { name, source } => {
+            let path = format!("/v1/functions/{name}/triggers");
             let request = client
-                .request(
-                    reqwest::Method::POST,
-                    &format!("/v1/functions/{name}/triggers"),
-                )
-                .json(&serde_json::json!({"cron": cron, "timezone": timezone}));
-            let trigger: CronTrigger = client.send(request).await?.json().await?;
-            println!(
-                "added trigger {} on {name}: next firing {}",
-                trigger.id,
-                timestamp(trigger.next_fire_at_ms)
-            );
+                .request(reqwest::Method::POST, &path)
+                .json(&source.body());
+            let trigger: Trigger = client.send(request).await?.json().await?;
+            match trigger.state.get("next_fire_at_ms").and_then(Value::as_i64) {
+                Some(next) => println!(
+                    "added trigger {} on {name}: next firing {}",
+                    trigger.id,
+                    timestamp(next)
+                ),
+                None => println!("added {} trigger {} on {name}", trigger.kind, trigger.id),
+            }
             Ok(())
         }
         TriggerCommand::Ls { name } => {
@@ -52,24 +68,20 @@ pub async fn run(client: &Client, command: TriggerCommand) -> anyhow::Result<()>
                 Some(name) => format!("/v1/triggers?function={name}"),
                 None => "/v1/triggers".into(),
             };
-            let triggers: Vec<CronTrigger> = client.get_json(&path).await?;
+            let triggers: Vec<Trigger> = client.get_json(&path).await?;
             let rows = triggers
                 .into_iter()
                 .map(|t| {
                     vec![
                         t.id,
                         t.function,
-                        t.cron,
-                        t.timezone,
-                        t.last_fired_at_ms.map_or("-".into(), timestamp),
-                        timestamp(t.next_fire_at_ms),
+                        t.kind,
+                        describe(&t.config),
+                        describe(&t.state),
                     ]
                 })
                 .collect();
-            print_table(
-                &["ID", "FUNCTION", "CRON", "TIMEZONE", "LAST", "NEXT"],
-                rows,
-            );
+            print_table(&["ID", "FUNCTION", "KIND", "SETTINGS", "STATE"], rows);
             Ok(())
         }
         TriggerCommand::Rm { id } => {
@@ -78,4 +90,21 @@ pub async fn run(client: &Client, command: TriggerCommand) -> anyhow::Result<()>
             Ok(())
         }
     }
+}
+
+/// `key=value` pairs on one line; times (`..._at_ms`) as dates, absent values left out.
+fn describe(map: &Map<String, Value>) -> String {
+    let pairs = map
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(
+            |(key, value)| match (key.strip_suffix("_at_ms"), value.as_i64()) {
+                (Some(name), Some(ms)) => format!("{name}={}", timestamp(ms)),
+                _ => match value {
+                    Value::String(text) => format!("{key}={text}"),
+                    other => format!("{key}={other}"),
+                },
+            },
+        );
+    pairs.collect::<Vec<_>>().join(" ")
 }

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::Trigger;
+use crate::Origin;
 
 /// Where an asynchronous invocation stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -77,7 +77,8 @@ pub struct AsyncResult {
 pub struct AsyncInvocation {
     pub id: String,
     pub function: String,
-    pub trigger: Trigger,
+    #[serde(flatten)]
+    pub origin: Origin,
     pub state: AsyncState,
     pub attempts: u32,
     pub max_retries: u32,

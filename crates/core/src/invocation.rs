@@ -3,18 +3,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::InvocationId;
-
-/// What made an invocation happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Trigger {
-    Http,
-    /// Accepted by `POST /async/...` and run from the durable queue.
-    Async,
-    /// A cron schedule's firing, run from the durable queue.
-    Schedule,
-}
+use crate::{InvocationId, Origin};
 
 /// How an invocation ended, as the platform saw it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -28,11 +17,6 @@ pub enum InvocationStatus {
     Crashed,
 }
 
-string_enum!(Trigger {
-    Http => "http",
-    Async => "async",
-    Schedule => "schedule",
-});
 string_enum!(InvocationStatus {
     Ok => "ok",
     Error => "error",
@@ -52,7 +36,9 @@ pub struct InvocationRecord {
     #[schema(value_type = String)]
     pub function: Arc<str>,
     pub version: u32,
-    pub trigger: Trigger,
+    /// Shown as `trigger` (its kind) and `source`.
+    #[serde(flatten)]
+    pub origin: Origin,
     /// 1, or the retry number + 1 of an asynchronous invocation (each attempt is billed).
     pub attempt: u32,
     pub started_at_ms: i64,

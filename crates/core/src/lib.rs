@@ -12,6 +12,7 @@ mod function;
 mod invocation;
 mod invocation_id;
 mod name;
+mod origin;
 mod run_keyed;
 mod scaling;
 mod token;
@@ -27,13 +28,14 @@ pub use config::{
 pub use duration::parse_duration_ms;
 pub use error::{Error, ErrorKind};
 pub use function::{FunctionInfo, FunctionStatus, InstanceCount, Runtime, Version};
-pub use invocation::{InvocationRecord, InvocationStatus, LogLine, LogStream, Trigger};
+pub use invocation::{InvocationRecord, InvocationStatus, LogLine, LogStream};
 pub use invocation_id::InvocationId;
 pub use name::{FUNCTION_NAME_PATTERN, validate_function_name};
+pub use origin::Origin;
 pub use run_keyed::RunKeyed;
 pub use scaling::{MAX_CONCURRENCY, MAX_INSTANCES, MAX_QUEUE_SIZE, ProcessMode};
 pub use token::{Permission, Role, TokenInfo};
-pub use trigger::CronTrigger;
+pub use trigger::Trigger;
 pub use usage::{UsageGroup, UsageQuery, UsageSums};
 
 /// Milliseconds since the Unix epoch, the one timestamp format of the platform.

@@ -1,16 +1,22 @@
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-/// A schedule that invokes a function asynchronously at each firing.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct CronTrigger {
+/// An event source's subscription of one function: the source's kind and its own settings,
+/// which that source alone reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Trigger {
     pub id: String,
     pub function: String,
-    /// Six fields with seconds (`*/10 * * * * *`), or the classic five (minute first).
-    pub cron: String,
-    /// IANA time zone the expression is read in.
-    pub timezone: String,
+    /// `cron`, `bucket`, ...
+    pub kind: String,
     pub created_at_ms: i64,
-    pub last_fired_at_ms: Option<i64>,
-    pub next_fire_at_ms: i64,
+    /// The settings it was added with, as its source checked them (for `cron`: `cron` and
+    /// `timezone`).
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// What its source keeps of its progress (for `cron`: `last_fired_at_ms` and
+    /// `next_fire_at_ms`).
+    #[schema(value_type = Object)]
+    pub state: Map<String, Value>,
 }

@@ -1,14 +1,25 @@
-use gust_core::{InvocationId, InvocationRecord, InvocationStatus, Trigger, now_ms};
+use gust_core::{Error, InvocationId, InvocationRecord, InvocationStatus, Origin, now_ms};
 use gust_runtime::{Call, Failure, Outcome, RequestBody, ResponseBody};
 use http::{HeaderMap, HeaderName};
 
 use crate::hold::{Held, hold};
 use crate::number_header::number_value;
-use crate::{ActiveVersion, Dispatcher, Permit};
+use crate::{ActiveVersion, Admission, Dispatcher, Permit};
 
 // Names made once: a name given as text is parsed again at every insert.
 pub const BILLED_MS: HeaderName = HeaderName::from_static("x-gust-billed-ms");
 pub const INVOCATION_ID: HeaderName = HeaderName::from_static("x-gust-invocation-id");
+
+/// Everything about an invocation but its request: the function, the invocation's id, where it
+/// came from, which attempt it is, and whether it waits for a place or is refused at once when
+/// the function is full.
+pub struct Entry<'a> {
+    pub function: &'a str,
+    pub invocation_id: String,
+    pub origin: Origin,
+    pub attempt: u32,
+    pub admission: Admission,
+}
 
 /// What an invocation produced: the response or why there is none, whether it paid a start,
 /// and its billed milliseconds when known before the response goes out.
@@ -52,17 +63,33 @@ impl Pending {
 }
 
 impl Dispatcher {
-    /// Runs one invocation of a resolved version, holding `permit` (from `admit`) until it
-    /// finishes; with metering on, records and measures it.
-    pub async fn invoke(
+    /// The one way every origin calls a function: resolves the version that serves it, waits
+    /// for leave within its limits, and runs it.
+    pub async fn call(
+        &self,
+        entry: Entry<'_>,
+        request: http::Request<RequestBody>,
+    ) -> Result<Invoked, Error> {
+        let active = self.resolve(entry.function).await?;
+        let permit = self.admit(&active, entry.admission).await?;
+        Ok(self.run(&active, entry, request, permit).await)
+    }
+
+    /// Runs one invocation of a resolved version, holding `permit` until it finishes; with
+    /// metering on, records and measures it.
+    async fn run(
         &self,
         active: &ActiveVersion,
-        invocation_id: String,
-        trigger: Trigger,
-        attempt: u32,
+        entry: Entry<'_>,
         request: http::Request<RequestBody>,
         permit: Permit,
     ) -> Invoked {
+        let Entry {
+            invocation_id,
+            origin,
+            attempt,
+            ..
+        } = entry;
         let started_at_ms = now_ms();
         active.used_at(started_at_ms);
         // Only a metered invocation has a record, which holds its id as bytes.
@@ -101,7 +128,7 @@ impl Dispatcher {
                 id,
                 function: active.name.clone(),
                 version: active.version.number,
-                trigger,
+                origin,
                 attempt,
                 started_at_ms,
                 duration_us: 0,

@@ -27,7 +27,7 @@ use tokio::sync::broadcast;
 
 pub use active::ActiveVersion;
 pub use gust_runtime::RequestBody;
-pub use invoke::{BILLED_MS, INVOCATION_ID, Invoked, failure_status};
+pub use invoke::{BILLED_MS, Entry, INVOCATION_ID, Invoked, failure_status};
 pub use limiter::{Admission, NodeLimit, Permit};
 pub use number_header::number_value;
 pub use queue::{AsyncQueue, CallbackSigner, QueueOptions, literal_refusal};
@@ -342,7 +342,7 @@ impl Dispatcher {
     }
 
     /// Waits for leave to run an invocation of `active`, within its limits.
-    pub async fn admit(&self, active: &ActiveVersion, how: Admission) -> Result<Permit, Error> {
+    async fn admit(&self, active: &ActiveVersion, how: Admission) -> Result<Permit, Error> {
         let admitted = active.limiter.admit(&self.node_limit, how).await;
         if admitted.is_err()
             && let Some(metrics) = &active.metrics

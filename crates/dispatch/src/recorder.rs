@@ -206,7 +206,7 @@ impl InvocationCounter {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use gust_core::{InvocationId, InvocationStatus, Trigger};
+    use gust_core::{InvocationId, InvocationStatus, Origin};
 
     use super::*;
 
@@ -216,7 +216,7 @@ pub(crate) mod tests {
             id: InvocationId::parse("01J"),
             function: function.into(),
             version: 1,
-            trigger: Trigger::Http,
+            origin: Origin::HTTP,
             attempt: 1,
             started_at_ms: 0,
             duration_us: 900,

@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use gust_core::{ErrorKind, Permission, StoredRequest, Trigger};
+use gust_core::{ErrorKind, Origin, Permission, StoredRequest};
 use gust_dispatch::literal_refusal;
 use http_body_util::{BodyExt, Limited};
 use serde_json::json;
@@ -31,10 +31,11 @@ pub async fn enqueue(
         .caller(request.headers())
         .await
         .unwrap_or(Caller::Anonymous);
-    let (active, parts, body) = admit(&state, request, "/async/").await?;
+    let (function, parts, body) = admit(&state, request, "/async/").await?;
     let callback_url = callback_url(&parts.headers)?;
     if let Some(url) = &callback_url {
-        let function = Some(active.version.function.as_str());
+        let active = state.dispatcher.resolve(&function).await?;
+        let function = Some(function.as_str());
         let may_invoke = state
             .access
             .permit(&caller, &[Permission::Invoke], function)
@@ -68,12 +69,7 @@ pub async fn enqueue(
     };
     let id = state
         .queue
-        .enqueue(
-            &active.version.function,
-            Trigger::Async,
-            stored,
-            callback_url,
-        )
+        .enqueue(&function, Origin::ASYNC, stored, callback_url)
         .await?;
     let location = format!("/v1/invocations/{id}");
     let mut response = (

@@ -1,12 +1,10 @@
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use gust_core::{Error, Permission, Trigger, validate_function_name};
+use gust_core::{Error, Origin, Permission, validate_function_name};
 use gust_dispatch::{
-    ActiveVersion, Admission, BILLED_MS, INVOCATION_ID, RequestBody, failure_status, number_value,
+    Admission, BILLED_MS, Entry, INVOCATION_ID, RequestBody, failure_status, number_value,
 };
 use http_body_util::BodyExt;
 use serde_json::json;
@@ -35,22 +33,19 @@ async fn call(
     invocation_id: &str,
     request: Request,
 ) -> Result<Response, ApiError> {
-    let (active, parts, body) = admit(state, request, "/fn/").await?;
-    let permit = state.dispatcher.admit(&active, Admission::Queue).await?;
+    let (function, parts, body) = admit(state, request, "/fn/").await?;
     let body: RequestBody = body
         .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
         .boxed_unsync();
-    let invoked = state
-        .dispatcher
-        .invoke(
-            &active,
-            invocation_id.to_string(),
-            Trigger::Http,
-            1,
-            http::Request::from_parts(parts, body),
-            permit,
-        )
-        .await;
+    let entry = Entry {
+        function: &function,
+        invocation_id: invocation_id.to_string(),
+        origin: Origin::HTTP,
+        attempt: 1,
+        admission: Admission::Queue,
+    };
+    let request = http::Request::from_parts(parts, body);
+    let invoked = state.dispatcher.call(entry, request).await?;
     let mut response = match invoked.response {
         Ok(response) => response.map(Body::new),
         Err(failure) => {
@@ -77,13 +72,13 @@ async fn call(
     Ok(response)
 }
 
-/// Resolves the function a request under `prefix` (`/fn/` or `/async/`) is for, checks that
-/// the caller may call it, and rewrites the request as the function will see it.
+/// Finds the function a request under `prefix` (`/fn/` or `/async/`) is for, checks that the
+/// caller may call it, and rewrites the request as the function will see it.
 pub async fn admit(
     state: &AppState,
     request: Request,
     prefix: &str,
-) -> Result<(Arc<ActiveVersion>, http::request::Parts, Body), ApiError> {
+) -> Result<(String, http::request::Parts, Body), ApiError> {
     let (mut parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
     let (name, rest) = split_path(&path, prefix);
@@ -99,7 +94,7 @@ pub async fn admit(
             .access
             .permit(&caller, &[Permission::Invoke], Some(name))?;
     }
-    let active = state.dispatcher.resolve(name).await?;
+    let name = name.to_string();
     guest_headers::scrub(&mut parts.headers, &state.access);
     parts.uri = guest_uri(rest, parts.uri.query())?;
     if !parts.headers.contains_key(header::HOST) {
@@ -107,7 +102,7 @@ pub async fn admit(
             .headers
             .insert(header::HOST, HeaderValue::from_static("localhost"));
     }
-    Ok((active, parts, body))
+    Ok((name, parts, body))
 }
 
 /// Splits `{prefix}{name}/{rest}` into the name and the path the function sees.

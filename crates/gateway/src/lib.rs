@@ -20,7 +20,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get};
 use gust_dispatch::{AsyncQueue, Dispatcher};
-use gust_events::Scheduler;
+use gust_events::Triggers;
 use gust_meter::{Metrics, PriceModel};
 use tokio::sync::watch;
 
@@ -62,7 +62,7 @@ pub struct App {
     pub metrics: Option<Arc<Metrics>>,
     pub prices: PriceModel,
     pub queue: Arc<AsyncQueue>,
-    pub scheduler: Arc<Scheduler>,
+    pub triggers: Arc<Triggers>,
     /// Largest asynchronous payload accepted, in bytes.
     pub max_async_payload_bytes: usize,
 }

@@ -103,13 +103,13 @@ fn add_error_answers(operation: &mut Operation) {
     }
     for (status, answer) in operation.responses.responses.iter_mut() {
         let is_error = status.starts_with('4') || status.starts_with('5');
-        if let (true, RefOr::T(response)) = (is_error, answer) {
-            if response.content.is_empty() {
-                let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("Error")));
-                response
-                    .content
-                    .insert("application/json".into(), body.build());
-            }
+        if let (true, RefOr::T(response)) = (is_error, answer)
+            && response.content.is_empty()
+        {
+            let body = ContentBuilder::new().schema(Some(Ref::from_schema_name("Error")));
+            response
+                .content
+                .insert("application/json".into(), body.build());
         }
     }
 }

@@ -18,10 +18,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use gust_core::{
-    AsyncInvocation, AsyncResult, AsyncState, AttemptError, CronTrigger, Error, FunctionConfig,
-    FunctionInfo, InvocationRecord, LogLine, Runtime, StoredRequest, Trigger, UsageQuery,
-    UsageSums, Version,
+    AsyncInvocation, AsyncResult, AsyncState, AttemptError, Error, FunctionConfig, FunctionInfo,
+    InvocationRecord, LogLine, Origin, Runtime, StoredRequest, Trigger, UsageQuery, UsageSums,
+    Version,
 };
+use serde_json::{Map, Value};
 
 pub use blobs::BlobStore;
 pub use private_file::write_private;
@@ -71,7 +72,7 @@ pub struct NewVersion {
 pub struct NewAsync {
     pub id: String,
     pub function: String,
-    pub trigger: Trigger,
+    pub origin: Origin,
     pub request: StoredRequest,
     pub callback_url: Option<String>,
     pub max_retries: u32,
@@ -184,18 +185,17 @@ pub trait Store: Send + Sync + 'static {
     async fn callback_tried(&self, id: &str, retry_at_ms: Option<i64>) -> Result<(), Error>;
     /// Log lines written by one invocation, oldest first.
     async fn invocation_logs(&self, invocation_id: &str) -> Result<Vec<LogLine>, Error>;
-    async fn add_trigger(&self, trigger: CronTrigger) -> Result<(), Error>;
-    /// Schedules, of one function or all, oldest first.
-    async fn triggers(&self, function: Option<&str>) -> Result<Vec<CronTrigger>, Error>;
+    async fn add_trigger(&self, trigger: Trigger) -> Result<(), Error>;
+    /// Triggers, of one function or all, of one kind or all, oldest first.
+    async fn triggers(
+        &self,
+        function: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Trigger>, Error>;
     /// False if there was no such trigger.
     async fn delete_trigger(&self, id: &str) -> Result<bool, Error>;
-    /// Records a firing and when the next one is due.
-    async fn trigger_fired(
-        &self,
-        id: &str,
-        fired_at_ms: i64,
-        next_fire_at_ms: i64,
-    ) -> Result<(), Error>;
+    /// Replaces what a trigger's source keeps of its progress.
+    async fn set_trigger_state(&self, id: &str, state: Map<String, Value>) -> Result<(), Error>;
     /// Folds invocation records started before `before_ms` into hourly usage and deletes
     /// them with the log lines and finished asynchronous results of that age (dead letters
     /// stay). Returns how many records were folded.

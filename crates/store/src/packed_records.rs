@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use gust_core::{InvocationId, InvocationRecord, InvocationStatus, RunKeyed, Trigger, UsageGroup};
+use gust_core::{InvocationId, InvocationRecord, InvocationStatus, Origin, RunKeyed, UsageGroup};
 use serde::{Deserialize, Serialize};
 
 use crate::packed_writer::PackedWriter;
@@ -20,7 +20,7 @@ pub struct Packed<'a> {
     #[serde(borrow)]
     pub id: PackedId<'a>,
     pub version: u32,
-    pub trigger: &'a str,
+    pub origin: &'a str,
     pub attempt: u32,
     pub started_after_ms: u64,
     pub duration_us: u64,
@@ -96,7 +96,7 @@ fn pack<'a>(function: &'a str, group: &[&InvocationRecord]) -> Batch<'a> {
         writer.push(&Packed {
             id: PackedId::of(&r.id),
             version: r.version,
-            trigger: r.trigger.as_str(),
+            origin: &r.origin.to_text(),
             attempt: r.attempt,
             started_after_ms: (r.started_at_ms - first_ms) as u64,
             duration_us: r.duration_us,
@@ -139,8 +139,7 @@ pub fn unpack(
                 id: p.id.id(),
                 function: function.clone(),
                 version: p.version,
-                trigger: Trigger::parse(p.trigger)
-                    .ok_or_else(|| format!("unknown trigger {}", p.trigger))?,
+                origin: Origin::from_text(p.origin),
                 attempt: p.attempt,
                 started_at_ms: first_ms + p.started_after_ms as i64,
                 duration_us: p.duration_us,
@@ -166,7 +165,7 @@ pub mod tests {
             id: InvocationId::parse(&format!("{id:026}")),
             function: function.into(),
             version: 1,
-            trigger: Trigger::Http,
+            origin: Origin::HTTP,
             attempt: 1,
             started_at_ms,
             duration_us: 1500,
@@ -185,7 +184,7 @@ pub mod tests {
         let mut failed = record(2, "a", 10);
         failed.status = InvocationStatus::Timeout;
         failed.error = Some("timed out".into());
-        failed.trigger = Trigger::Async;
+        failed.origin = Origin::new("schedule", "01JTRIGGER");
         failed.attempt = 3;
         let records = vec![record(1, "a", 5), failed];
         let batches = batches(&records);

@@ -33,7 +33,7 @@ impl PackedWriter {
             }
         }
         self.varint(record.version.into());
-        self.text(record.trigger);
+        self.text(record.origin);
         self.varint(record.attempt.into());
         self.varint(record.started_after_ms);
         self.varint(record.duration_us);
@@ -81,7 +81,7 @@ mod tests {
         Packed {
             id,
             version: pick(3, u32::MAX.into()) as u32,
-            trigger: "http",
+            origin: "schedule:01JTRIGGER",
             attempt: pick(1, 300) as u32,
             started_after_ms: pick(127, 1 << 40),
             duration_us: pick(128, u64::MAX / 3),

@@ -1,6 +1,6 @@
 //! The durable queue of asynchronous invocations in the embedded store.
 
-use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, StoredRequest, Trigger};
+use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, Origin, StoredRequest};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::{AttemptUpdate, NewAsync, bad_column, named_column};
@@ -19,7 +19,7 @@ fn from_row(row: &Row) -> rusqlite::Result<AsyncInvocation> {
     Ok(AsyncInvocation {
         id: row.get(0)?,
         function: row.get(1)?,
-        trigger: named_column(row, 2, "trigger", Trigger::parse)?,
+        origin: Origin::from_text(&row.get::<_, String>(2)?),
         state: named_column(row, 3, "state", AsyncState::parse)?,
         attempts: row.get(4)?,
         max_retries: row.get(5)?,
@@ -52,7 +52,7 @@ pub fn enqueue(conn: &Connection, new: &NewAsync) -> rusqlite::Result<Option<Str
     .execute(params![
         new.id,
         new.function,
-        new.trigger.as_str(),
+        new.origin.to_text(),
         new.max_retries,
         new.enqueued_at_ms,
         new.expires_at_ms,

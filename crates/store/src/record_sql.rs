@@ -1,6 +1,6 @@
 //! Invocation records in the embedded store, packed in batches (see `packed_records`).
 
-use gust_core::{InvocationId, InvocationRecord, InvocationStatus, Trigger};
+use gust_core::{InvocationId, InvocationRecord, InvocationStatus, Origin};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 
 use crate::packed_records::{batches, unpack};
@@ -129,7 +129,7 @@ fn row_record(row: &Row) -> rusqlite::Result<InvocationRecord> {
         id: InvocationId::parse(row.get_ref(0)?.as_str()?),
         function: row.get(1)?,
         version: row.get(2)?,
-        trigger: named_column(row, 3, "trigger", Trigger::parse)?,
+        origin: Origin::from_text(&row.get::<_, String>(3)?),
         started_at_ms: row.get(4)?,
         duration_us: row.get(5)?,
         billed_ms,

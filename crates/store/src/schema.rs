@@ -116,13 +116,15 @@ CREATE TABLE IF NOT EXISTS api_tokens (
     last_used_at_ms INTEGER,
     secret_sha256   TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS cron_triggers (
-    id               TEXT PRIMARY KEY,
-    function         TEXT NOT NULL,
-    cron             TEXT NOT NULL,
-    timezone         TEXT NOT NULL,
-    created_at_ms    INTEGER NOT NULL,
-    last_fired_at_ms INTEGER,
-    next_fire_at_ms  INTEGER NOT NULL
+-- Triggers of every event source: `config` (the settings it was added with) and `state` (what
+-- its source keeps of its progress) are JSON objects that only that source reads.
+CREATE TABLE IF NOT EXISTS triggers (
+    id            TEXT PRIMARY KEY,
+    function      TEXT NOT NULL,
+    kind          TEXT NOT NULL,
+    config        TEXT NOT NULL,
+    state         TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
 );
+CREATE INDEX IF NOT EXISTS triggers_by_function ON triggers(function);
 ";

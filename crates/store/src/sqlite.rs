@@ -14,7 +14,8 @@ use crate::{
     usage_sql,
 };
 use crate::{Deployed, NewVersion, Store, bad_column, named_column};
-use gust_core::{AsyncInvocation, AsyncState, CronTrigger};
+use gust_core::{AsyncInvocation, AsyncState, Trigger};
+use serde_json::{Map, Value};
 
 /// The embedded store: one SQLite database in WAL mode. Calls run on the blocking pool so that
 /// the async runtime never waits on the disk.
@@ -51,6 +52,7 @@ impl SqliteStore {
             queue_sql::count_backlog(&conn).map_err(db_error)?;
         }
         record_sql::adopt_row_table(&mut conn).map_err(db_error)?;
+        trigger_sql::adopt_cron_table(&mut conn).map_err(db_error)?;
         let reader = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -323,7 +325,7 @@ impl Store for SqliteStore {
         let name = name.to_string();
         self.with(move |conn| {
             durably(conn, |tx| {
-                tx.execute("DELETE FROM cron_triggers WHERE function = ?1", [&name])?;
+                tx.execute("DELETE FROM triggers WHERE function = ?1", [&name])?;
                 tx.execute("DELETE FROM async_invocations WHERE function = ?1", [&name])?;
                 tx.execute("DELETE FROM logs WHERE function = ?1", [&name])?;
                 tx.execute("DELETE FROM versions WHERE function = ?1", [&name])?;
@@ -482,14 +484,19 @@ impl Store for SqliteStore {
         self.with(|conn| queue_sql::next_callback_at(conn)).await
     }
 
-    async fn add_trigger(&self, trigger: CronTrigger) -> Result<(), Error> {
+    async fn add_trigger(&self, trigger: Trigger) -> Result<(), Error> {
         self.with(move |conn| trigger_sql::add(conn, &trigger))
             .await
     }
 
-    async fn triggers(&self, function: Option<&str>) -> Result<Vec<CronTrigger>, Error> {
+    async fn triggers(
+        &self,
+        function: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<Vec<Trigger>, Error> {
         let function = function.map(str::to_string);
-        self.with(move |conn| trigger_sql::list(conn, function.as_deref()))
+        let kind = kind.map(str::to_string);
+        self.with(move |conn| trigger_sql::list(conn, function.as_deref(), kind.as_deref()))
             .await
     }
 
@@ -498,14 +505,9 @@ impl Store for SqliteStore {
         self.with(move |conn| trigger_sql::delete(conn, &id)).await
     }
 
-    async fn trigger_fired(
-        &self,
-        id: &str,
-        fired_at_ms: i64,
-        next_fire_at_ms: i64,
-    ) -> Result<(), Error> {
+    async fn set_trigger_state(&self, id: &str, state: Map<String, Value>) -> Result<(), Error> {
         let id = id.to_string();
-        self.with(move |conn| trigger_sql::fired(conn, &id, fired_at_ms, next_fire_at_ms))
+        self.with(move |conn| trigger_sql::set_state(conn, &id, &state))
             .await
     }
 
@@ -527,7 +529,7 @@ impl Store for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use gust_core::{AsyncState, InvocationId, InvocationStatus, Trigger};
+    use gust_core::{AsyncState, InvocationId, InvocationStatus, Origin};
 
     use super::*;
 
@@ -548,7 +550,7 @@ mod tests {
         NewAsync {
             id: id.into(),
             function: "hello".into(),
-            trigger: Trigger::Async,
+            origin: Origin::ASYNC,
             request: gust_core::StoredRequest {
                 method: "POST".into(),
                 path_with_query: "/".into(),
@@ -654,7 +656,7 @@ mod tests {
             id: InvocationId::parse("01J"),
             function: "hello".into(),
             version: 1,
-            trigger: Trigger::Http,
+            origin: Origin::HTTP,
             attempt: 1,
             started_at_ms: 5,
             duration_us: 1500,

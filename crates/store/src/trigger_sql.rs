@@ -1,55 +1,118 @@
-//! Schedules in the embedded store.
+//! Triggers in the embedded store.
 
-use gust_core::CronTrigger;
+use gust_core::Trigger;
 use rusqlite::{Connection, Row, params};
+use serde_json::{Map, Value};
 
-const COLUMNS: &str =
-    "id, function, cron, timezone, created_at_ms, last_fired_at_ms, next_fire_at_ms";
+const COLUMNS: &str = "id, function, kind, config, state, created_at_ms";
 
-fn from_row(row: &Row) -> rusqlite::Result<CronTrigger> {
-    Ok(CronTrigger {
+fn from_row(row: &Row) -> rusqlite::Result<Trigger> {
+    Ok(Trigger {
         id: row.get(0)?,
         function: row.get(1)?,
-        cron: row.get(2)?,
-        timezone: row.get(3)?,
-        created_at_ms: row.get(4)?,
-        last_fired_at_ms: row.get(5)?,
-        next_fire_at_ms: row.get(6)?,
+        kind: row.get(2)?,
+        config: json_object(row, 3)?,
+        state: json_object(row, 4)?,
+        created_at_ms: row.get(5)?,
     })
 }
 
-pub fn add(conn: &Connection, t: &CronTrigger) -> rusqlite::Result<()> {
+fn json_object(row: &Row, index: usize) -> rusqlite::Result<Map<String, Value>> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+pub fn add(conn: &Connection, t: &Trigger) -> rusqlite::Result<()> {
     conn.execute(
-        &format!("INSERT INTO cron_triggers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        &format!("INSERT INTO triggers ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             t.id,
             t.function,
-            t.cron,
-            t.timezone,
+            t.kind,
+            Value::Object(t.config.clone()).to_string(),
+            Value::Object(t.state.clone()).to_string(),
             t.created_at_ms,
-            t.last_fired_at_ms,
-            t.next_fire_at_ms
         ],
     )?;
     Ok(())
 }
 
-pub fn list(conn: &Connection, function: Option<&str>) -> rusqlite::Result<Vec<CronTrigger>> {
+pub fn list(
+    conn: &Connection,
+    function: Option<&str>,
+    kind: Option<&str>,
+) -> rusqlite::Result<Vec<Trigger>> {
     let mut stmt = conn.prepare(&format!(
-        "SELECT {COLUMNS} FROM cron_triggers WHERE ?1 IS NULL OR function = ?1
-         ORDER BY created_at_ms, id"
+        "SELECT {COLUMNS} FROM triggers WHERE (?1 IS NULL OR function = ?1)
+         AND (?2 IS NULL OR kind = ?2) ORDER BY created_at_ms, id"
     ))?;
-    stmt.query_map([function], from_row)?.collect()
+    stmt.query_map(params![function, kind], from_row)?.collect()
 }
 
 pub fn delete(conn: &Connection, id: &str) -> rusqlite::Result<bool> {
-    Ok(conn.execute("DELETE FROM cron_triggers WHERE id = ?1", [id])? > 0)
+    Ok(conn.execute("DELETE FROM triggers WHERE id = ?1", [id])? > 0)
 }
 
-pub fn fired(conn: &Connection, id: &str, fired_at_ms: i64, next_ms: i64) -> rusqlite::Result<()> {
+pub fn set_state(conn: &Connection, id: &str, state: &Map<String, Value>) -> rusqlite::Result<()> {
+    let state = Value::Object(state.clone()).to_string();
     conn.execute(
-        "UPDATE cron_triggers SET last_fired_at_ms = ?2, next_fire_at_ms = ?3 WHERE id = ?1",
-        params![id, fired_at_ms, next_ms],
+        "UPDATE triggers SET state = ?2 WHERE id = ?1",
+        params![id, state],
     )?;
     Ok(())
+}
+
+/// Schedules from before triggers were generic move into `triggers` as kind `cron`.
+pub fn adopt_cron_table(conn: &mut Connection) -> rusqlite::Result<()> {
+    let exists: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cron_triggers')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !exists {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT OR IGNORE INTO triggers (id, function, kind, config, state, created_at_ms)
+         SELECT id, function, 'cron', json_object('cron', cron, 'timezone', timezone),
+                json_object('last_fired_at_ms', last_fired_at_ms, 'next_fire_at_ms', next_fire_at_ms),
+                created_at_ms
+         FROM cron_triggers",
+        [],
+    )?;
+    tx.execute("DROP TABLE cron_triggers", [])?;
+    tx.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_of_the_old_table_become_cron_triggers() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::schema::SCHEMA).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE cron_triggers (id TEXT PRIMARY KEY, function TEXT NOT NULL,
+                 cron TEXT NOT NULL, timezone TEXT NOT NULL, created_at_ms INTEGER NOT NULL,
+                 last_fired_at_ms INTEGER, next_fire_at_ms INTEGER NOT NULL);
+             INSERT INTO cron_triggers VALUES ('t1', 'echo', '* * * * *', 'UTC', 5, NULL, 60000);",
+        )
+        .unwrap();
+        adopt_cron_table(&mut conn).unwrap();
+        let triggers = list(&conn, Some("echo"), Some("cron")).unwrap();
+        assert_eq!(triggers.len(), 1);
+        let t = &triggers[0];
+        assert_eq!((t.id.as_str(), t.created_at_ms), ("t1", 5));
+        assert_eq!(t.config["cron"], "* * * * *");
+        assert_eq!(t.config["timezone"], "UTC");
+        assert_eq!(t.state["next_fire_at_ms"], 60000);
+        assert!(t.state["last_fired_at_ms"].is_null());
+        // A second opening finds nothing left to move.
+        adopt_cron_table(&mut conn).unwrap();
+        assert_eq!(list(&conn, None, None).unwrap().len(), 1);
+    }
 }

@@ -166,8 +166,9 @@ fn one_unreadable_stored_schedule_does_not_stop_the_others() {
     let database = dir.path().join("gust.db");
     let script = "import sqlite3, sys\n\
         db = sqlite3.connect(sys.argv[1])\n\
-        db.execute(\"UPDATE cron_triggers SET cron = 'not a schedule', next_fire_at_ms = 0 \
-        WHERE cron = '0 0 0 1 1 *'\")\n\
+        db.execute(\"UPDATE triggers SET config = json_set(config, '$.cron', 'not a schedule'), \
+        state = json_set(state, '$.next_fire_at_ms', 0) \
+        WHERE json_extract(config, '$.cron') = '0 0 0 1 1 *'\")\n\
         db.commit()\n";
     let edited = std::process::Command::new("python3")
         .args(["-c", script])

@@ -7,7 +7,7 @@ use http_body_util::{BodyExt, Full};
 
 use super::AsyncQueue;
 use super::backoff::retry_delay;
-use crate::{Admission, failure_status};
+use crate::{Admission, Entry, failure_status};
 
 /// Most bytes of a function's answer kept as the result.
 const MAX_RESULT_BYTES: usize = 6 * 1024 * 1024;
@@ -48,15 +48,6 @@ impl AsyncQueue {
     }
 
     async fn deliver(&self, invocation: &AsyncInvocation) -> Answer {
-        let active = match self.dispatcher.resolve(&invocation.function).await {
-            Ok(active) => active,
-            Err(e) => {
-                return Answer::Failed {
-                    http_status: None,
-                    message: e.message,
-                };
-            }
-        };
         let request = match build_request(invocation) {
             Ok(request) => request,
             Err(message) => {
@@ -66,9 +57,16 @@ impl AsyncQueue {
                 };
             }
         };
-        // The event is safe in the store: wait for the function's limit rather than refuse.
-        let permit = match self.dispatcher.admit(&active, Admission::Wait).await {
-            Ok(permit) => permit,
+        let entry = Entry {
+            function: &invocation.function,
+            invocation_id: invocation.id.clone(),
+            origin: invocation.origin.clone(),
+            attempt: invocation.attempts,
+            // The event is safe in the store: wait for the function's limit rather than refuse.
+            admission: Admission::Wait,
+        };
+        let invoked = match self.dispatcher.call(entry, request).await {
+            Ok(invoked) => invoked,
             Err(e) => {
                 return Answer::Failed {
                     http_status: None,
@@ -76,17 +74,6 @@ impl AsyncQueue {
                 };
             }
         };
-        let invoked = self
-            .dispatcher
-            .invoke(
-                &active,
-                invocation.id.clone(),
-                invocation.trigger,
-                invocation.attempts,
-                request,
-                permit,
-            )
-            .await;
         let response = match invoked.response {
             Ok(response) => response,
             Err(failure) => {

@@ -10,7 +10,7 @@ mod signature;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gust_core::{AsyncInvocation, Error, StoredRequest, Trigger, now_ms};
+use gust_core::{AsyncInvocation, Error, Origin, StoredRequest, now_ms};
 use gust_store::{BacklogLimits, NewAsync, Store};
 use tokio::sync::{Notify, Semaphore};
 
@@ -97,7 +97,7 @@ impl AsyncQueue {
     pub async fn enqueue(
         &self,
         function: &str,
-        trigger: Trigger,
+        origin: Origin,
         request: StoredRequest,
         callback_url: Option<String>,
     ) -> Result<String, Error> {
@@ -109,7 +109,7 @@ impl AsyncQueue {
             .enqueue(NewAsync {
                 id: id.clone(),
                 function: function.to_string(),
-                trigger,
+                origin,
                 request,
                 callback_url,
                 max_retries: config.max_retries,

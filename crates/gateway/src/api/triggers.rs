@@ -2,58 +2,72 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use gust_core::{CronTrigger, ErrorKind};
+use gust_core::{ErrorKind, Trigger};
 use serde::Deserialize;
+use serde_json::{Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{ApiError, AppState};
 
+/// A new trigger: its source's kind and that source's settings beside it.
 #[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewSchedule {
-    /// `*/10 * * * * *` (seconds first) or the classic five fields.
-    cron: String,
-    /// IANA time zone; UTC when absent.
-    timezone: Option<String>,
+pub struct NewTrigger {
+    /// `cron`. Absent, a body with `cron` is a schedule (the form from before kinds).
+    kind: Option<String>,
+    /// The source's settings. `cron`: `cron` (`*/10 * * * * *` with seconds first, or the
+    /// classic five fields) and `timezone` (IANA; UTC when absent).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    settings: Map<String, Value>,
 }
 
-/// Adds a cron schedule: each firing is an asynchronous invocation delivered as a CloudEvent.
+/// Adds a trigger: an event source that invokes the function, e.g. a cron schedule whose
+/// firings are asynchronous invocations delivered as CloudEvents.
 #[utoipa::path(post, path = "/v1/functions/{name}/triggers", tag = "triggers",
-    params(("name" = String, Path)), request_body = NewSchedule,
-    responses((status = 201, body = CronTrigger), (status = 400), (status = 404)),
+    params(("name" = String, Path)), request_body = NewTrigger,
+    responses((status = 201, body = Trigger), (status = 400), (status = 404)),
     security(("bearer" = [])))]
 pub async fn add(
     State(state): State<AppState>,
     Path(name): Path<String>,
-    body: Result<Json<NewSchedule>, JsonRejection>,
-) -> Result<(StatusCode, Json<CronTrigger>), ApiError> {
+    body: Result<Json<NewTrigger>, JsonRejection>,
+) -> Result<(StatusCode, Json<Trigger>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let trigger = state
-        .scheduler
-        .add(&name, &body.cron, body.timezone.as_deref())
-        .await?;
+    let kind = match body.kind {
+        Some(kind) => kind,
+        None if body.settings.contains_key("cron") => "cron".into(),
+        None => {
+            return Err(ApiError::bad_request(
+                "a trigger needs its `kind`, e.g. `cron`",
+            ));
+        }
+    };
+    let trigger = state.triggers.add(&name, &kind, body.settings).await?;
     Ok((StatusCode::CREATED, Json(trigger)))
 }
 
 #[derive(Deserialize, IntoParams)]
 pub struct TriggerFilter {
-    /// Only this function's schedules.
+    /// Only this function's triggers.
     function: Option<String>,
+    /// Only triggers of this kind.
+    kind: Option<String>,
 }
 
-/// Every schedule, or one function's.
+/// Every trigger, or one function's, or those of one kind.
 #[utoipa::path(get, path = "/v1/triggers", tag = "triggers", params(TriggerFilter),
-    responses((status = 200, body = Vec<CronTrigger>)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Trigger>)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     filter: Result<Query<TriggerFilter>, QueryRejection>,
-) -> Result<Json<Vec<CronTrigger>>, ApiError> {
+) -> Result<Json<Vec<Trigger>>, ApiError> {
     let Query(filter) = filter.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let store = state.dispatcher.store();
-    Ok(Json(store.triggers(filter.function.as_deref()).await?))
+    let (function, kind) = (filter.function.as_deref(), filter.kind.as_deref());
+    Ok(Json(store.triggers(function, kind).await?))
 }
 
-/// Removes a schedule.
+/// Removes a trigger.
 #[utoipa::path(delete, path = "/v1/triggers/{id}", tag = "triggers",
     params(("id" = String, Path)), responses((status = 204), (status = 404)),
     security(("bearer" = [])))]
@@ -61,7 +75,7 @@ pub async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.dispatcher.store().delete_trigger(&id).await? {
+    if state.triggers.remove(&id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(

@@ -6,7 +6,7 @@ use gust_core::Error;
 
 /// A parsed cron expression in a time zone.
 pub struct CronSchedule {
-    schedule: cron::Schedule,
+    schedule: ::cron::Schedule,
     timezone: Tz,
 }
 
@@ -25,7 +25,7 @@ impl CronSchedule {
                 )));
             }
         };
-        let schedule = cron::Schedule::from_str(&full).map_err(|e| {
+        let schedule = ::cron::Schedule::from_str(&full).map_err(|e| {
             Error::invalid(format!(
                 "cron expression `{expression}` does not parse: {e}"
             ))

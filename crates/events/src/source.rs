@@ -1,0 +1,40 @@
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gust_core::Error;
+use gust_dispatch::AsyncQueue;
+use gust_store::Store;
+use serde_json::{Map, Value};
+
+/// One kind of event source (cron, bucket, ...): it checks the settings of its triggers and
+/// turns what happens into invocations. Each kind lives in a module of its own.
+#[async_trait]
+pub trait Source: Send + Sync + 'static {
+    /// The `kind` of its triggers.
+    fn kind(&self) -> &'static str;
+
+    /// Checks the settings of a new trigger of `function`: answers them as they will be kept,
+    /// and the state the trigger starts with. A bad setting is an `invalid` error that says
+    /// what is wrong.
+    async fn check(&self, function: &str, config: Map<String, Value>) -> Result<Checked, Error>;
+
+    /// Starts serving its triggers, on tasks of its own.
+    fn start(self: Arc<Self>, context: SourceContext);
+
+    /// A trigger of its kind was added or removed.
+    fn changed(&self);
+}
+
+/// A new trigger's settings as its source checked them, and its first state.
+pub struct Checked {
+    pub config: Map<String, Value>,
+    pub state: Map<String, Value>,
+}
+
+/// What a source works with: the store (its triggers and their state) and the asynchronous
+/// queue, where events become invocations with retries and dead letters.
+#[derive(Clone)]
+pub struct SourceContext {
+    pub store: Arc<dyn Store>,
+    pub queue: Arc<AsyncQueue>,
+}
