@@ -93,13 +93,22 @@ fn add_error_answers(operation: &mut Operation) {
             .iter()
             .flatten()
             .any(|p| p.parameter_in == ParameterIn::Query);
-    let answers = operation.responses.responses.entry("401".into());
-    answers.or_insert_with(|| error_answer("no token, or not a valid one"));
-    let answers = operation.responses.responses.entry("403".into());
-    answers.or_insert_with(|| error_answer("the token lacks the permission named above"));
-    if reads_input {
-        let answers = operation.responses.responses.entry("400".into());
-        answers.or_insert_with(|| error_answer("the input was not valid; the message says why"));
+    let answers = [
+        ("401", "no token, or not a valid one", true),
+        ("403", "the token lacks the permission named above", true),
+        (
+            "400",
+            "the input was not valid; the message says why",
+            reads_input,
+        ),
+    ];
+    for (status, description, applies) in answers {
+        if applies {
+            let responses = &mut operation.responses.responses;
+            responses.entry(status.into()).or_insert_with(|| {
+                RefOr::T(ResponseBuilder::new().description(description).build())
+            });
+        }
     }
     for (status, answer) in operation.responses.responses.iter_mut() {
         let is_error = status.starts_with('4') || status.starts_with('5');
@@ -112,10 +121,6 @@ fn add_error_answers(operation: &mut Operation) {
                 .insert("application/json".into(), body.build());
         }
     }
-}
-
-fn error_answer(description: &str) -> RefOr<utoipa::openapi::Response> {
-    RefOr::T(ResponseBuilder::new().description(description).build())
 }
 
 /// A function's name in a path is described once, with its rule and an example (`hello`, the
