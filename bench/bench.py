@@ -131,9 +131,12 @@ def enqueue_rates(url, runs, seconds):
 def async_queue(runs, seconds):
     """Durable enqueue rate at 32 connections (on a node that only accepts, and on one that
     also runs the queue), then 202-to-completion latency one invocation at a time."""
-    with gust_server("--async-workers", "0") as (_, url):
+    # The backlog caps are lifted: an accepting node fills faster than a function's default.
+    uncapped = ("--max-queued-per-function", "1000000000", "--max-queued-mb-per-function",
+                "1000000", "--max-queued-mb", "1000000")
+    with gust_server("--async-workers", "0", *uncapped) as (_, url):
         accept_only, _ = enqueue_rates(url.replace("/fn/", "/async/"), runs, seconds)
-    with gust_server() as (proc, url):
+    with gust_server(*uncapped) as (proc, url):
         base, token = admin_of(proc, url)
         async_url = base + "/async/hello"
         rates, accepted = enqueue_rates(async_url, runs, seconds)
@@ -193,7 +196,8 @@ def cold_starts(runs):
         data = tempfile.mkdtemp(prefix="gust-cold-")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        args = [GUST, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data]
+        args = [GUST, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data,
+                "--s3-listen", "off"]
         env = dict(os.environ, GUST_LOG="warn", GUST_SERVER=base, GUST_DATA_DIR=data)
         with process(args, env=env):
             wait_until_up(base + "/healthz")

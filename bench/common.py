@@ -65,6 +65,9 @@ def gust_server(*extra_args, binary=GUST):
     port = free_port()
     env = dict(os.environ, GUST_LOG="warn")
     args = [binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, *extra_args]
+    if binary == GUST:
+        # Servers run side by side: none takes the S3 endpoint's default port.
+        args += ["--s3-listen", "off"]
     with process(args, env=env) as proc:
         base = f"http://127.0.0.1:{port}"
         wait_until_up(base + "/v1/openapi.json")

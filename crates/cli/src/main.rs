@@ -1,5 +1,6 @@
 //! `gust`: the platform's server and its command-line client.
 
+mod bucket;
 mod client;
 mod config;
 mod deploy;
@@ -8,6 +9,7 @@ mod inspect;
 mod invoke;
 mod logs;
 mod pack;
+mod s3_endpoint;
 mod serve;
 mod table;
 mod token;
@@ -67,10 +69,20 @@ enum Command {
         #[command(subcommand)]
         command: Option<dlq::DlqCommand>,
     },
-    /// Schedules that invoke functions.
+    /// Event sources that invoke functions: schedules, buckets.
     Trigger {
         #[command(subcommand)]
         command: trigger::TriggerCommand,
+    },
+    /// Buckets of the S3 endpoint: create, list, remove.
+    Bucket {
+        #[command(subcommand)]
+        command: bucket::BucketCommand,
+    },
+    /// Key pairs of the S3 endpoint: create, list, remove.
+    Key {
+        #[command(subcommand)]
+        command: bucket::KeyCommand,
     },
     /// Scoped API tokens: create, list, revoke.
     Token {
@@ -123,6 +135,8 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Dlq { name, command } => dlq::run(&client, name, command).await,
         Command::Trigger { command } => trigger::run(&client, command).await,
         Command::Token { command } => token::run(&client, command).await,
+        Command::Bucket { command } => bucket::run(&client, command).await,
+        Command::Key { command } => bucket::run_key(&client, command).await,
         Command::Rm { name } => {
             client.delete(&format!("/v1/functions/{name}")).await?;
             println!("deleted {name}");

@@ -7,17 +7,18 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
-use gust_events::{CronSource, SourceContext, Triggers};
+use gust_events::{BucketSource, CronSource, SourceContext, Triggers};
 use gust_gateway::{Access, AdminToken, App, AppState, ConnectionLimits};
 use gust_meter::Metrics;
 use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
 use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{EngineOptions, WasmExecutor};
-use gust_store::{BacklogLimits, BlobStore, SqliteStore, Store, TokenStore};
+use gust_store::{BacklogLimits, BlobStore, BucketStore, SqliteStore, Store, TokenStore};
 use tokio::sync::watch;
 
 use crate::config::ServerConfig;
 use crate::default_data_dir;
+use crate::s3_endpoint::{self, S3Settings};
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -88,6 +89,12 @@ pub struct ServeArgs {
     /// tests and receivers on the same network.
     #[arg(long)]
     allow_private_callbacks: bool,
+    /// Address of the S3-compatible endpoint (port 0 picks a free one), or `off`.
+    #[arg(long, env = "GUST_S3_LISTEN", default_value = "127.0.0.1:9000")]
+    s3_listen: String,
+    /// Largest object the S3 endpoint takes, in MiB.
+    #[arg(long, default_value_t = gust_bucket::DEFAULT_MAX_OBJECT_BYTES >> 20)]
+    max_object_mb: u64,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -112,7 +119,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let sqlite = Arc::new(SqliteStore::open(&data_dir.join("gust.db"))?);
     let store: Arc<dyn Store> = sqlite.clone();
-    let tokens: Arc<dyn TokenStore> = sqlite;
+    let tokens: Arc<dyn TokenStore> = sqlite.clone();
+    let buckets: Arc<dyn BucketStore> = sqlite;
     let blobs = BlobStore::open(data_dir.join("artifacts"))?;
     let wasm = WasmExecutor::new(data_dir.join("compiled"), EngineOptions::default())?;
     let token_path = data_dir.join("admin.token");
@@ -152,7 +160,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         queue: queue.clone(),
     };
-    let triggers = Triggers::start(sources, vec![Arc::new(CronSource::default())]);
+    let bucket_source = BucketSource::new(buckets.clone());
+    let triggers = Triggers::start(
+        sources,
+        vec![Arc::new(CronSource::default()), bucket_source.clone()],
+    );
+    let s3_settings = S3Settings {
+        listen: args.s3_listen.clone(),
+        max_object_bytes: args.max_object_mb << 20,
+    };
+    let (buckets, s3_url) =
+        s3_endpoint::start(&s3_settings, &data_dir, buckets, bucket_source).await?;
     dispatcher.warm_up(args.reload_recent).await?;
     let (keep_records, roll_up_every) = config.retention.periods()?;
     tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));
@@ -168,6 +186,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         prices: config.pricing,
         queue,
         triggers,
+        buckets,
         max_async_payload_bytes: args.max_async_payload_kb * 1024,
     }));
     let limits = ConnectionLimits {
@@ -185,6 +204,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::write(data_dir.join("server.url"), &url)?;
     println!("gust listening on {url}");
     println!("admin token in {}", token_path.display());
+    if let Some(s3_url) = s3_url {
+        println!(
+            "S3 endpoint on {s3_url} (keys in {})",
+            data_dir.join(gust_bucket::CREDENTIALS_FILE).display()
+        );
+    }
 
     let server = gust_gateway::serve(listener, app, limits, async move {
         shutdown_signal().await;

@@ -33,15 +33,39 @@ pub struct SourceArgs {
     /// The schedule's IANA time zone, e.g. Europe/Paris [default: UTC]
     #[arg(long, requires = "cron")]
     timezone: Option<String>,
+    /// A bucket: each change of an object in it is an event.
+    #[arg(long, group = "source")]
+    bucket: Option<String>,
+    /// The bucket's changes to deliver: created, removed [default: both]
+    #[arg(long, requires = "bucket", value_delimiter = ',')]
+    events: Vec<String>,
+    /// Only keys that start with this.
+    #[arg(long, requires = "bucket")]
+    prefix: Option<String>,
+    /// Only keys that end with this (e.g. .jpg).
+    #[arg(long, requires = "bucket")]
+    suffix: Option<String>,
 }
 
 impl SourceArgs {
     /// The API's body for this trigger: its kind and its settings.
     fn body(&self) -> Value {
-        match &self.cron {
-            Some(cron) => json!({"kind": "cron", "cron": cron, "timezone": self.timezone}),
-            None => unreachable!("clap requires a source"),
+        if let Some(cron) = &self.cron {
+            return json!({"kind": "cron", "cron": cron, "timezone": self.timezone});
         }
+        if let Some(bucket) = &self.bucket {
+            let mut body = json!({"kind": "bucket", "bucket": bucket});
+            if !self.events.is_empty() {
+                body["events"] = json!(self.events);
+            }
+            for (name, value) in [("prefix", &self.prefix), ("suffix", &self.suffix)] {
+                if let Some(value) = value {
+                    body[name] = json!(value);
+                }
+            }
+            return body;
+        }
+        unreachable!("clap requires a source")
     }
 }
 

@@ -5,6 +5,7 @@ mod text_enum;
 
 mod address;
 mod async_invocation;
+mod bucket;
 mod config;
 mod duration;
 mod error;
@@ -14,6 +15,7 @@ mod invocation_id;
 mod name;
 mod origin;
 mod run_keyed;
+mod s3_key;
 mod scaling;
 mod token;
 mod trigger;
@@ -21,6 +23,9 @@ mod usage;
 
 pub use address::is_internal;
 pub use async_invocation::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, StoredRequest};
+pub use bucket::{
+    BucketInfo, MAX_KEY_BYTES, ObjectInfo, StoredPart, validate_bucket_name, validate_object_key,
+};
 pub use config::{
     ConfigPatch, FunctionConfig, MAX_CPU_MILLIS, MAX_EVENT_AGE_MS, MAX_MEMORY_MB, MAX_RETRIES,
     MAX_TIMEOUT_MS, MIN_CPU_MILLIS, MIN_MEMORY_MB,
@@ -33,6 +38,7 @@ pub use invocation_id::InvocationId;
 pub use name::{FUNCTION_NAME_PATTERN, validate_function_name};
 pub use origin::Origin;
 pub use run_keyed::RunKeyed;
+pub use s3_key::{BucketAccess, BucketGrant, S3Key};
 pub use scaling::{MAX_CONCURRENCY, MAX_INSTANCES, MAX_QUEUE_SIZE, ProcessMode};
 pub use token::{Permission, Role, TokenInfo};
 pub use trigger::Trigger;

@@ -1,12 +1,14 @@
 //! Event sources that end in the dispatcher. Each kind of trigger is a `Source` in a module of
-//! its own; for now cron schedules, whose firings become asynchronous invocations delivered as
-//! CloudEvents.
+//! its own: cron schedules and bucket notifications, each event an asynchronous invocation
+//! delivered as a CloudEvent.
 
+mod bucket;
 mod cloud_event;
 mod cron;
 mod source;
 mod triggers;
 
+pub use bucket::BucketSource;
 pub use cloud_event::CloudEvent;
 pub use cron::{CronSchedule, CronSource};
 pub use source::{Checked, Source, SourceContext};

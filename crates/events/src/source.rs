@@ -21,8 +21,8 @@ pub trait Source: Send + Sync + 'static {
     /// Starts serving its triggers, on tasks of its own.
     fn start(self: Arc<Self>, context: SourceContext);
 
-    /// A trigger of its kind was added or removed.
-    fn changed(&self);
+    /// A trigger of its kind was added or removed; the change is in effect once this returns.
+    async fn changed(&self);
 }
 
 /// A new trigger's settings as its source checked them, and its first state.

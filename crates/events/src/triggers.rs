@@ -48,7 +48,7 @@ impl Triggers {
             state: checked.state,
         };
         self.store.add_trigger(trigger.clone()).await?;
-        source.changed();
+        source.changed().await;
         Ok(trigger)
     }
 
@@ -56,7 +56,9 @@ impl Triggers {
     pub async fn remove(&self, id: &str) -> Result<bool, Error> {
         let removed = self.store.delete_trigger(id).await?;
         if removed {
-            self.sources.values().for_each(|source| source.changed());
+            for source in self.sources.values() {
+                source.changed().await;
+            }
         }
         Ok(removed)
     }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get};
+use gust_bucket::Buckets;
 use gust_dispatch::{AsyncQueue, Dispatcher};
 use gust_events::Triggers;
 use gust_meter::{Metrics, PriceModel};
@@ -63,6 +64,8 @@ pub struct App {
     pub prices: PriceModel,
     pub queue: Arc<AsyncQueue>,
     pub triggers: Arc<Triggers>,
+    /// Buckets and S3 keys.
+    pub buckets: Arc<Buckets>,
     /// Largest asynchronous payload accepted, in bytes.
     pub max_async_payload_bytes: usize,
 }

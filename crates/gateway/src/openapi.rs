@@ -19,7 +19,8 @@ use crate::{api, permissions};
         api::invocations, api::logs, api::usage, api::get_invocation, api::cancel,
         api::list_async, api::dead_letters, api::replay, api::add_trigger, api::list_triggers,
         api::remove_trigger, api::callback_secret, api::create_token, api::list_tokens,
-        api::revoke_token),
+        api::revoke_token, api::list_buckets, api::create_bucket, api::remove_bucket,
+        api::list_keys, api::create_key, api::remove_key),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &Permissions, &ErrorAnswers, &FunctionNames)
 )]

@@ -33,6 +33,12 @@ pub const ROUTES: &[(&str, &str, &[Permission])] = &[
     ("GET", "/tokens", &[Admin]),
     ("POST", "/tokens", &[Admin]),
     ("DELETE", "/tokens/{id}", &[Admin]),
+    ("GET", "/buckets", &[Read]),
+    ("POST", "/buckets", &[Deploy]),
+    ("DELETE", "/buckets/{bucket}", &[Deploy]),
+    ("GET", "/s3-keys", &[Admin]),
+    ("POST", "/s3-keys", &[Admin]),
+    ("DELETE", "/s3-keys/{id}", &[Admin]),
 ];
 
 /// What a route needs; a route missing from the table needs the admin's permission.

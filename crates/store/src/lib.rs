@@ -2,6 +2,8 @@
 //! content-addressed blob store for artifacts.
 
 mod blobs;
+mod bucket_sql;
+mod buckets;
 mod packed_records;
 mod packed_writer;
 mod private_file;
@@ -25,6 +27,7 @@ use gust_core::{
 use serde_json::{Map, Value};
 
 pub use blobs::BlobStore;
+pub use buckets::{BucketStore, ObjectQuery, Upload, UploadedPart};
 pub use private_file::write_private;
 pub use sqlite::SqliteStore;
 pub use tokens::{NewToken, TokenStore};

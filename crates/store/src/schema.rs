@@ -127,4 +127,45 @@ CREATE TABLE IF NOT EXISTS triggers (
     created_at_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS triggers_by_function ON triggers(function);
+-- Buckets of the S3 endpoint. An object's bytes are files named by `parts` (JSON list of
+-- {blob, size}), never by its key; `metadata` is a JSON list of [name, value].
+CREATE TABLE IF NOT EXISTS buckets (
+    name          TEXT PRIMARY KEY,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket         TEXT NOT NULL REFERENCES buckets(name) ON DELETE CASCADE,
+    key            TEXT NOT NULL,
+    size           INTEGER NOT NULL,
+    etag           TEXT NOT NULL,
+    content_type   TEXT,
+    metadata       TEXT NOT NULL,
+    parts          TEXT NOT NULL,
+    modified_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (bucket, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS uploads (
+    id            TEXT PRIMARY KEY,
+    bucket        TEXT NOT NULL REFERENCES buckets(name) ON DELETE CASCADE,
+    key           TEXT NOT NULL,
+    content_type  TEXT,
+    metadata      TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS upload_parts (
+    upload TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    blob   TEXT NOT NULL,
+    size   INTEGER NOT NULL,
+    md5    TEXT NOT NULL,
+    PRIMARY KEY (upload, number)
+) WITHOUT ROWID;
+-- Key pairs of the S3 endpoint; `grants` is a JSON list of {bucket, access}, empty for root.
+CREATE TABLE IF NOT EXISTS s3_keys (
+    access_key    TEXT PRIMARY KEY,
+    secret_key    TEXT NOT NULL,
+    grants        TEXT NOT NULL,
+    function      TEXT,
+    created_at_ms INTEGER NOT NULL
+);
 ";

@@ -116,7 +116,14 @@ impl Server {
             .open(data_dir.join("server.log"))
             .unwrap();
         let mut child = command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--s3-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--data-dir")
             .arg(data_dir)
             .args(extra_args)
             .env("GUST_LOG", "info")
@@ -146,6 +153,11 @@ impl Server {
                 .build()
                 .unwrap(),
         }
+    }
+
+    /// The S3 endpoint's base URL.
+    pub fn s3_url(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("s3.url")).unwrap()
     }
 
     pub fn pid(&self) -> u32 {

@@ -4,6 +4,7 @@
 mod harness;
 
 mod async_queue;
+mod buckets;
 mod callbacks;
 mod connections;
 mod deploy_errors;

@@ -101,25 +101,43 @@ impl AsyncQueue {
         request: StoredRequest,
         callback_url: Option<String>,
     ) -> Result<String, Error> {
+        let new = self
+            .prepare(function, origin, request, callback_url)
+            .await?;
+        let id = new.id.clone();
+        self.store.enqueue(new).await?;
+        self.wake();
+        Ok(id)
+    }
+
+    /// An invocation for `function` (which must exist), ready to be stored: by `enqueue`, or
+    /// by a source in a transaction of its own (a bucket, with the object that raised it).
+    pub async fn prepare(
+        &self,
+        function: &str,
+        origin: Origin,
+        request: StoredRequest,
+        callback_url: Option<String>,
+    ) -> Result<NewAsync, Error> {
         // The loaded version (kept in memory) has the settings: no store read per enqueue.
         let config = self.dispatcher.resolve(function).await?.config.clone();
-        let id = ulid::Ulid::new().to_string();
         let now = now_ms();
-        self.store
-            .enqueue(NewAsync {
-                id: id.clone(),
-                function: function.to_string(),
-                origin,
-                request,
-                callback_url,
-                max_retries: config.max_retries,
-                enqueued_at_ms: now,
-                expires_at_ms: now + config.max_event_age_ms as i64,
-                limits: self.options.backlog,
-            })
-            .await?;
+        Ok(NewAsync {
+            id: ulid::Ulid::new().to_string(),
+            function: function.to_string(),
+            origin,
+            request,
+            callback_url,
+            max_retries: config.max_retries,
+            enqueued_at_ms: now,
+            expires_at_ms: now + config.max_event_age_ms as i64,
+            limits: self.options.backlog,
+        })
+    }
+
+    /// New invocations were stored: a worker takes them.
+    pub fn wake(&self) {
         self.work_ready.notify_one();
-        Ok(id)
     }
 
     /// The secret that verifies `function`'s callback signatures.

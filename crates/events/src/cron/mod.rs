@@ -73,7 +73,7 @@ impl Source for CronSource {
         tokio::spawn(scheduler::run(self, context));
     }
 
-    fn changed(&self) {
+    async fn changed(&self) {
         self.changed.notify_one();
     }
 }

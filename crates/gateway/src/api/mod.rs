@@ -1,5 +1,6 @@
 //! The management API under `/v1`.
 
+mod buckets;
 mod callback_secret;
 mod deploy;
 mod functions;
@@ -16,6 +17,10 @@ use crate::AppState;
 
 pub use deploy::DeployResponse;
 
+pub(crate) use buckets::{
+    __path_create as __path_create_bucket, __path_create_key, __path_list as __path_list_buckets,
+    __path_list_keys, __path_remove as __path_remove_bucket, __path_remove_key,
+};
 pub(crate) use callback_secret::__path_get as __path_callback_secret;
 pub(crate) use deploy::__path_deploy;
 pub(crate) use functions::{
@@ -66,4 +71,11 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/tokens", get(tokens::list).post(tokens::create))
         .route("/tokens/{id}", delete(tokens::revoke))
+        .route("/buckets", get(buckets::list).post(buckets::create))
+        .route("/buckets/{bucket}", delete(buckets::remove))
+        .route(
+            "/s3-keys",
+            get(buckets::list_keys).post(buckets::create_key),
+        )
+        .route("/s3-keys/{id}", delete(buckets::remove_key))
 }

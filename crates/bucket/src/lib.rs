@@ -1,0 +1,18 @@
+//! Gust's S3-compatible object storage: buckets any S3 client can use, whose changes raise
+//! events for functions.
+
+mod admin;
+mod credentials;
+mod files;
+mod keys;
+mod notify;
+mod s3;
+mod server;
+
+pub use admin::Buckets;
+pub use credentials::{CREDENTIALS_FILE, ensure_root_key};
+pub use files::ObjectFiles;
+pub use keys::KeyRing;
+pub use notify::{Change, ChangeKind, Notifier, Silent};
+pub use s3::{DEFAULT_MAX_OBJECT_BYTES, GustS3};
+pub use server::{parse_listen, serve, service};

@@ -1,0 +1,57 @@
+//! The S3 endpoint of `gust serve`: its storage, its root key and its listener.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use gust_bucket::{Buckets, GustS3, KeyRing, Notifier, ObjectFiles};
+use gust_store::BucketStore;
+
+/// Where the S3 endpoint listens and how large an object may be.
+pub struct S3Settings {
+    pub listen: String,
+    pub max_object_bytes: u64,
+}
+
+/// The buckets' storage, and its S3 endpoint unless `--s3-listen off`: the endpoint's URL goes
+/// to `<data-dir>/s3.url`, the root key to `<data-dir>/s3-credentials`.
+pub async fn start(
+    settings: &S3Settings,
+    data_dir: &Path,
+    store: Arc<dyn BucketStore>,
+    notifier: Arc<dyn Notifier>,
+) -> anyhow::Result<(Arc<Buckets>, Option<String>)> {
+    let files = Arc::new(
+        ObjectFiles::open(data_dir)
+            .with_context(|| format!("cannot create {}/objects", data_dir.display()))?,
+    );
+    let keys = KeyRing::new(store.clone());
+    let buckets = Arc::new(Buckets::new(store.clone(), files.clone(), keys.clone()));
+    let Some(address) = gust_bucket::parse_listen(&settings.listen).map_err(anyhow::Error::msg)?
+    else {
+        return Ok((buckets, None));
+    };
+    let credentials = gust_bucket::ensure_root_key(data_dir, &keys).await?;
+    let s3 = GustS3::new(
+        store,
+        files,
+        keys.clone(),
+        notifier,
+        settings.max_object_bytes,
+    );
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| {
+            format!("cannot listen on {address} for the S3 endpoint (--s3-listen ADDR, or off)")
+        })?;
+    let url = format!("http://{}", listener.local_addr()?);
+    std::fs::write(data_dir.join("s3.url"), &url)?;
+    tracing::info!(credentials = %credentials.display(), "S3 endpoint on {url}");
+    let service = gust_bucket::service(s3, keys);
+    tokio::spawn(gust_bucket::serve(
+        listener,
+        service,
+        settings.max_object_bytes,
+    ));
+    Ok((buckets, Some(url)))
+}
