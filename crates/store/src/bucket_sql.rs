@@ -3,10 +3,9 @@
 use gust_core::{BucketGrant, BucketInfo, ObjectInfo, S3Key, StoredPart};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::buckets::{ObjectQuery, Upload, UploadedPart};
-use crate::{NewAsync, bad_column, queue_sql};
+use crate::{NewAsync, json_column, queue_sql};
 
 /// What a write that raises events came to.
 pub enum Written<T> {
@@ -19,11 +18,6 @@ pub enum Written<T> {
 
 fn json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serializes")
-}
-
-fn from_json<T: DeserializeOwned>(row: &Row, column: usize) -> rusqlite::Result<T> {
-    let text: String = row.get(column)?;
-    serde_json::from_str(&text).map_err(|e| bad_column(column, e))
 }
 
 pub fn create_bucket(conn: &Connection, bucket: &BucketInfo) -> rusqlite::Result<bool> {
@@ -68,7 +62,7 @@ pub fn delete_bucket(
     }
     let mut files = Vec::new();
     let mut objects = tx.prepare("SELECT parts FROM objects WHERE bucket = ?1")?;
-    for parts in objects.query_map([name], |row| from_json::<Vec<StoredPart>>(row, 0))? {
+    for parts in objects.query_map([name], |row| json_column::<Vec<StoredPart>>(row, 0))? {
         files.extend(parts?.into_iter().map(|part| part.blob));
     }
     drop(objects);
@@ -98,8 +92,8 @@ fn object_from_row(row: &Row) -> rusqlite::Result<ObjectInfo> {
         size: row.get(2)?,
         etag: row.get(3)?,
         content_type: row.get(4)?,
-        metadata: from_json(row, 5)?,
-        parts: from_json(row, 6)?,
+        metadata: json_column(row, 5)?,
+        parts: json_column(row, 6)?,
         modified_at_ms: row.get(7)?,
     })
 }
@@ -109,7 +103,7 @@ fn files_of(tx: &Transaction, bucket: &str, key: &str) -> rusqlite::Result<Optio
         .query_row(
             "SELECT parts FROM objects WHERE bucket = ?1 AND key = ?2",
             [bucket, key],
-            |row| from_json::<Vec<StoredPart>>(row, 0),
+            |row| json_column::<Vec<StoredPart>>(row, 0),
         )
         .optional()?;
     Ok(parts.map(|parts| parts.into_iter().map(|part| part.blob).collect()))
@@ -241,7 +235,7 @@ pub fn upload(conn: &Connection, id: &str) -> rusqlite::Result<Option<Upload>> {
                 bucket: row.get(1)?,
                 key: row.get(2)?,
                 content_type: row.get(3)?,
-                metadata: from_json(row, 4)?,
+                metadata: json_column(row, 4)?,
                 created_at_ms: row.get(5)?,
             })
         },
@@ -315,7 +309,7 @@ fn key_from_row(row: &Row) -> rusqlite::Result<S3Key> {
     Ok(S3Key {
         access_key: row.get(0)?,
         secret_key: row.get(1)?,
-        grants: from_json::<Vec<BucketGrant>>(row, 2)?,
+        grants: json_column::<Vec<BucketGrant>>(row, 2)?,
         function: row.get(3)?,
         created_at_ms: row.get(4)?,
     })

@@ -42,6 +42,15 @@ fn bad_column(column: usize, why: impl std::fmt::Display) -> rusqlite::Error {
     )
 }
 
+/// A column that holds JSON, read back as `T`.
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &rusqlite::Row,
+    column: usize,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(column)?;
+    serde_json::from_str(&text).map_err(|e| bad_column(column, e))
+}
+
 /// A column that holds one of an enum's names, read back as the enum.
 fn named_column<T>(
     row: &rusqlite::Row,

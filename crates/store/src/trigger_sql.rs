@@ -4,6 +4,8 @@ use gust_core::Trigger;
 use rusqlite::{Connection, Row, params};
 use serde_json::{Map, Value};
 
+use crate::json_column;
+
 const COLUMNS: &str = "id, function, kind, config, state, created_at_ms";
 
 fn from_row(row: &Row) -> rusqlite::Result<Trigger> {
@@ -11,16 +13,9 @@ fn from_row(row: &Row) -> rusqlite::Result<Trigger> {
         id: row.get(0)?,
         function: row.get(1)?,
         kind: row.get(2)?,
-        config: json_object(row, 3)?,
-        state: json_object(row, 4)?,
+        config: json_column(row, 3)?,
+        state: json_column(row, 4)?,
         created_at_ms: row.get(5)?,
-    })
-}
-
-fn json_object(row: &Row, index: usize) -> rusqlite::Result<Map<String, Value>> {
-    let text: String = row.get(index)?;
-    serde_json::from_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, e.into())
     })
 }
 
