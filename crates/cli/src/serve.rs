@@ -12,7 +12,7 @@ use gust_gateway::{Access, AdminToken, App, AppState, ConnectionLimits};
 use gust_meter::Metrics;
 use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
 use gust_runtime::process::{Isolation, ProcessExecutor};
-use gust_runtime::wasm::{EngineOptions, WasmExecutor};
+use gust_runtime::wasm::{DEFAULT_MAX_MEMORY, EngineOptions, WasmExecutor};
 use gust_store::{BacklogLimits, BlobStore, BucketStore, SqliteStore, Store, TokenStore};
 use tokio::sync::watch;
 
@@ -92,6 +92,10 @@ pub struct ServeArgs {
     /// Address of the S3-compatible endpoint (port 0 picks a free one), or `off`.
     #[arg(long, env = "GUST_S3_LISTEN", default_value = "127.0.0.1:9000")]
     s3_listen: String,
+    /// Linear memory all Wasm instances of the node may hold together, running or warm, in
+    /// MiB; a guest that would grow past it fails as past its own --memory.
+    #[arg(long, default_value_t = DEFAULT_MAX_MEMORY >> 20)]
+    wasm_memory_mb: usize,
     /// Largest object the S3 endpoint takes, in MiB.
     #[arg(long, default_value_t = gust_bucket::DEFAULT_MAX_OBJECT_BYTES >> 20)]
     max_object_mb: u64,
@@ -122,7 +126,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let tokens: Arc<dyn TokenStore> = sqlite.clone();
     let buckets: Arc<dyn BucketStore> = sqlite;
     let blobs = BlobStore::open(data_dir.join("artifacts"))?;
-    let wasm = WasmExecutor::new(data_dir.join("compiled"), EngineOptions::default())?;
+    let engine_options = EngineOptions {
+        max_memory: args.wasm_memory_mb << 20,
+        ..EngineOptions::default()
+    };
+    let wasm = WasmExecutor::new(data_dir.join("compiled"), engine_options)?;
     let token_path = data_dir.join("admin.token");
     let token = AdminToken::load_or_create(&token_path)
         .with_context(|| format!("cannot write {}", token_path.display()))?;

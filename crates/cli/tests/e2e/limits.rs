@@ -125,6 +125,24 @@ fn instances_that_grew_large_are_not_kept_warm() {
     );
 }
 
+#[test]
+fn wasm_instances_share_the_nodes_memory_budget() {
+    let server = Server::start_with(&["--wasm-memory-mb", "100"]);
+    server.deploy(
+        "memhog",
+        "memhog",
+        json!({"public": true, "memory_mb": 512}),
+    );
+    let (status, code, message) = error_of(server.get("/fn/memhog?mb=150").send().unwrap());
+    assert_eq!((status, code.as_str()), (500, "memory_exceeded"));
+    assert!(message.contains("--wasm-memory-mb"), "{message}");
+    // What a failed or dropped instance held is given back: each of these fits on its own.
+    for _ in 0..3 {
+        let fits = server.get("/fn/memhog?mb=80").send().unwrap();
+        assert_eq!(fits.text().unwrap(), "allocated 80 MiB\n");
+    }
+}
+
 /// Resident memory of a process, in MiB.
 fn resident_mib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();

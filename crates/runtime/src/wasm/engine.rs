@@ -3,6 +3,9 @@ use std::time::Duration;
 use gust_core::MAX_MEMORY_MB;
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+/// The default budget of linear memory for all instances together: 8 GiB.
+pub const DEFAULT_MAX_MEMORY: usize = 8 << 30;
+
 /// Knobs of the shared engine.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -12,6 +15,8 @@ pub struct EngineOptions {
     pub max_idle_instances: u32,
     /// Linear memory those warm instances may hold together, in bytes.
     pub max_idle_memory: usize,
+    /// Linear memory all instances, running or warm, may hold together, in bytes.
+    pub max_memory: usize,
     /// How often the epoch advances: the granularity of timeouts and of yielding to other tasks.
     pub epoch_tick: Duration,
 }
@@ -22,6 +27,7 @@ impl Default for EngineOptions {
             max_instances: 1000,
             max_idle_instances: 256,
             max_idle_memory: 1 << 30,
+            max_memory: DEFAULT_MAX_MEMORY,
             epoch_tick: Duration::from_millis(10),
         }
     }

@@ -13,7 +13,9 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 
 use super::epoch_ticker::TickerUse;
 use super::guest::GuestState;
+use super::guest::MemoryLimit;
 use super::inline_run::InlineRun;
+use super::memory_budget::MemoryBudget;
 use super::warm_pool::{IdleBudget, WarmInstance, WarmPool};
 use crate::{Call, Execution, Failure, Loaded, Outcome, RequestBody, ResponseBody};
 
@@ -34,6 +36,8 @@ struct Shared {
     engine: Engine,
     pre: Arc<ProxyPre<GuestState>>,
     warm: WarmPool,
+    /// The node's budget of linear memory, which every instance draws from.
+    memory: Arc<MemoryBudget>,
     busy: AtomicU32,
     /// Epoch ticks, which running guests need to yield and time out, go on while it lives:
     /// as long as the version is loaded or one of its guests still runs.
@@ -45,6 +49,7 @@ impl WasmFunction {
         engine: Engine,
         pre: Arc<ProxyPre<GuestState>>,
         budget: Arc<IdleBudget>,
+        memory: Arc<MemoryBudget>,
         ticks: TickerUse,
     ) -> Self {
         WasmFunction {
@@ -52,6 +57,7 @@ impl WasmFunction {
                 engine,
                 pre,
                 warm: WarmPool::new(budget),
+                memory,
                 busy: AtomicU32::new(0),
                 _ticks: ticks,
             }),
@@ -141,7 +147,8 @@ async fn run(
     let (mut store, warm_proxy, served) = match shared.warm.take() {
         Some(warm) => (warm.store, Some(warm.proxy), warm.served),
         None => {
-            let mut store = Store::new(&shared.engine, GuestState::new(&call.config));
+            let state = GuestState::new(&call.config, shared.memory.clone());
+            let mut store = Store::new(&shared.engine, state);
             store.limiter(|state| &mut state.limiter);
             // CPU-bound guests yield to other tasks at every epoch tick and trap at the
             // deadline; guests waiting on I/O are stopped by the timer around the call.
@@ -187,11 +194,18 @@ async fn run(
     let (status, error) = match &result {
         Ok(Ok(_)) => (InvocationStatus::Ok, None),
         Err(_elapsed) => timed_out(),
-        Ok(Err(_)) if store.data().limiter.exceeded => (
+        Ok(Err(_)) if store.data().limiter.exceeded == Some(MemoryLimit::Function) => (
             InvocationStatus::MemoryExceeded,
             Some(format!(
                 "the function exceeded its memory limit of {} MB",
                 call.config.memory_mb
+            )),
+        ),
+        Ok(Err(_)) if store.data().limiter.exceeded == Some(MemoryLimit::Node) => (
+            InvocationStatus::MemoryExceeded,
+            Some(format!(
+                "the node's memory for Wasm instances ({} MiB, --wasm-memory-mb) is in use",
+                shared.memory.limit() >> 20
             )),
         ),
         Ok(Err(e)) if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) => timed_out(),

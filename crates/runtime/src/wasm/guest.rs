@@ -11,6 +11,7 @@ use wasmtime_wasi_http::{
     WasiHttpView,
 };
 
+use super::memory_budget::MemoryBudget;
 use super::stdio::LinePipe;
 use crate::{LogSink, SinkSlot};
 
@@ -31,7 +32,7 @@ pub struct GuestState {
 }
 
 impl GuestState {
-    pub fn new(config: &FunctionConfig) -> Self {
+    pub fn new(config: &FunctionConfig, budget: Arc<MemoryBudget>) -> Self {
         let current_logs = SinkSlot::new();
         let logs = current_logs.forwarder();
         let mut wasi = WasiCtx::builder();
@@ -51,7 +52,7 @@ impl GuestState {
                 config: config.clone(),
                 logs,
             },
-            limiter: MemoryLimiter::new(config.memory_mb),
+            limiter: MemoryLimiter::new(config.memory_mb, budget),
             deadline: Instant::now(),
             current_logs,
             computing: Arc::default(),
@@ -63,7 +64,7 @@ impl GuestState {
         self.current_logs.set(logs);
         self.computing = computing;
         self.deadline = deadline;
-        self.limiter.exceeded = false;
+        self.limiter.exceeded = None;
     }
 
     /// Whether the guest let go of every resource of its last request: only then is the
@@ -92,36 +93,61 @@ impl WasiHttpView for GuestState {
     }
 }
 
-/// Caps linear memory at the function's limit and remembers whether the guest hit it, so that
-/// the trap that usually follows is reported as `memory_exceeded`.
+/// Caps linear memory at the function's limit and within the node's budget, and remembers
+/// which the guest hit, so that the trap that usually follows is reported as
+/// `memory_exceeded`.
 pub struct MemoryLimiter {
     max_bytes: usize,
-    pub exceeded: bool,
+    budget: Arc<MemoryBudget>,
+    /// What this instance holds of the node's budget; given back when it is dropped.
+    charged: usize,
+    pub exceeded: Option<MemoryLimit>,
     /// The largest linear memory the instance has grown to, in bytes.
     pub grown_to: usize,
 }
 
+/// Which limit a guest's growth was refused by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryLimit {
+    Function,
+    Node,
+}
+
 impl MemoryLimiter {
-    fn new(memory_mb: u32) -> Self {
+    fn new(memory_mb: u32, budget: Arc<MemoryBudget>) -> Self {
         MemoryLimiter {
             max_bytes: memory_mb as usize * 1024 * 1024,
-            exceeded: false,
+            budget,
+            charged: 0,
+            exceeded: None,
             grown_to: 0,
         }
+    }
+}
+
+impl Drop for MemoryLimiter {
+    fn drop(&mut self) {
+        self.budget.give_back(self.charged);
     }
 }
 
 impl ResourceLimiter for MemoryLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
-            self.exceeded = true;
+            self.exceeded = Some(MemoryLimit::Function);
             return Ok(false);
         }
+        let more = desired.saturating_sub(current);
+        if !self.budget.take(more) {
+            self.exceeded = Some(MemoryLimit::Node);
+            return Ok(false);
+        }
+        self.charged += more;
         self.grown_to = self.grown_to.max(desired);
         Ok(true)
     }

@@ -8,6 +8,7 @@ mod guest;
 mod header;
 mod inline_run;
 mod long_runners;
+mod memory_budget;
 mod stdio;
 mod warm_pool;
 
@@ -22,10 +23,11 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 use crate::{ArtifactSource, Executor, LoadError, Loaded};
 use aot_cache::AotCache;
-pub use engine::EngineOptions;
+pub use engine::{DEFAULT_MAX_MEMORY, EngineOptions};
 use epoch_ticker::EpochTicker;
 use function::WasmFunction;
 use guest::GuestState;
+use memory_budget::MemoryBudget;
 use warm_pool::IdleBudget;
 
 /// Runs wasi:http components: one engine, one linker, and an on-disk cache of compiled code.
@@ -34,6 +36,7 @@ pub struct WasmExecutor {
     linker: Arc<Linker<GuestState>>,
     cache: AotCache,
     idle_budget: Arc<IdleBudget>,
+    memory: Arc<MemoryBudget>,
     ticker: Arc<EpochTicker>,
     /// Linked components by artifact sha256, shared by every version (of any function) with
     /// that artifact while one of them is loaded.
@@ -58,6 +61,7 @@ impl WasmExecutor {
                 options.max_idle_instances as usize,
                 options.max_idle_memory,
             ),
+            memory: MemoryBudget::new(options.max_memory),
             ticker,
             loaded: Mutex::new(HashMap::new()),
         })
@@ -119,11 +123,11 @@ impl Executor for WasmExecutor {
                 pre
             }
         };
-        let budget = self.idle_budget.clone();
         Ok(Arc::new(WasmFunction::new(
             self.engine.clone(),
             pre,
-            budget,
+            self.idle_budget.clone(),
+            self.memory.clone(),
             self.ticker.use_ticks(),
         )))
     }
