@@ -5,9 +5,11 @@ the program directly), scale to zero of a Wasm function, and a step load with it
 import json
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -15,8 +17,8 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
-from common import (GUESTS, GUST, ROOT, admin_of, first_byte_us, free_port, gust_server, process,
-                    wrk)
+from common import (GUESTS, GUST, NATIVE, ROOT, admin_of, first_byte_us, free_port, gust_server,
+                    process, wrk)
 from svg_plot import line_chart
 
 PYTHON_DIR = ROOT / "examples/process/python-http"
@@ -56,12 +58,21 @@ def python_direct():
         yield proc, url, (time.perf_counter() - start) * 1e6
 
 
+def deploy_native(admin, name, folder):
+    gust_cli(admin, "deploy", name, folder, "--runtime", "process", "--command",
+             "./native-hello 127.0.0.1:$PORT", "--public")
+
+
 def cold_starts(runs):
     """First request to a Python function with no warm instance (each deploy is a new
-    function of the same artifact), against starting the program by hand; and the first
+    function of the same artifact), against starting the program by hand; the same for a
+    native program (bench/native-hello), whose own start is nearly nothing, so that what
+    remains is the platform's (namespaces, network, cgroup, ready probe, proxy); and the first
     request to a Wasm function that was scaled to zero, against a warm one."""
-    gust, direct = [], []
+    gust, direct, native = [], [], []
     wasm_cold, wasm_warm = [], []
+    native_dir = Path(tempfile.mkdtemp(prefix="gust-native-"))
+    shutil.copy(NATIVE, native_dir / "native-hello")
     with server() as (_, admin):
         base = admin.base
         for i in range(runs):
@@ -69,6 +80,8 @@ def cold_starts(runs):
             gust.append(first_byte_us(f"{base}/fn/py-{i}/"))
             with python_direct() as (_, _url, ready_us):
                 direct.append(ready_us)
+            deploy_native(admin, f"native-{i}", native_dir)
+            native.append(first_byte_us(f"{base}/fn/native-{i}/"))
         gust_cli(admin, "deploy", "idle", GUESTS / "hello.wasm", "--public",
                  "--idle-timeout", "1s")
         for _ in range(max(3, runs // 3)):
@@ -76,10 +89,13 @@ def cold_starts(runs):
             wasm_warm.append(statistics.median(first_byte_us(f"{base}/fn/idle") for _ in range(20)))
             wait_for_instances(admin, "idle", lambda warm: warm == 0)
             wasm_cold.append(first_byte_us(f"{base}/fn/idle"))
+    shutil.rmtree(native_dir, ignore_errors=True)
     print(f"  python cold start p50 {statistics.median(gust) / 1000:.1f} ms via Gust, "
-          f"{statistics.median(direct) / 1000:.1f} ms by hand; wasm after scale to zero "
+          f"{statistics.median(direct) / 1000:.1f} ms by hand; native "
+          f"{statistics.median(native) / 1000:.1f} ms via Gust; wasm after scale to zero "
           f"{statistics.median(wasm_cold):.0f} µs", file=sys.stderr)
-    return {"gust": gust, "direct": direct, "wasm_cold": wasm_cold, "wasm_warm": wasm_warm}
+    return {"gust": gust, "direct": direct, "native": native, "wasm_cold": wasm_cold,
+            "wasm_warm": wasm_warm}
 
 
 def percentile(values, fraction):
@@ -99,11 +115,15 @@ def format_cold(result, runs):
             "probe, proxy)", result["gust"], 1000, "ms"),
         row("the same program started by hand, until it answers (the floor)", result["direct"],
             1000, "ms"),
+        row("native HTTP program (`bench/native-hello`), no warm instance, through Gust: the "
+            "platform's own cost", result["native"], 1000, "ms"),
         row("Wasm hello after scale to zero (code reloaded from the AOT cache)",
             result["wasm_cold"], 1, "µs"),
         row("Wasm hello, warm, same server", result["wasm_warm"], 1, "µs"),
         "",
-        f"{runs} Python cold starts, each the first request of a new function (same artifact). "
+        f"{runs} cold starts of each program, each the first request of a new function (same "
+        "artifact); the sandbox gives each instance its own network namespace, reached through "
+        "sockets Gust makes inside it, and an egress proxy. "
         f"A Wasm request after scale to zero pays {extra:,.0f} µs over a warm one "
         f"({len(result['wasm_cold'])} runs; the function has `--idle-timeout 1s`). Every "
         "request opens its own connection; the Python reference starts `python3 handler.py` "

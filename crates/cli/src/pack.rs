@@ -12,6 +12,9 @@ pub fn artifact_bytes(path: &Path) -> anyhow::Result<Vec<u8>> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     tar.follow_symlinks(false);
+    // Sparse entries (a freshly linked binary is often sparse) are not plain files: the
+    // server's unpacker takes only files, folders and links.
+    tar.sparse(false);
     tar.append_dir_all(".", path)
         .with_context(|| format!("cannot pack {}", path.display()))?;
     Ok(tar.into_inner()?.finish()?)
