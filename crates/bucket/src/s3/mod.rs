@@ -13,7 +13,7 @@ use gust_store::BucketStore;
 use s3s::dto::*;
 use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-use crate::files::{ObjectFiles, WriteError};
+use crate::files::{ObjectFiles, WriteError, Written};
 use crate::keys::KeyRing;
 use crate::notify::{Change, ChangeKind, Notifier};
 
@@ -82,6 +82,18 @@ impl GustS3 {
                 format!("key {} may not {what} {target}", key.access_key),
             ))
         }
+    }
+
+    /// Writes a request's body (none: an empty object) to a new file, within the size limit.
+    async fn write_body(&self, body: Option<StreamingBlob>) -> S3Result<Written> {
+        match body {
+            Some(body) => self.files.write(body, self.max_object_bytes).await,
+            None => {
+                let nothing = futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>();
+                self.files.write(nothing, 0).await
+            }
+        }
+        .map_err(write_error)
     }
 
     /// The bucket, or NoSuchBucket.
@@ -215,6 +227,13 @@ fn check_names(bucket: &str, key: Option<&str>) -> S3Result<()> {
 fn timestamp(ms: i64) -> Timestamp {
     let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
     Timestamp::from(at)
+}
+
+/// `x-amz-meta-*` pairs in a stable order.
+fn sorted(metadata: Option<Metadata>) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = metadata.unwrap_or_default().into_iter().collect();
+    pairs.sort();
+    pairs
 }
 
 fn etag(value: &str) -> ETag {

@@ -7,7 +7,7 @@ use md5::{Digest, Md5};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::{GustS3, check_names, etag, internal, store_error, timestamp, write_error};
+use super::{GustS3, check_names, etag, internal, sorted, store_error, timestamp};
 
 /// Parts are numbered 1 to 10,000, and all but the last hold at least 5 MiB, as in S3.
 const MAX_PART_NUMBER: i32 = 10_000;
@@ -33,9 +33,7 @@ impl GustS3 {
         self.allow(&req, Some(bucket), BucketAccess::Write).await?;
         check_names(bucket, Some(key))?;
         let input = req.input;
-        let mut metadata: Vec<(String, String)> =
-            input.metadata.unwrap_or_default().into_iter().collect();
-        metadata.sort();
+        let metadata = sorted(input.metadata);
         let upload = Upload {
             id: ulid::Ulid::new().to_string(),
             bucket: input.bucket.clone(),
@@ -73,18 +71,7 @@ impl GustS3 {
         self.existing_upload(&req.input.upload_id, bucket, key)
             .await?;
         let input = req.input;
-        let written = match input.body {
-            Some(body) => self.files.write(body, self.max_object_bytes).await,
-            None => {
-                self.files
-                    .write(
-                        futures::stream::empty::<Result<bytes::Bytes, std::io::Error>>(),
-                        0,
-                    )
-                    .await
-            }
-        }
-        .map_err(write_error)?;
+        let written = self.write_body(input.body).await?;
         let md5 = hex::encode(written.md5);
         let part = UploadedPart {
             number: number as u32,

@@ -2,14 +2,12 @@
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
-use futures::Stream;
 use gust_core::{BucketAccess, ObjectInfo, now_ms};
 use gust_store::ObjectQuery;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 
-use super::{GustS3, check_names, etag, internal, timestamp, write_error};
+use super::{GustS3, check_names, etag, internal, sorted, timestamp, write_error};
 
 /// Most keys a listing answers at once, as S3 has it.
 const MAX_KEYS: i32 = 1000;
@@ -30,11 +28,7 @@ impl GustS3 {
         {
             return Err(too_large(self.max_object_bytes));
         }
-        let written = match input.body {
-            Some(body) => self.files.write(body, self.max_object_bytes).await,
-            None => self.files.write(empty_body(), 0).await,
-        }
-        .map_err(write_error)?;
+        let written = self.write_body(input.body).await?;
         let md5 = hex::encode(written.md5);
         let object = ObjectInfo {
             bucket: input.bucket,
@@ -337,17 +331,6 @@ fn too_large(limit: u64) -> S3Error {
         S3ErrorCode::EntityTooLarge,
         format!("objects are limited to {limit} bytes on this node (--max-object-size)"),
     )
-}
-
-fn empty_body() -> impl Stream<Item = Result<Bytes, std::io::Error>> + Unpin {
-    futures::stream::empty()
-}
-
-/// `x-amz-meta-*` pairs in a stable order.
-fn sorted(metadata: Option<Metadata>) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = metadata.unwrap_or_default().into_iter().collect();
-    pairs.sort();
-    pairs
 }
 
 fn metadata_map(object: &ObjectInfo) -> Option<Metadata> {
