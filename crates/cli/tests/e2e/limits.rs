@@ -136,8 +136,10 @@ fn wasm_instances_share_the_nodes_memory_budget() {
     let (status, code, message) = error_of(server.get("/fn/memhog?mb=150").send().unwrap());
     assert_eq!((status, code.as_str()), (500, "memory_exceeded"));
     assert!(message.contains("--wasm-memory-mb"), "{message}");
-    // What a failed or dropped instance held is given back: each of these fits on its own.
+    // What a failed or dropped instance held is given back (once it is gone: the answer goes
+    // out first), so each of these fits on its own.
     for _ in 0..3 {
+        server.wait_for_instances("memhog", |(_, busy)| busy == 0);
         let fits = server.get("/fn/memhog?mb=80").send().unwrap();
         assert_eq!(fits.text().unwrap(), "allocated 80 MiB\n");
     }
