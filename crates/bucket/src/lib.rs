@@ -13,6 +13,6 @@ pub use admin::Buckets;
 pub use credentials::{CREDENTIALS_FILE, ensure_root_key};
 pub use files::ObjectFiles;
 pub use keys::KeyRing;
-pub use notify::{Change, ChangeKind, Notifier, Silent};
+pub use notify::{Change, ChangeKind, Notifier};
 pub use s3::{DEFAULT_MAX_OBJECT_BYTES, GustS3};
 pub use server::{parse_listen, serve, service};

@@ -37,15 +37,3 @@ pub trait Notifier: Send + Sync + 'static {
     /// Events were committed: the queue may take them.
     fn committed(&self);
 }
-
-/// A notifier for a node without event sources: changes raise nothing.
-pub struct Silent;
-
-#[async_trait]
-impl Notifier for Silent {
-    async fn events(&self, _change: &Change) -> Result<Vec<NewAsync>, Error> {
-        Ok(Vec::new())
-    }
-
-    fn committed(&self) {}
-}
