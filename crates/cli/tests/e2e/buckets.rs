@@ -49,6 +49,11 @@ impl Aws {
             .expect("run the AWS CLI (scripts/setup installs it)")
     }
 
+    /// The JSON a successful `s3api` call prints.
+    fn json(&self, args: &[&str]) -> Value {
+        serde_json::from_str(&self.ok(args)).unwrap()
+    }
+
     fn ok(&self, args: &[&str]) -> String {
         let output = self.run(args);
         assert!(
@@ -94,15 +99,14 @@ fn objects_go_in_and_out_whole_in_parts_and_by_range() {
         "--metadata",
         "origin=test",
     ]);
-    let head: Value = serde_json::from_str(&aws.ok(&[
+    let head: Value = aws.json(&[
         "s3api",
         "head-object",
         "--bucket",
         "photos",
         "--key",
         "greetings/hello.txt",
-    ]))
-    .unwrap();
+    ]);
     assert_eq!(head["ContentLength"], 13);
     assert_eq!(head["ContentType"], "text/plain");
     assert_eq!(head["Metadata"]["origin"], "test");
@@ -123,15 +127,14 @@ fn objects_go_in_and_out_whole_in_parts_and_by_range() {
         std::fs::read(&back).unwrap() == bytes,
         "downloaded bytes differ"
     );
-    let head: Value = serde_json::from_str(&aws.ok(&[
+    let head: Value = aws.json(&[
         "s3api",
         "head-object",
         "--bucket",
         "photos",
         "--key",
         "big.bin",
-    ]))
-    .unwrap();
+    ]);
     assert!(head["ETag"].as_str().unwrap().ends_with("-3\""), "{head}");
 
     let range = dir.path().join("range.bin");
@@ -148,15 +151,14 @@ fn objects_go_in_and_out_whole_in_parts_and_by_range() {
     ]);
     assert!(std::fs::read(&range).unwrap() == bytes[1000..2000]);
 
-    let listed: Value = serde_json::from_str(&aws.ok(&[
+    let listed: Value = aws.json(&[
         "s3api",
         "list-objects-v2",
         "--bucket",
         "photos",
         "--delimiter",
         "/",
-    ]))
-    .unwrap();
+    ]);
     assert_eq!(listed["Contents"][0]["Key"], "big.bin");
     assert_eq!(listed["CommonPrefixes"][0]["Prefix"], "greetings/");
 
