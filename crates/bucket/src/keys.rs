@@ -2,7 +2,7 @@
 //! request (signature check and access) from memory.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use gust_core::{BucketGrant, Error, S3Key, now_ms};
 use gust_store::BucketStore;
@@ -11,6 +11,9 @@ use rand::Rng;
 pub struct KeyRing {
     store: Arc<dyn BucketStore>,
     known: RwLock<HashMap<String, S3Key>>,
+    /// Keys handed to functions, by function and grants. They live in memory only: a key is
+    /// issued when a version is loaded, and the instances holding it end with Gust.
+    issued: Mutex<HashMap<(String, Vec<BucketGrant>), S3Key>>,
 }
 
 impl KeyRing {
@@ -18,6 +21,7 @@ impl KeyRing {
         Arc::new(KeyRing {
             store,
             known: RwLock::new(HashMap::new()),
+            issued: Mutex::new(HashMap::new()),
         })
     }
 
@@ -54,6 +58,40 @@ impl KeyRing {
         };
         self.store.create_key(key.clone()).await?;
         Ok(key)
+    }
+
+    /// The key of `function` for these grants: the one issued before, or a new one. Versions
+    /// with the same grants share it.
+    pub fn for_function(&self, function: &str, grants: &[BucketGrant]) -> S3Key {
+        let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = (function.to_string(), grants.to_vec());
+        if let Some(key) = issued.get(&entry) {
+            return key.clone();
+        }
+        let key = S3Key {
+            access_key: format!("GF{}", random_text(18, UPPER_ALPHANUMERIC)),
+            secret_key: random_text(40, SECRET_ALPHABET),
+            grants: grants.to_vec(),
+            function: Some(function.to_string()),
+            created_at_ms: now_ms(),
+        };
+        issued.insert(entry, key.clone());
+        let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
+        known.insert(key.access_key.clone(), key.clone());
+        key
+    }
+
+    /// Forgets the keys issued to `function` (it was deleted).
+    pub fn revoke_function(&self, function: &str) {
+        let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+        let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
+        issued.retain(|(owner, _), key| {
+            let keep = owner != function;
+            if !keep {
+                known.remove(&key.access_key);
+            }
+            keep
+        });
     }
 
     pub async fn list(&self) -> Result<Vec<S3Key>, Error> {

@@ -4,6 +4,7 @@
 mod admin;
 mod credentials;
 mod files;
+mod guest_access;
 mod keys;
 mod notify;
 mod s3;
@@ -12,6 +13,7 @@ mod server;
 pub use admin::Buckets;
 pub use credentials::{CREDENTIALS_FILE, ensure_root_key};
 pub use files::ObjectFiles;
+pub use guest_access::{BucketAccessGrants, REGION};
 pub use keys::KeyRing;
 pub use notify::{Change, ChangeKind, Notifier};
 pub use s3::{DEFAULT_MAX_OBJECT_BYTES, GustS3};

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use gust_core::{FunctionConfig, ProcessMode, parse_duration_ms};
+use gust_core::{BucketGrant, FunctionConfig, ProcessMode, parse_duration_ms};
 use reqwest::multipart::{Form, Part};
 
 use crate::client::Client;
@@ -73,6 +73,15 @@ pub struct DeployArgs {
     /// Callers without the token may set X-Callback-Url on asynchronous invocations.
     #[arg(long)]
     allow_callbacks: bool,
+    /// Bucket the function may use, NAME, NAME:read, NAME:write or NAME:rw (repeatable). It
+    /// gets a key of its own in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the S3
+    /// endpoint in AWS_ENDPOINT_URL.
+    #[arg(long = "bucket", value_name = "NAME[:ACCESS]", value_parser = parse_grant)]
+    buckets: Vec<BucketGrant>,
+}
+
+fn parse_grant(text: &str) -> Result<BucketGrant, String> {
+    BucketGrant::parse(text).map_err(|e| e.message)
 }
 
 pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
@@ -94,6 +103,7 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
         max_concurrency: args.max_concurrency,
         queue_size: args.queue_size,
         queue_timeout_ms: parse_duration_ms(&args.queue_timeout)?,
+        buckets: args.buckets,
         ..FunctionConfig::default()
     };
     for pair in &args.env {

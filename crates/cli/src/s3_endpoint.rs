@@ -4,13 +4,22 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use gust_bucket::{Buckets, GustS3, KeyRing, Notifier, ObjectFiles};
+use gust_bucket::{BucketAccessGrants, Buckets, GustS3, KeyRing, Notifier, ObjectFiles};
 use gust_store::BucketStore;
 
 /// Where the S3 endpoint listens and how large an object may be.
 pub struct S3Settings {
     pub listen: String,
     pub max_object_bytes: u64,
+}
+
+/// What runs of the S3 endpoint.
+pub struct S3Endpoint {
+    pub buckets: Arc<Buckets>,
+    /// `None` with `--s3-listen off`.
+    pub url: Option<String>,
+    /// What a function granted buckets gets.
+    pub grants: Arc<BucketAccessGrants>,
 }
 
 /// The buckets' storage, and its S3 endpoint unless `--s3-listen off`: the endpoint's URL goes
@@ -20,7 +29,7 @@ pub async fn start(
     data_dir: &Path,
     store: Arc<dyn BucketStore>,
     notifier: Arc<dyn Notifier>,
-) -> anyhow::Result<(Arc<Buckets>, Option<String>)> {
+) -> anyhow::Result<S3Endpoint> {
     let files = Arc::new(
         ObjectFiles::open(data_dir)
             .with_context(|| format!("cannot create {}/objects", data_dir.display()))?,
@@ -29,7 +38,11 @@ pub async fn start(
     let buckets = Arc::new(Buckets::new(store.clone(), files.clone(), keys.clone()));
     let Some(address) = gust_bucket::parse_listen(&settings.listen).map_err(anyhow::Error::msg)?
     else {
-        return Ok((buckets, None));
+        return Ok(S3Endpoint {
+            buckets,
+            url: None,
+            grants: BucketAccessGrants::new(keys, None),
+        });
     };
     let credentials = gust_bucket::ensure_root_key(data_dir, &keys).await?;
     let s3 = GustS3::new(
@@ -44,14 +57,19 @@ pub async fn start(
         .with_context(|| {
             format!("cannot listen on {address} for the S3 endpoint (--s3-listen ADDR, or off)")
         })?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let bound = listener.local_addr()?;
+    let url = format!("http://{bound}");
     std::fs::write(data_dir.join("s3.url"), &url)?;
     tracing::info!(credentials = %credentials.display(), "S3 endpoint on {url}");
-    let service = gust_bucket::service(s3, keys);
+    let service = gust_bucket::service(s3, keys.clone());
     tokio::spawn(gust_bucket::serve(
         listener,
         service,
         settings.max_object_bytes,
     ));
-    Ok((buckets, Some(url)))
+    Ok(S3Endpoint {
+        buckets,
+        url: Some(url),
+        grants: BucketAccessGrants::new(keys, Some(bound)),
+    })
 }

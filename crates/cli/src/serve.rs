@@ -139,6 +139,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         wasm: Arc::new(wasm),
         process: Arc::new(process_executor(&data_dir, args.insecure_process_runtime)?),
     };
+    let bucket_source = BucketSource::new(buckets.clone());
+    let s3_settings = S3Settings {
+        listen: args.s3_listen.clone(),
+        max_object_bytes: args.max_object_mb << 20,
+    };
+    let s3 = s3_endpoint::start(&s3_settings, &data_dir, buckets, bucket_source.clone()).await?;
     let dispatcher = Dispatcher::new(
         store.clone(),
         blobs,
@@ -148,6 +154,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             max_in_flight: args.max_in_flight,
             log_bytes_per_invocation: args.max_log_kb * 1024,
         },
+        vec![s3.grants.clone()],
     );
     let queue_options = QueueOptions {
         workers: args.async_workers,
@@ -168,17 +175,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         queue: queue.clone(),
     };
-    let bucket_source = BucketSource::new(buckets.clone());
     let triggers = Triggers::start(
         sources,
         vec![Arc::new(CronSource::default()), bucket_source.clone()],
     );
-    let s3_settings = S3Settings {
-        listen: args.s3_listen.clone(),
-        max_object_bytes: args.max_object_mb << 20,
-    };
-    let (buckets, s3_url) =
-        s3_endpoint::start(&s3_settings, &data_dir, buckets, bucket_source).await?;
     dispatcher.warm_up(args.reload_recent).await?;
     let (keep_records, roll_up_every) = config.retention.periods()?;
     tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));
@@ -194,7 +194,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         prices: config.pricing,
         queue,
         triggers,
-        buckets,
+        buckets: s3.buckets,
         max_async_payload_bytes: args.max_async_payload_kb * 1024,
     }));
     let limits = ConnectionLimits {
@@ -212,7 +212,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::write(data_dir.join("server.url"), &url)?;
     println!("gust listening on {url}");
     println!("admin token in {}", token_path.display());
-    if let Some(s3_url) = s3_url {
+    if let Some(s3_url) = s3.url {
         println!(
             "S3 endpoint on {s3_url} (keys in {})",
             data_dir.join(gust_bucket::CREDENTIALS_FILE).display()

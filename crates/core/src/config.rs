@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use crate::address::is_internal;
 use crate::scaling::{ProcessMode, validate_runtime, validate_scaling};
-use crate::{Error, Runtime};
+use crate::{BucketGrant, Error, Runtime};
 
 pub const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000;
 pub const MAX_RETRIES: u32 = 10;
@@ -60,6 +60,8 @@ pub struct FunctionConfig {
     pub idle_timeout_ms: u64,
     /// Most requests of this function running at once; the rest wait in its queue.
     pub max_concurrency: u32,
+    /// Buckets the function may use through the S3 endpoint, with a key Gust issues it.
+    pub buckets: Vec<BucketGrant>,
     /// Most requests waiting for a free slot; past it, 429.
     pub queue_size: u32,
     /// Longest a request waits for a free slot before a 429, in milliseconds.
@@ -85,6 +87,7 @@ impl Default for FunctionConfig {
             max_instances: 10,
             idle_timeout_ms: 5 * 60 * 1000,
             max_concurrency: 100,
+            buckets: Vec::new(),
             queue_size: 100,
             queue_timeout_ms: 10_000,
         }
@@ -160,7 +163,7 @@ impl FunctionConfig {
                 )));
             }
         }
-        Ok(())
+        validate_bucket_grants(&self.buckets)
     }
 
     /// Whether outbound HTTP to `host` (and `port`, the scheme's default when absent) is allowed.
@@ -191,9 +194,36 @@ impl FunctionConfig {
     }
 }
 
+fn validate_bucket_grants(grants: &[BucketGrant]) -> Result<(), Error> {
+    for (index, grant) in grants.iter().enumerate() {
+        crate::validate_bucket_name(&grant.bucket)?;
+        if grants[..index].iter().any(|g| g.bucket == grant.bucket) {
+            return Err(Error::invalid(format!(
+                "bucket `{}` is granted twice: grant it once, as NAME:read, NAME:write or NAME:rw",
+                grant.bucket
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bucket_is_granted_once() {
+        let mut config = FunctionConfig::default();
+        config
+            .buckets
+            .push(BucketGrant::parse("photos:read").unwrap());
+        config
+            .buckets
+            .push(BucketGrant::parse("photos-thumbs:write").unwrap());
+        assert!(config.validate().is_ok());
+        config.buckets.push(BucketGrant::parse("photos").unwrap());
+        assert!(config.validate().unwrap_err().message.contains("twice"));
+    }
 
     fn with_hosts(hosts: &[&str]) -> FunctionConfig {
         FunctionConfig {
@@ -292,6 +322,8 @@ pub struct ConfigPatch {
     pub max_instances: Option<u32>,
     pub idle_timeout_ms: Option<u64>,
     pub max_concurrency: Option<u32>,
+    /// Replaces the whole list of bucket grants.
+    pub buckets: Option<Vec<BucketGrant>>,
     pub queue_size: Option<u32>,
     pub queue_timeout_ms: Option<u64>,
 }
@@ -317,6 +349,7 @@ impl ConfigPatch {
             max_instances: self.max_instances.unwrap_or(config.max_instances),
             idle_timeout_ms: self.idle_timeout_ms.unwrap_or(config.idle_timeout_ms),
             max_concurrency: self.max_concurrency.unwrap_or(config.max_concurrency),
+            buckets: self.buckets.unwrap_or_else(|| config.buckets.clone()),
             queue_size: self.queue_size.unwrap_or(config.queue_size),
             queue_timeout_ms: self.queue_timeout_ms.unwrap_or(config.queue_timeout_ms),
         }

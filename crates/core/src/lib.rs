@@ -6,6 +6,7 @@ mod text_enum;
 mod address;
 mod async_invocation;
 mod bucket;
+mod capability;
 mod config;
 mod duration;
 mod error;
@@ -26,6 +27,7 @@ pub use async_invocation::{AsyncInvocation, AsyncResult, AsyncState, AttemptErro
 pub use bucket::{
     BucketInfo, MAX_KEY_BYTES, ObjectInfo, StoredPart, validate_bucket_name, validate_object_key,
 };
+pub use capability::{Capability, Provision, provisioned};
 pub use config::{
     ConfigPatch, FunctionConfig, MAX_CPU_MILLIS, MAX_EVENT_AGE_MS, MAX_MEMORY_MB, MAX_RETRIES,
     MAX_TIMEOUT_MS, MIN_CPU_MILLIS, MIN_MEMORY_MB,

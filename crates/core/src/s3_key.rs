@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use crate::Error;
 
 /// What a key may do with a bucket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BucketAccess {
     Read,
@@ -28,7 +28,7 @@ impl BucketAccess {
 }
 
 /// One bucket a key may use, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 pub struct BucketGrant {
     pub bucket: String,
     pub access: BucketAccess,

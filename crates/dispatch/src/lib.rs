@@ -17,8 +17,8 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use gust_core::{
-    ConfigPatch, Error, FunctionConfig, FunctionInfo, InstanceCount, LogLine, Runtime, Version,
-    validate_function_name,
+    Capability, ConfigPatch, Error, FunctionConfig, FunctionInfo, InstanceCount, LogLine, Runtime,
+    Version, validate_function_name,
 };
 use gust_meter::Metrics;
 use gust_runtime::{ArtifactSource, Executor, LoadError, Loaded};
@@ -62,6 +62,8 @@ pub struct Dispatcher {
     recorder: Recorder,
     /// Present when metering is on: records, metrics and billed durations.
     metrics: Option<Arc<Metrics>>,
+    /// What grants in a config turn into when a version is loaded.
+    capabilities: Vec<Arc<dyn Capability>>,
 }
 
 /// What one node allows, over all functions.
@@ -82,6 +84,7 @@ impl Dispatcher {
         executors: Executors,
         metrics: Option<Arc<Metrics>>,
         limits: NodeLimits,
+        capabilities: Vec<Arc<dyn Capability>>,
     ) -> Arc<Self> {
         let recorder = Recorder::spawn(
             store.clone(),
@@ -98,6 +101,7 @@ impl Dispatcher {
             publishing: tokio::sync::RwLock::new(()),
             active: RwLock::new(HashMap::new()),
             loading: std::sync::Mutex::new(HashMap::new()),
+            capabilities,
         });
         scaler::spawn(Arc::downgrade(&dispatcher));
         dispatcher
@@ -161,11 +165,11 @@ impl Dispatcher {
             ArtifactSource::Bytes(bytes) => Some(bytes.clone()),
             ArtifactSource::File(_) => None,
         };
-        let config = Arc::new(config);
+        let running = self.running_config(name, &config)?;
         let loaded = self
             .executors
             .of(runtime)
-            .load(sha, artifact, &config)
+            .load(sha, artifact, &running)
             .await
             .map_err(load_error)?;
         if let Some(bytes) = upload {
@@ -181,15 +185,15 @@ impl Dispatcher {
                 runtime,
                 artifact_sha256: sha.to_string(),
                 artifact_size,
-                config: config.as_ref().clone(),
+                config,
             })
             .await?;
         let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
         let current = active.get(name).map(|a| a.version.number);
         if current != Some(deployed.version.number) {
-            if config.min_instances > 0 {
+            if running.min_instances > 0 {
                 let version = deployed.version.clone();
-                active.insert(name.to_string(), self.activate(version, config, loaded));
+                active.insert(name.to_string(), self.activate(version, running, loaded));
             } else if let Some(replaced) = active.remove(name) {
                 // A new version starts at zero, like a function nobody called yet: its first
                 // request loads it (from the compiled-code cache, not compiling).
@@ -218,6 +222,9 @@ impl Dispatcher {
         }
         if !self.store.delete_function(name).await? {
             return Err(Error::function_not_found(name));
+        }
+        for capability in &self.capabilities {
+            capability.revoke(name);
         }
         let mut artifacts: Vec<(String, Runtime)> = versions
             .into_iter()
@@ -271,7 +278,7 @@ impl Dispatcher {
         let version = info.latest;
         let sha = &version.artifact_sha256;
         let stored = ArtifactSource::File(self.blobs.path(sha));
-        let config = Arc::new(version.config.clone());
+        let config = self.running_config(name, &version.config)?;
         let loaded = self
             .executors
             .of(version.runtime)
@@ -284,6 +291,15 @@ impl Dispatcher {
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_string(), active.clone());
         Ok(active)
+    }
+
+    /// The config a version of `name` runs with: its own and what its grants provide.
+    fn running_config(
+        &self,
+        name: &str,
+        config: &FunctionConfig,
+    ) -> Result<Arc<FunctionConfig>, Error> {
+        gust_core::provisioned(name, config, &self.capabilities).map(Arc::new)
     }
 
     /// The lock that loads of `name` take; dropped from the map once nobody holds it.

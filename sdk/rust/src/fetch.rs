@@ -38,13 +38,27 @@ fn failed(code: ErrorCode) -> FetchError {
 
 /// Sends an HTTP request (`http://` or `https://` URL) and reads the whole response.
 pub fn fetch(method: &str, url: &str, body: &[u8]) -> Result<Fetched, FetchError> {
+    fetch_with(method, url, &[], body)
+}
+
+/// [`fetch`] with request headers.
+pub fn fetch_with(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Result<Fetched, FetchError> {
     let (scheme, rest) = match url.split_once("://") {
         Some(("http", rest)) => (Scheme::Http, rest),
         Some(("https", rest)) => (Scheme::Https, rest),
         _ => return Err(FetchError::InvalidUrl(url.into())),
     };
     let (authority, path) = rest.find('/').map_or((rest, "/"), |i| rest.split_at(i));
-    let request = OutgoingRequest::new(fields(&[]));
+    let headers: Vec<(String, Vec<u8>)> = headers
+        .iter()
+        .map(|(name, value)| (name.to_string(), value.as_bytes().to_vec()))
+        .collect();
+    let request = OutgoingRequest::new(fields(&headers));
     let method = match method {
         "GET" => Method::Get,
         "POST" => Method::Post,
@@ -59,18 +73,19 @@ pub fn fetch(method: &str, url: &str, body: &[u8]) -> Result<Fetched, FetchError
     request.set_path_with_query(Some(path)).map_err(invalid)?;
     let outgoing_body = request.body().expect("a new request has a body");
     let pending = outgoing_handler::handle(request, None).map_err(failed)?;
-    // A refused request closes the body stream; the response then says why, so it is read
-    // before a write error is reported.
-    let written = write_body(&outgoing_body, body).map_err(FetchError::Failed);
-    let finished = OutgoingBody::finish(outgoing_body, None).map_err(failed);
+    // The body's stream closes once the host is done with the request: when it was refused,
+    // or when the server answered without reading further. Either way the response, or its
+    // error code, tells what happened: a failed write of the body itself says nothing more.
+    if !body.is_empty() {
+        let _ = write_body(&outgoing_body, body);
+    }
+    let _ = OutgoingBody::finish(outgoing_body, None);
     pending.subscribe().block();
     let response = pending
         .get()
         .expect("the response is ready after block()")
         .map_err(|()| FetchError::Failed("response already taken".into()))?
         .map_err(failed)?;
-    written?;
-    finished?;
     let status = response.status();
     let headers = response.headers().entries();
     let body = response

@@ -11,12 +11,13 @@
 //! gust_sdk::export_handler!(handle);
 //! ```
 
+pub mod bucket;
 mod fetch;
 mod request;
 mod response;
 mod wire;
 
-pub use fetch::{FetchError, Fetched, fetch};
+pub use fetch::{FetchError, Fetched, fetch, fetch_with};
 pub use request::Request;
 pub use response::Response;
 pub use wasi;

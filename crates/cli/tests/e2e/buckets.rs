@@ -1,70 +1,14 @@
 //! The S3 endpoint as the AWS CLI uses it: buckets, objects whole and in parts, ranges,
 //! presigned URLs, keys and their limits, and the events a change raises.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+use crate::aws_cli::Aws;
 use crate::harness::{Server, public, result_header, stderr, stdout};
-
-/// The AWS CLI pointed at a server's S3 endpoint, with its root key or another.
-struct Aws {
-    endpoint: String,
-    credentials: PathBuf,
-}
-
-impl Aws {
-    fn root(server: &Server) -> Aws {
-        Aws {
-            endpoint: server.s3_url(),
-            credentials: server.data_dir.join("s3-credentials"),
-        }
-    }
-
-    /// The same endpoint with another key pair, written to a file of its own in `dir`.
-    fn with_key(server: &Server, dir: &Path, access_key: &str, secret: &str) -> Aws {
-        let credentials = dir.join(format!("credentials-{access_key}"));
-        let text = format!(
-            "[default]\naws_access_key_id = {access_key}\naws_secret_access_key = {secret}\n"
-        );
-        std::fs::write(&credentials, text).unwrap();
-        Aws {
-            endpoint: server.s3_url(),
-            credentials,
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("aws")
-            .args(["--endpoint-url", &self.endpoint, "--region", "us-east-1"])
-            .args(args)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &self.credentials)
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .output()
-            .expect("run the AWS CLI (scripts/setup installs it)")
-    }
-
-    /// The JSON a successful `s3api` call prints.
-    fn json(&self, args: &[&str]) -> Value {
-        serde_json::from_str(&self.ok(args)).unwrap()
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "aws {args:?}: {}{}",
-            stdout(&output),
-            stderr(&output)
-        );
-        stdout(&output)
-    }
-}
 
 fn pseudo_random_bytes(len: usize) -> Vec<u8> {
     let mut state = 0x2545_f491_4f6c_dd1du64;

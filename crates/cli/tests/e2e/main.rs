@@ -4,6 +4,7 @@
 mod harness;
 
 mod async_queue;
+mod aws_cli;
 mod buckets;
 mod callbacks;
 mod connections;
@@ -18,5 +19,6 @@ mod metering;
 mod process;
 mod scaling;
 mod schedules;
+mod thumbnails;
 mod tokens;
 mod walls;

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::cgroup::{Cgroup, CgroupLayout, Limits};
 use super::egress::{self, EGRESS_PORT};
+use super::loopback_relay;
 use super::netns::NetNamespace;
 use super::output::{OutputRouter, pump};
 use super::sandbox::{SPEC_FD, SandboxSpec};
@@ -139,14 +140,22 @@ impl Drop for Launched {
     }
 }
 
-/// A sandbox's own network namespace and the egress proxy that serves it.
+/// A sandbox's own network namespace, the egress proxy that serves it and its loopback relays.
 struct SandboxNetwork {
     namespace: NetNamespace,
     proxy: JoinHandle<()>,
+    relays: Vec<JoinHandle<()>>,
+}
+
+/// The listeners Gust makes inside a new namespace before the function starts there.
+struct NamespaceListeners {
+    egress: std::net::TcpListener,
+    relays: Vec<(u16, std::net::TcpListener)>,
 }
 
 impl Drop for SandboxNetwork {
     fn drop(&mut self) {
+        self.relays.iter().for_each(JoinHandle::abort);
         self.proxy.abort();
     }
 }
@@ -266,15 +275,26 @@ impl Launcher {
                 Ok(())
             });
         }
-        let (mut child, network) = self.spawn(command)?;
+        let relayed = loopback_relay::relayed_ports(config, &[EGRESS_PORT, FUNCTION_PORT]);
+        let (mut child, network) = self.spawn(command, relayed)?;
         drop(spec_file);
         let pid = child.id().unwrap_or(0);
         let output = Arc::new(OutputRouter::default());
         let network = match network {
-            Some((namespace, listener)) => {
-                let proxy = egress::serve(listener, config.clone(), output.clone())
+            Some((namespace, listeners)) => {
+                let proxy = egress::serve(listeners.egress, config.clone(), output.clone())
                     .map_err(|e| format!("cannot start the egress proxy: {e}"))?;
-                Some(SandboxNetwork { namespace, proxy })
+                let relays = listeners
+                    .relays
+                    .into_iter()
+                    .map(|(port, listener)| loopback_relay::serve(port, listener))
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| format!("cannot start a loopback relay: {e}"))?;
+                Some(SandboxNetwork {
+                    namespace,
+                    proxy,
+                    relays,
+                })
             }
             None => None,
         };
@@ -319,20 +339,26 @@ impl Launcher {
 
 impl Launcher {
     /// Starts the helper from the spawner's thread, in a network namespace of its own (with
-    /// the egress proxy's listener) when the host allows.
-    #[allow(clippy::type_complexity)]
+    /// the egress proxy's listener and the relays') when the host allows.
     fn spawn(
         &self,
         mut command: Command,
-    ) -> Result<(Child, Option<(NetNamespace, std::net::TcpListener)>), String> {
+        relayed: Vec<u16>,
+    ) -> Result<(Child, Option<(NetNamespace, NamespaceListeners)>), String> {
         let isolate_network = self.isolation.namespaces;
         let spawned = self.spawner.run(move || {
             if !isolate_network {
                 return command.spawn().map(|child| (child, None));
             }
             let (namespace, spawned) = NetNamespace::create_and(|| {
-                let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, EGRESS_PORT))?;
-                Ok::<_, std::io::Error>((command.spawn()?, listener))
+                let listeners = NamespaceListeners {
+                    egress: std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, EGRESS_PORT))?,
+                    relays: relayed
+                        .into_iter()
+                        .map(loopback_relay::bind)
+                        .collect::<Result<_, _>>()?,
+                };
+                Ok::<_, std::io::Error>((command.spawn()?, listeners))
             })?;
             let (child, listener) = spawned?;
             Ok((child, Some((namespace, listener))))

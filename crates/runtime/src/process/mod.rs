@@ -6,6 +6,7 @@ mod egress;
 mod http_mode;
 mod instance;
 mod launch;
+mod loopback_relay;
 mod netns;
 mod output;
 mod pool;
