@@ -1,6 +1,7 @@
 //! Object bytes on disk: one file per part under `<data-dir>/objects`, named by a fresh id and
 //! never by a key, so that no key can reach outside the folder.
 
+use std::collections::HashSet;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -130,6 +131,22 @@ impl ObjectFiles {
         })
     }
 
+    /// Removes what a crash or a failed removal left behind: files being written (`.partial`)
+    /// and files no object or upload holds. Only while nothing writes: at start. Returns how
+    /// many were removed.
+    pub fn sweep(&self, in_use: &HashSet<String>) -> std::io::Result<usize> {
+        let mut removed = 0;
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !in_use.contains(&name) {
+                std::fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Removes files no object or upload holds any more; a failure only leaves a file behind.
     pub fn remove(&self, blobs: &[String]) {
         for blob in blobs {
@@ -210,5 +227,20 @@ mod tests {
             left.is_empty(),
             "no file left behind, partial ones included"
         );
+    }
+
+    #[tokio::test]
+    async fn a_sweep_removes_partial_and_unheld_files_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = ObjectFiles::open(dir.path()).unwrap();
+        let held = files.write(body(&[b"kept"]), 100).await.unwrap();
+        let orphan = files.write(body(&[b"lost"]), 100).await.unwrap();
+        let partial = dir.path().join("objects/.01ABC.partial");
+        std::fs::write(&partial, b"half").unwrap();
+        let in_use = HashSet::from([held.part.blob.clone()]);
+        assert_eq!(files.sweep(&in_use).unwrap(), 2);
+        assert!(files.path(&held.part.blob).exists());
+        assert!(!files.path(&orphan.part.blob).exists());
+        assert!(!partial.exists());
     }
 }

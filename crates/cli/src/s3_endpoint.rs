@@ -34,6 +34,13 @@ pub async fn start(
         ObjectFiles::open(data_dir)
             .with_context(|| format!("cannot create {}/objects", data_dir.display()))?,
     );
+    let in_use = store.files_in_use().await?;
+    let swept = files
+        .sweep(&in_use)
+        .context("cannot sweep the objects folder")?;
+    if swept > 0 {
+        tracing::info!("removed {swept} object file(s) left by a crash or a failed removal");
+    }
     let keys = KeyRing::new(store.clone());
     let buckets = Arc::new(Buckets::new(store.clone(), files.clone(), keys.clone()));
     let Some(address) = gust_bucket::parse_listen(&settings.listen).map_err(anyhow::Error::msg)?

@@ -139,7 +139,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         wasm: Arc::new(wasm),
         process: Arc::new(process_executor(&data_dir, args.insecure_process_runtime)?),
     };
-    let bucket_source = BucketSource::new(buckets.clone());
+    let bucket_source = BucketSource::new(buckets.clone(), metrics.clone());
     let s3_settings = S3Settings {
         listen: args.s3_listen.clone(),
         max_object_bytes: args.max_object_mb << 20,

@@ -27,6 +27,7 @@ pub struct Metrics {
     queue_depth: IntGauge,
     queue_age: prometheus::Gauge,
     log_lines_dropped: IntCounter,
+    bucket_loops_stopped: IntCounter,
 }
 
 impl Default for Metrics {
@@ -107,10 +108,17 @@ impl Default for Metrics {
                 "Log lines dropped: past an invocation's log budget, or with the log queue full",
             )
             .expect("valid metric"),
+            bucket_loops_stopped: IntCounter::new(
+                "gust_bucket_loops_stopped_total",
+                "Bucket events not delivered: a chain of functions writing into buckets that \
+                 trigger them passed 16 hops",
+            )
+            .expect("valid metric"),
             registry: Registry::new(),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 11] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
             Box::new(metrics.log_lines_dropped.clone()),
+            Box::new(metrics.bucket_loops_stopped.clone()),
             Box::new(metrics.throttled.clone()),
             Box::new(metrics.queue_depth.clone()),
             Box::new(metrics.queue_age.clone()),
@@ -169,6 +177,11 @@ impl Metrics {
     pub fn set_log_lines_dropped(&self, total: u64) {
         let counted = self.log_lines_dropped.get();
         self.log_lines_dropped.inc_by(total.saturating_sub(counted));
+    }
+
+    /// A bucket event was stopped by the hop limit.
+    pub fn bucket_loop_stopped(&self) {
+        self.bucket_loops_stopped.inc();
     }
 
     /// The Prometheus text format, with the process's memory read now.

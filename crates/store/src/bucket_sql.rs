@@ -1,5 +1,7 @@
 //! Buckets, objects, uploads in parts and S3 keys in the embedded store.
 
+use std::collections::HashSet;
+
 use gust_core::{BucketGrant, BucketInfo, ObjectInfo, S3Key, StoredPart};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
@@ -300,6 +302,20 @@ pub fn abort_upload(conn: &mut Connection, id: &str) -> rusqlite::Result<Vec<Str
         .collect();
     tx.execute("DELETE FROM uploads WHERE id = ?1", [id])?;
     tx.commit()?;
+    Ok(files)
+}
+
+pub fn files_in_use(conn: &mut Connection) -> rusqlite::Result<HashSet<String>> {
+    let tx = conn.transaction()?;
+    let mut files = HashSet::new();
+    let mut objects = tx.prepare("SELECT parts FROM objects")?;
+    for parts in objects.query_map([], |row| json_column::<Vec<StoredPart>>(row, 0))? {
+        files.extend(parts?.into_iter().map(|part| part.blob));
+    }
+    let mut parts = tx.prepare("SELECT blob FROM upload_parts")?;
+    for blob in parts.query_map([], |row| row.get::<_, String>(0))? {
+        files.insert(blob?);
+    }
     Ok(files)
 }
 

@@ -73,6 +73,8 @@ pub trait BucketStore: Send + Sync + 'static {
     async fn parts(&self, upload: &str) -> Result<Vec<UploadedPart>, Error>;
     /// Forgets an upload; returns the files of its parts.
     async fn abort_upload(&self, id: &str) -> Result<Vec<String>, Error>;
+    /// Every file an object or an upload's part holds.
+    async fn files_in_use(&self) -> Result<std::collections::HashSet<String>, Error>;
 
     async fn create_key(&self, key: S3Key) -> Result<(), Error>;
     async fn s3_keys(&self) -> Result<Vec<S3Key>, Error>;

@@ -216,6 +216,10 @@ impl BucketStore for SqliteStore {
             .await
     }
 
+    async fn files_in_use(&self) -> Result<std::collections::HashSet<String>, Error> {
+        self.with(bucket_sql::files_in_use).await
+    }
+
     async fn create_key(&self, key: S3Key) -> Result<(), Error> {
         self.with(move |conn| bucket_sql::create_key(conn, &key))
             .await

@@ -206,3 +206,46 @@ fn five_hundred_uploads_make_exactly_five_hundred_thumbnails() {
     );
     assert_eq!(boto3.run(&["count", "photos"]).trim(), "500");
 }
+
+#[test]
+fn a_function_writing_into_its_own_trigger_bucket_stops_after_sixteen_hops() {
+    let server = Server::start();
+    let wasm = guest("thumbnail");
+    let created = server.cli(&["bucket", "create", "photos"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    // Thumbnails go back into `photos`: each one is an upload that triggers the function.
+    let deployed = server.cli(&[
+        "deploy",
+        "looping",
+        wasm.to_str().unwrap(),
+        "--bucket",
+        "photos",
+        "--env",
+        "THUMBNAIL_BUCKET=photos",
+    ]);
+    assert!(deployed.status.success(), "{}", stderr(&deployed));
+    let trigger = server.cli(&["trigger", "add", "looping", "--bucket", "photos"]);
+    assert!(trigger.status.success(), "{}", stderr(&trigger));
+    let dir = TempDir::new().unwrap();
+    let png = image(dir.path(), "loop.png", "PNG", 64, 64);
+    Aws::root(&server).ok(&["s3", "cp", png.to_str().unwrap(), "s3://photos/loop.png"]);
+
+    let stopped = || {
+        let text = server.get("/metrics").send().unwrap().text().unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix("gust_bucket_loops_stopped_total "))
+            .map_or(0, |n| n.parse::<u64>().unwrap())
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stopped() == 0 {
+        assert!(Instant::now() < deadline, "{}", server.server_log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let records = server.invocations("looping", 16);
+    assert_eq!(
+        records.len(),
+        16,
+        "the upload and 15 writes of its chain ran"
+    );
+    assert!(server.server_log().contains("passed 16 hops"));
+}

@@ -4,12 +4,12 @@
 mod chain;
 mod notification;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 
 use async_trait::async_trait;
 use gust_bucket::{Change, ChangeKind, Notifier};
 use gust_core::{Error, Origin, validate_bucket_name};
+use gust_meter::Metrics;
 use gust_store::{BucketStore, NewAsync};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -69,23 +69,19 @@ pub struct BucketSource {
     context: OnceLock<SourceContext>,
     subscriptions: RwLock<Vec<Subscription>>,
     chains: Chains,
-    stopped_loops: AtomicU64,
+    /// Counts the events stopped by the hop limit (`gust_bucket_loops_stopped_total`).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl BucketSource {
-    pub fn new(buckets: Arc<dyn BucketStore>) -> Arc<BucketSource> {
+    pub fn new(buckets: Arc<dyn BucketStore>, metrics: Option<Arc<Metrics>>) -> Arc<BucketSource> {
         Arc::new(BucketSource {
             buckets,
             context: OnceLock::new(),
             subscriptions: RwLock::new(Vec::new()),
             chains: Chains::default(),
-            stopped_loops: AtomicU64::new(0),
+            metrics,
         })
-    }
-
-    /// Bucket events not delivered because their chain passed the hop limit.
-    pub fn stopped_loops(&self) -> u64 {
-        self.stopped_loops.load(Ordering::Relaxed)
     }
 
     async fn reload(&self) -> Result<(), Error> {
@@ -212,7 +208,9 @@ impl Notifier for BucketSource {
         }
         let hop = self.chains.hop_after(change.writer.as_deref());
         if hop > MAX_HOPS {
-            self.stopped_loops.fetch_add(1, Ordering::Relaxed);
+            if let Some(metrics) = &self.metrics {
+                metrics.bucket_loop_stopped();
+            }
             tracing::warn!(
                 bucket = %change.bucket, key = %change.key, writer = ?change.writer,
                 "a chain of bucket events passed {MAX_HOPS} hops: this event is not delivered \
