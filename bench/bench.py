@@ -16,10 +16,11 @@ import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 
+import bucket_bench
 import density_bench
 import process_bench
-from common import (GUESTS, GUST, NATIVE, ROOT, admin_of, first_byte_us, free_port,
-                    gust_server, load_cells, process, summary, wait_until_up, wrk)
+from common import (GUESTS, GUST, NATIVE, ROOT, UNCAPPED_BACKLOG, admin_of, first_byte_us,
+                    free_port, gust_server, load_cells, process, summary, wait_until_up, wrk)
 from paired import format_paired, paired_runs
 
 
@@ -131,12 +132,9 @@ def enqueue_rates(url, runs, seconds):
 def async_queue(runs, seconds):
     """Durable enqueue rate at 32 connections (on a node that only accepts, and on one that
     also runs the queue), then 202-to-completion latency one invocation at a time."""
-    # The backlog caps are lifted: an accepting node fills faster than a function's default.
-    uncapped = ("--max-queued-per-function", "1000000000", "--max-queued-mb-per-function",
-                "1000000", "--max-queued-mb", "1000000")
-    with gust_server("--async-workers", "0", *uncapped) as (_, url):
+    with gust_server("--async-workers", "0", *UNCAPPED_BACKLOG) as (_, url):
         accept_only, _ = enqueue_rates(url.replace("/fn/", "/async/"), runs, seconds)
-    with gust_server(*uncapped) as (proc, url):
+    with gust_server(*UNCAPPED_BACKLOG) as (proc, url):
         base, token = admin_of(proc, url)
         async_url = base + "/async/hello"
         rates, accepted = enqueue_rates(async_url, runs, seconds)
@@ -279,6 +277,54 @@ def baseline_section(samples, binary, runs, seconds):
     ]
 
 
+BUCKETS_TITLE = "## Buckets"
+
+
+def bucket_section(quick, seconds):
+    """The buckets scenario and its section of the report."""
+    print("buckets", file=sys.stderr)
+    latency = bucket_bench.start_latency(20 if quick else 200)
+    small = bucket_bench.small_puts(seconds)
+    large = bucket_bench.large_objects(*((32, 1) if quick else (256, 3)))
+    return "\n".join([
+        BUCKETS_TITLE,
+        "",
+        "One Gust server with its S3 endpoint; the S3 client (boto3, or wrk and curl on "
+        "presigned URLs) on the same two cores. Upload-to-function-start: a 1 KiB PutObject "
+        "at a time to a bucket whose uploads trigger `examples/stamp`, which logs the time it "
+        "started; the wait is from the client's 200 to that time (same clock). Small objects: "
+        f"`wrk -t2 -c32 -d{seconds}s -s put.lua PRESIGNED-URL`, a 1 KiB PUT each, every 200 "
+        "with its event committed. Large objects: the median of the runs, beside the disk "
+        "writing the same bytes as 8 MiB files, each fsynced (what the parts cost the disk "
+        "at the least), and reading them back; before each read, the page cache of the "
+        "files read is dropped (posix_fadvise DONTNEED), so both come off the disk.",
+        "",
+        bucket_bench.format_buckets(latency, small, large),
+        "",
+    ])
+
+
+def only_buckets(args, seconds):
+    """Runs the buckets scenario alone and puts its section in the report, in place of the
+    one there (the rest keeps the numbers of its own run)."""
+    section = bucket_section(args.quick, seconds).replace(
+        "\n\n|", "\n\nThis section comes from `bench/run --only buckets`, run after the full "
+        "run: the sections above keep the numbers of that one.\n\n|", 1)
+    if args.quick:
+        print(section)
+        return
+    report = Path(args.output).read_text()
+    start = report.find(BUCKETS_TITLE)
+    if start < 0:
+        notes = report.index((ROOT / "bench/notes.md").read_text().splitlines()[0])
+        report = report[:notes] + section + "\n" + report[notes:]
+    else:
+        end = report.index("\n## ", start + 1) + 1
+        report = report[:start] + section + "\n" + report[end:]
+    Path(args.output).write_text(report)
+    print(f"wrote the buckets section of {args.output}", file=sys.stderr)
+
+
 def machine():
     mem_kb = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))
     wasmtime = subprocess.run(["wasmtime", "--version"], capture_output=True, text=True).stdout.strip()
@@ -294,8 +340,12 @@ def main():
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--baseline-bin", type=Path,
                         help="the gust binary of an earlier revision, to compare warm throughput")
+    parser.add_argument("--only", choices=["buckets"],
+                        help="run one scenario and replace its section of the report")
     args = parser.parse_args()
     runs, seconds = (1, 2) if args.quick else (3, 10)
+    if args.only:
+        return only_buckets(args, seconds)
 
     print("warm throughput and latency", file=sys.stderr)
     warm = warm_throughput(runs, seconds)
@@ -317,6 +367,7 @@ def main():
     process_cold = process_bench.cold_starts(5 if args.quick else 30)
     process_warm = process_bench.warm_latency(seconds)
     step = process_bench.step_load(args.quick)
+    buckets = bucket_section(args.quick, seconds)
     plot = ROOT / "bench/step-load.svg"
     if not args.quick:
         plot.write_text(process_bench.step_plot(step))
@@ -408,6 +459,7 @@ def main():
         "",
         process_bench.format_step(step, "bench/step-load.svg"),
         "",
+        buckets,
         (ROOT / "bench/notes.md").read_text(),
     ])
     if args.quick:

@@ -21,6 +21,9 @@ GUST = ROOT / TARGET_DIR / PROFILE / "gust"
 NATIVE = ROOT / TARGET_DIR / PROFILE / "native-hello"
 GUESTS = ROOT / "examples" / TARGET_DIR / "wasm32-wasip2/release"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Backlog caps lifted: an accepting node fills faster than a function's defaults allow.
+UNCAPPED_BACKLOG = ("--max-queued-per-function", "1000000000", "--max-queued-mb-per-function",
+                    "1000000", "--max-queued-mb", "1000000")
 
 
 def free_port():
@@ -65,7 +68,7 @@ def gust_server(*extra_args, binary=GUST):
     port = free_port()
     env = dict(os.environ, GUST_LOG="warn")
     args = [binary, "serve", "--listen", f"127.0.0.1:{port}", "--data-dir", data, *extra_args]
-    if binary == GUST:
+    if binary == GUST and "--s3-listen" not in extra_args:
         # Servers run side by side: none takes the S3 endpoint's default port.
         args += ["--s3-listen", "off"]
     with process(args, env=env) as proc:
@@ -124,6 +127,11 @@ def admin_of(proc, url):
     """A server's base URL and admin token (read once), from its process and a function URL."""
     data = Path(proc.args[proc.args.index("--data-dir") + 1])
     return Admin(url.rsplit("/fn/", 1)[0], (data / "admin.token").read_text().strip())
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def summary(samples, key):

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from common import (GUESTS, GUST, NATIVE, ROOT, admin_of, first_byte_us, free_port, gust_server,
-                    process, wrk)
+                    percentile, process, wrk)
 from svg_plot import line_chart
 
 PYTHON_DIR = ROOT / "examples/process/python-http"
@@ -96,11 +96,6 @@ def cold_starts(runs):
           f"{statistics.median(wasm_cold):.0f} µs", file=sys.stderr)
     return {"gust": gust, "direct": direct, "native": native, "wasm_cold": wasm_cold,
             "wasm_warm": wasm_warm}
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def format_cold(result, runs):
