@@ -249,3 +249,33 @@ fn a_function_writing_into_its_own_trigger_bucket_stops_after_sixteen_hops() {
     );
     assert!(server.server_log().contains("passed 16 hops"));
 }
+
+#[test]
+fn a_functions_key_is_limited_to_its_grants() {
+    let server = Server::start();
+    set_up(&server, "read-only", |server| {
+        let wasm = guest("thumbnail");
+        let deployed = server.cli(&[
+            "deploy",
+            "read-only",
+            wasm.to_str().unwrap(),
+            "--bucket",
+            "photos:read",
+            "--bucket",
+            "photos-thumbs:read",
+            "--max-retries",
+            "0",
+        ]);
+        assert!(deployed.status.success(), "{}", stderr(&deployed));
+    });
+    let dir = TempDir::new().unwrap();
+    let png = image(dir.path(), "denied.png", "PNG", 300, 300);
+    Aws::root(&server).ok(&["s3", "cp", png.to_str().unwrap(), "s3://photos/denied.png"]);
+    let records = server.invocations("read-only", 1);
+    assert_eq!(records[0]["http_status"], 500, "{records:?}");
+    let logs = stdout(&server.cli(&["logs", "read-only"]));
+    assert!(
+        logs.contains("writing to photos-thumbs: access denied"),
+        "the read grant does not let it write: {logs}"
+    );
+}
