@@ -17,4 +17,5 @@ pub use guest_access::{BucketAccessGrants, REGION};
 pub use keys::KeyRing;
 pub use notify::{Change, ChangeKind, Notifier};
 pub use s3::{DEFAULT_MAX_OBJECT_BYTES, GustS3};
+pub use s3s::service::S3Service;
 pub use server::{parse_listen, serve, service};

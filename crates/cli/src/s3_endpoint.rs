@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
-use gust_bucket::{BucketAccessGrants, Buckets, GustS3, KeyRing, Notifier, ObjectFiles};
+use gust_bucket::{BucketAccessGrants, Buckets, GustS3, KeyRing, Notifier, ObjectFiles, S3Service};
 use gust_store::BucketStore;
 
 /// Where the S3 endpoint listens and how large an object may be.
@@ -13,17 +13,28 @@ pub struct S3Settings {
     pub max_object_bytes: u64,
 }
 
-/// What runs of the S3 endpoint.
+/// The S3 endpoint, bound but not yet serving.
 pub struct S3Endpoint {
     pub buckets: Arc<Buckets>,
     /// `None` with `--s3-listen off`.
     pub url: Option<String>,
     /// What a function granted buckets gets.
     pub grants: Arc<BucketAccessGrants>,
+    listening: Option<(tokio::net::TcpListener, S3Service, u64)>,
 }
 
-/// The buckets' storage, and its S3 endpoint unless `--s3-listen off`: the endpoint's URL goes
-/// to `<data-dir>/s3.url`, the root key to `<data-dir>/s3-credentials`.
+impl S3Endpoint {
+    /// Starts taking requests.
+    pub fn serve(&mut self) {
+        if let Some((listener, service, max_object_bytes)) = self.listening.take() {
+            tokio::spawn(gust_bucket::serve(listener, service, max_object_bytes));
+        }
+    }
+}
+
+/// The buckets' storage, and its S3 endpoint unless `--s3-listen off`, bound (its URL goes to
+/// `<data-dir>/s3.url`, the root key to `<data-dir>/s3-credentials`) but serving only once
+/// [`S3Endpoint::serve`] is called.
 pub async fn start(
     settings: &S3Settings,
     data_dir: &Path,
@@ -49,6 +60,7 @@ pub async fn start(
             buckets,
             url: None,
             grants: BucketAccessGrants::new(keys, None),
+            listening: None,
         });
     };
     let credentials = gust_bucket::ensure_root_key(data_dir, &keys).await?;
@@ -69,14 +81,10 @@ pub async fn start(
     std::fs::write(data_dir.join("s3.url"), &url)?;
     tracing::info!(credentials = %credentials.display(), "S3 endpoint on {url}");
     let service = gust_bucket::service(s3, keys.clone());
-    tokio::spawn(gust_bucket::serve(
-        listener,
-        service,
-        settings.max_object_bytes,
-    ));
     Ok(S3Endpoint {
         buckets,
         url: Some(url),
         grants: BucketAccessGrants::new(keys, Some(bound)),
+        listening: Some((listener, service, settings.max_object_bytes)),
     })
 }

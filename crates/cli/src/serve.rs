@@ -144,7 +144,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.s3_listen.clone(),
         max_object_bytes: args.max_object_mb << 20,
     };
-    let s3 = s3_endpoint::start(&s3_settings, &data_dir, buckets, bucket_source.clone()).await?;
+    let mut s3 =
+        s3_endpoint::start(&s3_settings, &data_dir, buckets, bucket_source.clone()).await?;
     let dispatcher = Dispatcher::new(
         store.clone(),
         blobs,
@@ -178,7 +179,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let triggers = Triggers::start(
         sources,
         vec![Arc::new(CronSource::default()), bucket_source.clone()],
-    );
+    )
+    .await;
+    // Only now, with every bucket trigger in effect, may uploads come in.
+    s3.serve();
     dispatcher.warm_up(args.reload_recent).await?;
     let (keep_records, roll_up_every) = config.retention.periods()?;
     tokio::spawn(roll_up_old_records(store, keep_records, roll_up_every));

@@ -18,8 +18,9 @@ pub trait Source: Send + Sync + 'static {
     /// what is wrong.
     async fn check(&self, function: &str, config: Map<String, Value>) -> Result<Checked, Error>;
 
-    /// Starts serving its triggers, on tasks of its own.
-    fn start(self: Arc<Self>, context: SourceContext);
+    /// Starts serving its triggers, on tasks of its own. Once this returns, its stored
+    /// triggers are in effect (an upload right after start raises its events).
+    async fn start(self: Arc<Self>, context: SourceContext);
 
     /// A trigger of its kind was added or removed; the change is in effect once this returns.
     async fn changed(&self);

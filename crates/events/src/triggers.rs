@@ -15,14 +15,14 @@ pub struct Triggers {
 
 impl Triggers {
     /// Starts every source.
-    pub fn start(context: SourceContext, sources: Vec<Arc<dyn Source>>) -> Arc<Self> {
+    pub async fn start(context: SourceContext, sources: Vec<Arc<dyn Source>>) -> Arc<Self> {
         let store = context.store.clone();
+        for source in &sources {
+            source.clone().start(context.clone()).await;
+        }
         let sources = sources
             .into_iter()
-            .map(|source| {
-                source.clone().start(context.clone());
-                (source.kind(), source)
-            })
+            .map(|source| (source.kind(), source))
             .collect();
         Arc::new(Triggers { sources, store })
     }

@@ -75,18 +75,18 @@ fn set_up(server: &Server, function: &str, deploy: impl FnOnce(&Server)) {
     assert!(trigger.status.success(), "{}", stderr(&trigger));
 }
 
-fn deploy_rust_thumbnail(server: &Server) {
+/// Deploys the Rust example as `name` with these flags (its grants).
+fn deploy_thumbnail_as(server: &Server, name: &str, flags: &[&str]) {
     let wasm = guest("thumbnail");
-    let deployed = server.cli(&[
-        "deploy",
-        "thumbnail",
-        wasm.to_str().unwrap(),
-        "--bucket",
-        "photos:read",
-        "--bucket",
-        "photos-thumbs:write",
-    ]);
+    let mut args = vec!["deploy", name, wasm.to_str().unwrap()];
+    args.extend_from_slice(flags);
+    let deployed = server.cli(&args);
     assert!(deployed.status.success(), "{}", stderr(&deployed));
+}
+
+fn deploy_rust_thumbnail(server: &Server) {
+    let grants = ["--bucket", "photos:read", "--bucket", "photos-thumbs:write"];
+    deploy_thumbnail_as(server, "thumbnail", &grants);
 }
 
 /// Downloads `photos-thumbs/KEY` once it exists and returns "WIDTH HEIGHT FORMAT".
@@ -210,20 +210,11 @@ fn five_hundred_uploads_make_exactly_five_hundred_thumbnails() {
 #[test]
 fn a_function_writing_into_its_own_trigger_bucket_stops_after_sixteen_hops() {
     let server = Server::start();
-    let wasm = guest("thumbnail");
     let created = server.cli(&["bucket", "create", "photos"]);
     assert!(created.status.success(), "{}", stderr(&created));
     // Thumbnails go back into `photos`: each one is an upload that triggers the function.
-    let deployed = server.cli(&[
-        "deploy",
-        "looping",
-        wasm.to_str().unwrap(),
-        "--bucket",
-        "photos",
-        "--env",
-        "THUMBNAIL_BUCKET=photos",
-    ]);
-    assert!(deployed.status.success(), "{}", stderr(&deployed));
+    let flags = ["--bucket", "photos", "--env", "THUMBNAIL_BUCKET=photos"];
+    deploy_thumbnail_as(&server, "looping", &flags);
     let trigger = server.cli(&["trigger", "add", "looping", "--bucket", "photos"]);
     assert!(trigger.status.success(), "{}", stderr(&trigger));
     let dir = TempDir::new().unwrap();
@@ -254,19 +245,9 @@ fn a_function_writing_into_its_own_trigger_bucket_stops_after_sixteen_hops() {
 fn a_functions_key_is_limited_to_its_grants() {
     let server = Server::start();
     set_up(&server, "read-only", |server| {
-        let wasm = guest("thumbnail");
-        let deployed = server.cli(&[
-            "deploy",
-            "read-only",
-            wasm.to_str().unwrap(),
-            "--bucket",
-            "photos:read",
-            "--bucket",
-            "photos-thumbs:read",
-            "--max-retries",
-            "0",
-        ]);
-        assert!(deployed.status.success(), "{}", stderr(&deployed));
+        let flags = ["--bucket", "photos:read", "--bucket", "photos-thumbs:read"];
+        let no_retry = ["--max-retries", "0"];
+        deploy_thumbnail_as(server, "read-only", &[&flags[..], &no_retry[..]].concat());
     });
     let dir = TempDir::new().unwrap();
     let png = image(dir.path(), "denied.png", "PNG", 300, 300);

@@ -173,13 +173,11 @@ impl Source for BucketSource {
         })
     }
 
-    fn start(self: Arc<Self>, context: SourceContext) {
+    async fn start(self: Arc<Self>, context: SourceContext) {
         let _ = self.context.set(context);
-        tokio::spawn(async move {
-            if let Err(e) = self.reload().await {
-                tracing::error!("bucket triggers: {e}");
-            }
-        });
+        if let Err(e) = self.reload().await {
+            tracing::error!("bucket triggers: {e}");
+        }
     }
 
     async fn changed(&self) {

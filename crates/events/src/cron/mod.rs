@@ -69,7 +69,7 @@ impl Source for CronSource {
         })
     }
 
-    fn start(self: Arc<Self>, context: SourceContext) {
+    async fn start(self: Arc<Self>, context: SourceContext) {
         tokio::spawn(scheduler::run(self, context));
     }
 
