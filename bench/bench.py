@@ -297,7 +297,10 @@ def bucket_section(quick, seconds):
         "with its event committed. Large objects: the median of the runs, beside the disk "
         "writing the same bytes as 8 MiB files, each fsynced (what the parts cost the disk "
         "at the least), and reading them back; before each read, the page cache of the "
-        "files read is dropped (posix_fadvise DONTNEED), so both come off the disk.",
+        "files read is dropped (posix_fadvise DONTNEED), so both come off the disk. The "
+        "small-file figure is what 32 Python threads get doing the steps of one durable "
+        "upload; it is a measure of the disk, not a ceiling: the file system commits its "
+        "journal for many fsyncs at once, and Gust keeps more of them in flight.",
         "",
         bucket_bench.format_buckets(latency, small, large),
         "",
