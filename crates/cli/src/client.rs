@@ -47,8 +47,13 @@ impl Client {
         })
     }
 
+    /// The address of `path` on the server, as others reach it.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server)
+    }
+
     pub fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
-        let builder = self.http.request(method, format!("{}{path}", self.server));
+        let builder = self.http.request(method, self.url(path));
         match &self.token {
             Some(token) => builder.bearer_auth(token),
             None => builder,

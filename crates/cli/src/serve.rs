@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
-use gust_events::{BucketSource, CronSource, SourceContext, Triggers};
+use gust_events::{BucketSource, CronSource, SourceContext, Triggers, WebhookSource};
 use gust_gateway::{Access, AdminToken, App, AppState, ConnectionLimits};
 use gust_meter::Metrics;
 use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
@@ -176,9 +176,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store: store.clone(),
         queue: queue.clone(),
     };
+    let webhooks = Arc::new(WebhookSource::default());
     let triggers = Triggers::start(
         sources,
-        vec![Arc::new(CronSource::default()), bucket_source.clone()],
+        vec![
+            Arc::new(CronSource::default()),
+            bucket_source.clone(),
+            webhooks.clone(),
+        ],
     )
     .await;
     // Only now, with every bucket trigger in effect, may uploads come in.
@@ -198,6 +203,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         prices: config.pricing,
         queue,
         triggers,
+        webhooks,
         buckets: s3.buckets,
         max_async_payload_bytes: args.max_async_payload_kb * 1024,
     }));

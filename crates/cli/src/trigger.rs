@@ -1,3 +1,6 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{ArgGroup, Args, Subcommand};
 use gust_core::Trigger;
 use serde_json::{Map, Value, json};
@@ -45,13 +48,40 @@ pub struct SourceArgs {
     /// Only keys that end with this (e.g. .jpg).
     #[arg(long, requires = "bucket")]
     suffix: Option<String>,
+    /// A webhook: a URL (/hooks/ID) that third parties post events to.
+    #[arg(long, group = "source")]
+    webhook: bool,
+    /// How the webhook's posts are signed: github, stripe or hmac-sha256 [default: unsigned]
+    #[arg(long, requires = "webhook", value_parser = ["github", "stripe", "hmac-sha256"])]
+    verify: Option<String>,
+    /// The file holding the secret the posts are signed with.
+    #[arg(long, requires = "verify")]
+    secret_file: Option<PathBuf>,
+    /// hmac-sha256: the header carrying the signature [default: x-signature-256]
+    #[arg(long, requires = "verify")]
+    signature_header: Option<String>,
 }
 
 impl SourceArgs {
     /// The API's body for this trigger: its kind and its settings.
-    fn body(&self) -> Value {
+    fn body(&self) -> anyhow::Result<Value> {
         if let Some(cron) = &self.cron {
-            return json!({"kind": "cron", "cron": cron, "timezone": self.timezone});
+            return Ok(json!({"kind": "cron", "cron": cron, "timezone": self.timezone}));
+        }
+        if self.webhook {
+            let mut body = json!({"kind": "webhook"});
+            if let Some(scheme) = &self.verify {
+                body["verify"] = json!(scheme);
+            }
+            if let Some(path) = &self.secret_file {
+                let secret = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read the secret in {}", path.display()))?;
+                body["secret"] = json!(secret.trim());
+            }
+            if let Some(header) = &self.signature_header {
+                body["header"] = json!(header);
+            }
+            return Ok(body);
         }
         if let Some(bucket) = &self.bucket {
             let mut body = json!({"kind": "bucket", "bucket": bucket});
@@ -63,7 +93,7 @@ impl SourceArgs {
                     body[name] = json!(value);
                 }
             }
-            return body;
+            return Ok(body);
         }
         unreachable!("clap requires a source")
     }
@@ -75,13 +105,18 @@ pub async fn run(client: &Client, command: TriggerCommand) -> anyhow::Result<()>
             let path = format!("/v1/functions/{name}/triggers");
             let request = client
                 .request(reqwest::Method::POST, &path)
-                .json(&source.body());
+                .json(&source.body()?);
             let trigger: Trigger = client.send(request).await?.json().await?;
             match trigger.state.get("next_fire_at_ms").and_then(Value::as_i64) {
                 Some(next) => println!(
                     "added trigger {} on {name}: next firing {}",
                     trigger.id,
                     timestamp(next)
+                ),
+                None if trigger.kind == "webhook" => println!(
+                    "added webhook {} on {name}: POST {}",
+                    trigger.id,
+                    client.url(&format!("/hooks/{}", trigger.id))
                 ),
                 None => println!("added {} trigger {} on {name}", trigger.kind, trigger.id),
             }

@@ -20,3 +20,11 @@ pub struct Trigger {
     #[schema(value_type = Object)]
     pub state: Map<String, Value>,
 }
+
+impl Trigger {
+    /// The trigger as it is shown: a secret it was given (a webhook's) stays in the store.
+    pub fn without_secrets(mut self) -> Trigger {
+        self.config.remove("secret");
+        self
+    }
+}

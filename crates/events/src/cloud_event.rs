@@ -12,7 +12,7 @@ pub struct CloudEvent {
     pub subject: Option<String>,
     /// When it happened, in milliseconds since the epoch.
     pub time_ms: i64,
-    pub content_type: &'static str,
+    pub content_type: String,
     pub data: Vec<u8>,
 }
 
@@ -33,7 +33,7 @@ impl CloudEvent {
             ("ce-source".into(), self.source.clone()),
             ("ce-type".into(), self.event_type.clone()),
             ("ce-time".into(), self.time()),
-            ("content-type".into(), self.content_type.into()),
+            ("content-type".into(), self.content_type),
         ];
         if let Some(subject) = &self.subject {
             headers.push(("ce-subject".into(), subject.clone()));
@@ -58,7 +58,7 @@ mod tests {
             source: "/buckets/photos".into(),
             subject: Some("a/b.jpg".into()),
             time_ms: 1_700_000_000_123,
-            content_type: "application/json",
+            content_type: "application/json".into(),
             data: b"{}".to_vec(),
         };
         let request = event.into_request();

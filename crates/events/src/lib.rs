@@ -1,15 +1,17 @@
 //! Event sources that end in the dispatcher. Each kind of trigger is a `Source` in a module of
-//! its own: cron schedules and bucket notifications, each event an asynchronous invocation
-//! delivered as a CloudEvent.
+//! its own: cron schedules, bucket notifications and signed webhooks, each event an
+//! asynchronous invocation delivered as a CloudEvent.
 
 mod bucket;
 mod cloud_event;
 mod cron;
 mod source;
 mod triggers;
+mod webhook;
 
 pub use bucket::BucketSource;
 pub use cloud_event::CloudEvent;
 pub use cron::{CronSchedule, CronSource};
 pub use source::{Checked, Source, SourceContext};
 pub use triggers::Triggers;
+pub use webhook::{Scheme as WebhookScheme, WebhookSource};

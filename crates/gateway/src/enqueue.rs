@@ -116,7 +116,7 @@ fn callback_url(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-fn too_large(limit: usize) -> ApiError {
+pub(crate) fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::TooLarge.code(),

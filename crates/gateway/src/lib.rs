@@ -9,6 +9,7 @@ mod enqueue;
 mod error;
 mod guest_headers;
 mod health;
+mod hooks;
 mod invoke;
 mod listener;
 mod openapi;
@@ -18,10 +19,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use gust_bucket::Buckets;
 use gust_dispatch::{AsyncQueue, Dispatcher};
-use gust_events::Triggers;
+use gust_events::{Triggers, WebhookSource};
 use gust_meter::{Metrics, PriceModel};
 use tokio::sync::watch;
 
@@ -64,6 +65,8 @@ pub struct App {
     pub prices: PriceModel,
     pub queue: Arc<AsyncQueue>,
     pub triggers: Arc<Triggers>,
+    /// Takes the posts to `/hooks/{id}`.
+    pub webhooks: Arc<WebhookSource>,
     /// Buckets and S3 keys.
     pub buckets: Arc<Buckets>,
     /// Largest asynchronous payload accepted, in bytes.
@@ -86,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/async/{name}", any(enqueue::enqueue))
         .route("/async/{name}/", any(enqueue::enqueue))
         .route("/async/{name}/{*rest}", any(enqueue::enqueue))
+        .route("/hooks/{id}", post(hooks::receive))
         .route("/v1/openapi.json", get(openapi::document))
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::alive))

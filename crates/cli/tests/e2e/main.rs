@@ -22,3 +22,4 @@ mod schedules;
 mod thumbnails;
 mod tokens;
 mod walls;
+mod webhooks;

@@ -130,7 +130,7 @@ impl BucketSource {
             source: format!("/buckets/{}", change.bucket),
             subject: Some(change.key.clone()),
             time_ms: change.at_ms,
-            content_type: "application/json",
+            content_type: "application/json".into(),
             data: notification::notification(change, trigger)
                 .to_string()
                 .into_bytes(),

@@ -95,7 +95,7 @@ async fn fire(
         source: format!("/gust/triggers/{}", trigger.id),
         subject: None,
         time_ms: scheduled_ms,
-        content_type: "application/json",
+        content_type: "application/json".into(),
         data: Vec::new(),
     };
     let data = serde_json::json!({

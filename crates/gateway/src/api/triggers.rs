@@ -12,10 +12,14 @@ use crate::{ApiError, AppState};
 /// A new trigger: its source's kind and that source's settings beside it.
 #[derive(Deserialize, ToSchema)]
 pub struct NewTrigger {
-    /// `cron`. Absent, a body with `cron` is a schedule (the form from before kinds).
+    /// `cron`, `bucket` or `webhook`. Absent, a body with `cron` is a schedule (the form from
+    /// before kinds).
     kind: Option<String>,
     /// The source's settings. `cron`: `cron` (`*/10 * * * * *` with seconds first, or the
-    /// classic five fields) and `timezone` (IANA; UTC when absent).
+    /// classic five fields) and `timezone` (IANA; UTC when absent). `bucket`: `bucket`,
+    /// `events` (`created`, `removed`), `prefix`, `suffix`. `webhook`: `verify` (`github`,
+    /// `stripe`, `hmac-sha256`; unsigned when absent), `secret` (never shown back), `header`
+    /// (hmac-sha256), `tolerance_s` (stripe, default 300).
     #[serde(flatten)]
     #[schema(value_type = Object)]
     settings: Map<String, Value>,
@@ -43,7 +47,7 @@ pub async fn add(
         }
     };
     let trigger = state.triggers.add(&name, &kind, body.settings).await?;
-    Ok((StatusCode::CREATED, Json(trigger)))
+    Ok((StatusCode::CREATED, Json(trigger.without_secrets())))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -64,7 +68,10 @@ pub async fn list(
     let Query(filter) = filter.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let store = state.dispatcher.store();
     let (function, kind) = (filter.function.as_deref(), filter.kind.as_deref());
-    Ok(Json(store.triggers(function, kind).await?))
+    let triggers = store.triggers(function, kind).await?;
+    Ok(Json(
+        triggers.into_iter().map(Trigger::without_secrets).collect(),
+    ))
 }
 
 /// Removes a trigger.
