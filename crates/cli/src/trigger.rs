@@ -15,7 +15,7 @@ pub enum TriggerCommand {
     Add {
         name: String,
         #[command(flatten)]
-        source: SourceArgs,
+        source: Box<SourceArgs>,
     },
     /// List triggers.
     Ls {
