@@ -60,6 +60,15 @@ pub struct SourceArgs {
     /// hmac-sha256: the header carrying the signature [default: x-signature-256]
     #[arg(long, requires = "verify")]
     signature_header: Option<String>,
+    /// A Redis stream, read by a consumer group: redis://[:PASSWORD@]HOST[:PORT][/DB]
+    #[arg(long, group = "source", requires_all = ["stream", "group"])]
+    redis: Option<String>,
+    /// The stream to read.
+    #[arg(long)]
+    stream: Option<String>,
+    /// The consumer group (made if missing, reading from new entries on).
+    #[arg(long)]
+    group: Option<String>,
 }
 
 impl SourceArgs {
@@ -67,6 +76,11 @@ impl SourceArgs {
     fn body(&self) -> anyhow::Result<Value> {
         if let Some(cron) = &self.cron {
             return Ok(json!({"kind": "cron", "cron": cron, "timezone": self.timezone}));
+        }
+        if let Some(url) = &self.redis {
+            return Ok(
+                json!({"kind": "redis", "url": url, "stream": self.stream, "group": self.group}),
+            );
         }
         if self.webhook {
             let mut body = json!({"kind": "webhook"});

@@ -5,13 +5,16 @@
 mod bucket;
 mod cloud_event;
 mod cron;
+mod redis_streams;
 mod source;
+mod stream;
 mod triggers;
 mod webhook;
 
 pub use bucket::BucketSource;
 pub use cloud_event::CloudEvent;
 pub use cron::{CronSchedule, CronSource};
+pub use redis_streams::RedisSource;
 pub use source::{Checked, Source, SourceContext};
 pub use triggers::Triggers;
 pub use webhook::{Scheme as WebhookScheme, WebhookSource};

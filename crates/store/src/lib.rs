@@ -165,6 +165,9 @@ pub trait Store: Send + Sync + 'static {
         per_function: u32,
     ) -> Result<Vec<AsyncInvocation>, Error>;
     async fn finish_attempt(&self, id: &str, update: AttemptUpdate) -> Result<(), Error>;
+    /// Stores an event that a stream source delivered in place and gave up on: dead at once,
+    /// with its attempts' errors, replayable like any dead letter.
+    async fn bury(&self, dead: NewAsync, errors: Vec<AttemptError>) -> Result<(), Error>;
     /// After a restart: attempts that were running are due again.
     async fn requeue_running(&self) -> Result<u64, Error>;
     async fn async_invocation(&self, id: &str) -> Result<Option<AsyncInvocation>, Error>;

@@ -63,6 +63,30 @@ pub fn enqueue(conn: &Connection, new: &NewAsync) -> rusqlite::Result<Option<Str
     Ok(None)
 }
 
+pub fn bury(conn: &Connection, dead: &NewAsync, errors: &[AttemptError]) -> rusqlite::Result<()> {
+    let request = serde_json::to_string(&dead.request).expect("request serializes");
+    let errors_text = serde_json::to_string(errors).expect("errors serialize");
+    let finished = errors.last().map_or(dead.enqueued_at_ms, |e| e.at_ms);
+    conn.prepare_cached(&format!(
+        "INSERT INTO async_invocations ({COLUMNS}) VALUES
+         (?1, ?2, ?3, 'dead', ?4, ?5, ?6, ?7, ?8, ?7, NULL, ?9, ?10, ?11, NULL, 0)"
+    ))?
+    .execute(params![
+        dead.id,
+        dead.function,
+        dead.origin.to_text(),
+        errors.len() as u32,
+        dead.max_retries,
+        dead.enqueued_at_ms,
+        finished,
+        dead.expires_at_ms,
+        request,
+        dead.request.body,
+        errors_text,
+    ])?;
+    Ok(())
+}
+
 fn over_limits(conn: &Connection, new: &NewAsync) -> rusqlite::Result<Option<String>> {
     let limits = &new.limits;
     let size = new.request.body.len() as u64;

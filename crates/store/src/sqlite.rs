@@ -3,8 +3,8 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use gust_core::{
-    Error, ErrorKind, FunctionConfig, FunctionInfo, InvocationRecord, LogLine, LogStream, Runtime,
-    TokenInfo, UsageQuery, UsageSums, Version, now_ms,
+    AttemptError, Error, ErrorKind, FunctionConfig, FunctionInfo, InvocationRecord, LogLine,
+    LogStream, Runtime, TokenInfo, UsageQuery, UsageSums, Version, now_ms,
 };
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
@@ -565,6 +565,11 @@ impl Store for SqliteStore {
         per_function: u32,
     ) -> Result<Vec<AsyncInvocation>, Error> {
         self.with(move |conn| queue_sql::claim_due(conn, now_ms, limit, per_function))
+            .await
+    }
+
+    async fn bury(&self, dead: NewAsync, errors: Vec<AttemptError>) -> Result<(), Error> {
+        self.with(move |conn| queue_sql::bury(conn, &dead, &errors))
             .await
     }
 

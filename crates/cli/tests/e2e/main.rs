@@ -17,6 +17,7 @@ mod logs;
 mod management;
 mod metering;
 mod process;
+mod redis_streams;
 mod scaling;
 mod schedules;
 mod thumbnails;

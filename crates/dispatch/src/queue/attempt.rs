@@ -15,7 +15,7 @@ const MAX_RESULT_BYTES: usize = 6 * 1024 * 1024;
 pub const ATTEMPT: &str = "x-gust-attempt";
 
 /// What one attempt came to.
-enum Answer {
+pub(super) enum Answer {
     /// The function answered (a 5xx counts as a failure).
     Response(AsyncResult),
     /// It did not: a trap, a timeout, a memory limit, or the function is gone.
@@ -47,7 +47,7 @@ impl AsyncQueue {
         }
     }
 
-    async fn deliver(&self, invocation: &AsyncInvocation) -> Answer {
+    pub(super) async fn deliver(&self, invocation: &AsyncInvocation) -> Answer {
         let request = match build_request(invocation) {
             Ok(request) => request,
             Err(message) => {
@@ -98,7 +98,7 @@ impl AsyncQueue {
         }
     }
 
-    fn next_step(&self, invocation: &AsyncInvocation, answer: Answer) -> AttemptUpdate {
+    pub(super) fn next_step(&self, invocation: &AsyncInvocation, answer: Answer) -> AttemptUpdate {
         let now = now_ms();
         let (http_status, message, result) = match answer {
             Answer::Response(result) if result.http_status < 500 => {

@@ -5,6 +5,7 @@ mod attempt;
 mod backoff;
 mod callback;
 mod callback_client;
+mod in_place;
 mod signature;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::Dispatcher;
 pub use callback_client::literal_refusal;
+pub use in_place::Delivered;
 pub use signature::CallbackSigner;
 
 /// How the queue runs.

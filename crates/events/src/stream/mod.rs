@@ -1,0 +1,106 @@
+//! What stream sources share (Redis streams now; JetStream, MQTT and Kafka are to come): a task
+//! per trigger that consumes for as long as the trigger exists, starts over with a backoff when
+//! its broker fails, and says how it is doing in the trigger's state. Each event is delivered
+//! in place (`AsyncQueue::deliver_in_place`) and acknowledged to the broker after, so delivery
+//! is at least once, in order, and paused while the function is at its limit.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use gust_core::{Error, Trigger};
+use serde_json::{Map, Value, json};
+use tokio::task::JoinHandle;
+
+use crate::SourceContext;
+
+/// The first wait before reconnecting to a broker, doubled up to `MAX_BACKOFF`.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The running consumers of one kind of source, by trigger id.
+#[derive(Default)]
+pub struct Consumers {
+    running: Mutex<HashMap<String, JoinHandle<()>>>,
+}
+
+impl Consumers {
+    /// Starts `consume` for each stored trigger of `kind` that has no consumer, and stops
+    /// those whose trigger is gone (an event being delivered then is not acknowledged, so the
+    /// broker delivers it again to whoever consumes next).
+    pub async fn sync<F, Fut>(
+        &self,
+        context: &SourceContext,
+        kind: &str,
+        consume: F,
+    ) -> Result<(), Error>
+    where
+        F: Fn(Trigger) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let triggers = context.store.triggers(None, Some(kind)).await?;
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        running.retain(|id, task| {
+            let kept = triggers.iter().any(|t| &t.id == id);
+            if !kept {
+                task.abort();
+            }
+            kept && !task.is_finished()
+        });
+        for trigger in triggers {
+            if !running.contains_key(&trigger.id) {
+                let id = trigger.id.clone();
+                running.insert(id, tokio::spawn(consume(trigger)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `session` again and again: each ends only with its broker's failure, which goes in the
+/// trigger's state before the next try, after a backoff that grows while the failures last.
+pub async fn keep_consuming<S, Fut>(context: SourceContext, trigger_id: String, session: S)
+where
+    S: Fn() -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    let mut backoff = FIRST_BACKOFF;
+    loop {
+        let started = tokio::time::Instant::now();
+        let failure = match session().await {
+            Ok(()) => return,
+            Err(failure) => failure,
+        };
+        tracing::warn!(trigger = %trigger_id, "stream trigger: {failure}; retrying in {backoff:?}");
+        report(&context, &trigger_id, Status::Error(failure)).await;
+        if started.elapsed() > MAX_BACKOFF {
+            backoff = FIRST_BACKOFF;
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// How a stream trigger is doing, as `gust trigger ls` shows it.
+pub enum Status {
+    /// Consuming, with how many events wait in the broker (when it says).
+    Running { lag: Option<u64> },
+    /// Its broker failed; it keeps trying.
+    Error(String),
+}
+
+pub async fn report(context: &SourceContext, trigger_id: &str, status: Status) {
+    let state = match status {
+        Status::Running { lag } => json!({"status": "running", "lag": lag}),
+        Status::Error(reason) => json!({"status": "error", "reason": reason}),
+    };
+    let Value::Object(mut state) = state else {
+        unreachable!("a JSON object")
+    };
+    state.insert("updated_at_ms".into(), json!(gust_core::now_ms()));
+    let state: Map<String, Value> = state.into_iter().filter(|(_, v)| !v.is_null()).collect();
+    if let Err(e) = context.store.set_trigger_state(trigger_id, state).await {
+        tracing::warn!(trigger = %trigger_id, "cannot record a trigger's state: {e}");
+    }
+}
