@@ -175,6 +175,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let sources = SourceContext {
         store: store.clone(),
         queue: queue.clone(),
+        metrics: metrics.clone(),
     };
     let webhooks = Arc::new(WebhookSource::default());
     let triggers = Triggers::start(

@@ -3,6 +3,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use gust_core::Error;
 use gust_dispatch::AsyncQueue;
+use gust_meter::Metrics;
 use gust_store::Store;
 use serde_json::{Map, Value};
 
@@ -38,4 +39,6 @@ pub struct Checked {
 pub struct SourceContext {
     pub store: Arc<dyn Store>,
     pub queue: Arc<AsyncQueue>,
+    /// The node's metrics, when metering is on (stream triggers' events and lag).
+    pub metrics: Option<Arc<Metrics>>,
 }

@@ -28,6 +28,8 @@ pub struct Metrics {
     queue_age: prometheus::Gauge,
     log_lines_dropped: IntCounter,
     bucket_loops_stopped: IntCounter,
+    trigger_events: IntCounterVec,
+    trigger_lag: IntGaugeVec,
 }
 
 impl Default for Metrics {
@@ -114,9 +116,28 @@ impl Default for Metrics {
                  trigger them passed 16 hops",
             )
             .expect("valid metric"),
+            trigger_events: IntCounterVec::new(
+                Opts::new(
+                    "gust_trigger_events_total",
+                    "Events a stream trigger delivered (succeeded or dead-lettered) and \
+                     acknowledged to its broker",
+                ),
+                &["trigger", "kind"],
+            )
+            .expect("valid metric"),
+            trigger_lag: IntGaugeVec::new(
+                Opts::new(
+                    "gust_trigger_lag",
+                    "Events waiting in a stream trigger's broker, as the broker last said",
+                ),
+                &["trigger", "kind"],
+            )
+            .expect("valid metric"),
             registry: Registry::new(),
         };
-        let collectors: [Box<dyn prometheus::core::Collector>; 12] = [
+        let collectors: [Box<dyn prometheus::core::Collector>; 14] = [
+            Box::new(metrics.trigger_events.clone()),
+            Box::new(metrics.trigger_lag.clone()),
             Box::new(metrics.log_lines_dropped.clone()),
             Box::new(metrics.bucket_loops_stopped.clone()),
             Box::new(metrics.throttled.clone()),
@@ -182,6 +203,20 @@ impl Metrics {
     /// A bucket event was stopped by the hop limit.
     pub fn bucket_loop_stopped(&self) {
         self.bucket_loops_stopped.inc();
+    }
+
+    /// A stream trigger delivered an event and acknowledged it.
+    pub fn trigger_event(&self, trigger: &str, kind: &str) {
+        self.trigger_events
+            .with_label_values(&[trigger, kind])
+            .inc();
+    }
+
+    /// What a stream trigger's broker says is waiting.
+    pub fn set_trigger_lag(&self, trigger: &str, kind: &str, lag: u64) {
+        self.trigger_lag
+            .with_label_values(&[trigger, kind])
+            .set(lag as i64);
     }
 
     /// The Prometheus text format, with the process's memory read now.

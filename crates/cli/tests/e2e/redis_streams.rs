@@ -151,6 +151,15 @@ fn entries_run_in_order_and_failures_are_retried_then_dead_lettered() {
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0]["trigger"], "redis");
     assert_eq!(dead[0]["attempts"], 2);
+    let metrics = server.get("/metrics").send().unwrap().text().unwrap();
+    let delivered = metrics
+        .lines()
+        .find(|l| l.starts_with("gust_trigger_events_total{kind=\"redis\""))
+        .unwrap_or_default();
+    assert!(
+        delivered.ends_with(" 20"),
+        "20 delivered and acknowledged: {delivered}"
+    );
     let listed = stdout(&server.cli(&["trigger", "ls", "log"]));
     assert!(
         listed.contains("redis") && listed.contains("status=running"),

@@ -16,7 +16,7 @@ use redis::streams::{StreamAutoClaimOptions, StreamId, StreamReadOptions, Stream
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::stream::{Consumers, Status, keep_consuming, report};
+use crate::stream::{Consumers, Status, count_event, keep_consuming, report};
 use crate::{Checked, Source, SourceContext};
 
 /// Entries read at once.
@@ -69,15 +69,17 @@ async fn consume(context: SourceContext, trigger: Trigger) {
         Err(e) => {
             report(
                 &context,
-                &trigger.id,
+                &trigger,
                 Status::Error(format!("unreadable settings: {e}")),
             )
             .await;
             return;
         }
     };
-    let id = trigger.id.clone();
-    keep_consuming(context.clone(), id, || session(&context, &trigger, &config)).await;
+    keep_consuming(context.clone(), &trigger, || {
+        session(&context, &trigger, &config)
+    })
+    .await;
 }
 
 /// Consumes until the connection fails.
@@ -88,7 +90,7 @@ async fn session(
 ) -> Result<(), String> {
     let mut connection = connect(&config.url).await?;
     create_group(&mut connection, config).await?;
-    report(context, &trigger.id, Status::Running { lag: None }).await;
+    report(context, trigger, Status::Running { lag: None }).await;
     // This consumer's own unacknowledged entries first: those of a run that stopped.
     let mut from = "0";
     let mut last_claim = tokio::time::Instant::now() - CLAIM_EVERY;
@@ -99,7 +101,7 @@ async fn session(
                 deliver(context, trigger, config, &mut connection, entry).await?;
             }
             let lag = lag(&mut connection, config).await?;
-            report(context, &trigger.id, Status::Running { lag }).await;
+            report(context, trigger, Status::Running { lag }).await;
         }
         let mut options = StreamReadOptions::default()
             .group(&config.group, &config.consumer)
@@ -145,6 +147,7 @@ async fn deliver(
         .xack(&config.stream, &config.group, &[&id])
         .await
         .map_err(|e| format!("acknowledging {id}: {e}"))?;
+    count_event(context, trigger);
     Ok(())
 }
 

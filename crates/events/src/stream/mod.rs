@@ -60,7 +60,7 @@ impl Consumers {
 
 /// Runs `session` again and again: each ends only with its broker's failure, which goes in the
 /// trigger's state before the next try, after a backoff that grows while the failures last.
-pub async fn keep_consuming<S, Fut>(context: SourceContext, trigger_id: String, session: S)
+pub async fn keep_consuming<S, Fut>(context: SourceContext, trigger: &Trigger, session: S)
 where
     S: Fn() -> Fut,
     Fut: Future<Output = Result<(), String>>,
@@ -72,13 +72,20 @@ where
             Ok(()) => return,
             Err(failure) => failure,
         };
-        tracing::warn!(trigger = %trigger_id, "stream trigger: {failure}; retrying in {backoff:?}");
-        report(&context, &trigger_id, Status::Error(failure)).await;
+        tracing::warn!(trigger = %trigger.id, "stream trigger: {failure}; retrying in {backoff:?}");
+        report(&context, trigger, Status::Error(failure)).await;
         if started.elapsed() > MAX_BACKOFF {
             backoff = FIRST_BACKOFF;
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// An event of `trigger` was delivered and acknowledged.
+pub fn count_event(context: &SourceContext, trigger: &Trigger) {
+    if let Some(metrics) = &context.metrics {
+        metrics.trigger_event(&trigger.id, &trigger.kind);
     }
 }
 
@@ -90,9 +97,15 @@ pub enum Status {
     Error(String),
 }
 
-pub async fn report(context: &SourceContext, trigger_id: &str, status: Status) {
+pub async fn report(context: &SourceContext, trigger: &Trigger, status: Status) {
+    let trigger_id = trigger.id.as_str();
     let state = match status {
-        Status::Running { lag } => json!({"status": "running", "lag": lag}),
+        Status::Running { lag } => {
+            if let (Some(metrics), Some(lag)) = (&context.metrics, lag) {
+                metrics.set_trigger_lag(trigger_id, &trigger.kind, lag);
+            }
+            json!({"status": "running", "lag": lag})
+        }
         Status::Error(reason) => json!({"status": "error", "reason": reason}),
     };
     let Value::Object(mut state) = state else {
