@@ -7,7 +7,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
-use gust_events::{BucketSource, CronSource, RedisSource, SourceContext, Triggers, WebhookSource};
+use gust_events::{
+    BucketSource, CronSource, NatsSource, RedisSource, SourceContext, Triggers, WebhookSource,
+};
 use gust_gateway::{Access, AdminToken, App, AppState, ConnectionLimits};
 use gust_meter::Metrics;
 use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
@@ -185,6 +187,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             bucket_source.clone(),
             webhooks.clone(),
             Arc::new(RedisSource::default()),
+            Arc::new(NatsSource::default()),
         ],
     )
     .await;

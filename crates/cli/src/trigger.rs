@@ -63,12 +63,25 @@ pub struct SourceArgs {
     /// A Redis stream, read by a consumer group: redis://[:PASSWORD@]HOST[:PORT][/DB]
     #[arg(long, group = "source", requires_all = ["stream", "group"])]
     redis: Option<String>,
-    /// The stream to read.
+    /// NATS: nats://HOST[:PORT], with --subject (core NATS, at most once) or --stream and
+    /// --consumer (JetStream, at least once).
+    #[arg(long, group = "source")]
+    nats: Option<String>,
+    /// NATS: the subject to subscribe to.
+    #[arg(long, requires = "nats", conflicts_with = "stream")]
+    subject: Option<String>,
+    /// NATS: the queue group that shares the subject's messages.
+    #[arg(long, requires = "subject")]
+    queue_group: Option<String>,
+    /// The stream to read (Redis, or JetStream).
     #[arg(long)]
     stream: Option<String>,
-    /// The consumer group (made if missing, reading from new entries on).
-    #[arg(long)]
+    /// Redis: the consumer group (made if missing, reading from new entries on).
+    #[arg(long, requires = "redis")]
     group: Option<String>,
+    /// JetStream: the durable pull consumer (made if missing).
+    #[arg(long, requires = "nats")]
+    consumer: Option<String>,
 }
 
 impl SourceArgs {
@@ -81,6 +94,13 @@ impl SourceArgs {
             return Ok(
                 json!({"kind": "redis", "url": url, "stream": self.stream, "group": self.group}),
             );
+        }
+        if let Some(url) = &self.nats {
+            let body = json!({
+                "kind": "nats", "url": url, "subject": self.subject,
+                "queue_group": self.queue_group, "stream": self.stream, "consumer": self.consumer,
+            });
+            return Ok(without_nulls(body));
         }
         if self.webhook {
             let mut body = json!({"kind": "webhook"});
@@ -162,6 +182,15 @@ pub async fn run(client: &Client, command: TriggerCommand) -> anyhow::Result<()>
             println!("removed trigger {id}");
             Ok(())
         }
+    }
+}
+
+fn without_nulls(body: Value) -> Value {
+    match body {
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).collect())
+        }
+        other => other,
     }
 }
 

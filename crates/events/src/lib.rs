@@ -5,6 +5,7 @@
 mod bucket;
 mod cloud_event;
 mod cron;
+mod nats;
 mod redis_streams;
 mod source;
 mod stream;
@@ -14,6 +15,7 @@ mod webhook;
 pub use bucket::BucketSource;
 pub use cloud_event::CloudEvent;
 pub use cron::{CronSchedule, CronSource};
+pub use nats::NatsSource;
 pub use redis_streams::RedisSource;
 pub use source::{Checked, Source, SourceContext};
 pub use triggers::Triggers;

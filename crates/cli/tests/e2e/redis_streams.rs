@@ -2,13 +2,13 @@
 //! acknowledged after, failures are retried then dead-lettered, a kill -9 loses nothing, and a
 //! broker that cannot be reached is refused at `trigger add`.
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::harness::{Server, fixture_dir, running_as_root, stderr, stdout};
+use crate::harness::{Server, running_as_root, stderr, stdout};
+use crate::subject_log::{consume, events_delivered, free_port, one_dead_letter, subjects};
 
 /// A redis-server of the test's own, on a free port, without persistence; stopped on drop.
 struct Redis {
@@ -20,11 +20,7 @@ struct Redis {
 impl Redis {
     fn start() -> Redis {
         let dir = TempDir::new().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -83,40 +79,6 @@ impl Drop for Redis {
     }
 }
 
-fn subject_log() -> PathBuf {
-    fixture_dir("subject-log")
-}
-
-/// Deploys the fixture that logs each event's subject, and a trigger on `stream`.
-fn consume(server: &Server, redis: &Redis, stream: &str, flags: &[&str]) {
-    let mut deploy_flags = vec!["--mode", "stdio"];
-    deploy_flags.extend_from_slice(flags);
-    server.deploy_process("log", &subject_log(), "./handler.sh", &deploy_flags);
-    let url = redis.url();
-    let args = [
-        "trigger", "add", "log", "--redis", &url, "--stream", stream, "--group", "g",
-    ];
-    let added = server.cli(&args);
-    assert!(added.status.success(), "{}", stderr(&added));
-}
-
-/// The subjects the function logged, in order, once there are at least `count`.
-fn subjects(server: &Server, count: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let logs = stdout(&server.cli(&["logs", "log", "--limit", "10000"]));
-        let found: Vec<String> = logs
-            .lines()
-            .filter_map(|line| line.split("subject=").nth(1))
-            .map(|subject| subject.trim().to_string())
-            .collect();
-        if found.len() >= count || Instant::now() > deadline {
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn pending(redis: &Redis, stream: &str) -> String {
     let summary = redis.cli(&["xpending", stream, "g"]);
     summary
@@ -135,7 +97,9 @@ fn entries_run_in_order_and_failures_are_retried_then_dead_lettered() {
     }
     let redis = Redis::start();
     let server = Server::start();
-    consume(&server, &redis, "readings", &["--max-retries", "1"]);
+    let url = redis.url();
+    let source = ["--redis", &url, "--stream", "readings", "--group", "g"];
+    consume(&server, &["--max-retries", "1"], &source);
     let ids = redis.add("readings", 20, Some(7));
     // The failing entry is tried twice (one retry) in place before the next one starts.
     let mut expected = ids.clone();
@@ -146,19 +110,11 @@ fn entries_run_in_order_and_failures_are_retried_then_dead_lettered() {
         assert!(Instant::now() < deadline, "entries left unacknowledged");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let dead = server.admin_json("/v1/functions/log/async?state=dead");
-    let dead = dead.as_array().unwrap();
-    assert_eq!(dead.len(), 1, "{dead:?}");
-    assert_eq!(dead[0]["trigger"], "redis");
-    assert_eq!(dead[0]["attempts"], 2);
-    let metrics = server.get("/metrics").send().unwrap().text().unwrap();
-    let delivered = metrics
-        .lines()
-        .find(|l| l.starts_with("gust_trigger_events_total{kind=\"redis\""))
-        .unwrap_or_default();
-    assert!(
-        delivered.ends_with(" 20"),
-        "20 delivered and acknowledged: {delivered}"
+    assert_eq!(one_dead_letter(&server, "redis")["attempts"], 2);
+    assert_eq!(
+        events_delivered(&server, "redis"),
+        20,
+        "delivered and acknowledged"
     );
     let listed = stdout(&server.cli(&["trigger", "ls", "log"]));
     assert!(
@@ -176,7 +132,9 @@ fn entries_in_flight_at_kill_9_are_delivered_after_restart() {
     let redis = Redis::start();
     let data = TempDir::new().unwrap();
     let mut server = Server::start_in(data.path(), &[]);
-    consume(&server, &redis, "slow", &["--env", "SLEEP_S=0.05"]);
+    let url = redis.url();
+    let source = ["--redis", &url, "--stream", "slow", "--group", "g"];
+    consume(&server, &["--env", "SLEEP_S=0.05"], &source);
     redis.add("slow", 60, None);
     subjects(&server, 10);
     server.signal_and_wait("KILL");
@@ -212,9 +170,7 @@ fn entries_in_flight_at_kill_9_are_delivered_after_restart() {
 fn an_unreachable_broker_is_refused_at_trigger_add() {
     let server = Server::start();
     server.deploy("hello", "hello", crate::harness::public());
-    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("redis://{}", free.local_addr().unwrap());
-    drop(free);
+    let url = format!("redis://127.0.0.1:{}", free_port());
     let args = [
         "trigger", "add", "hello", "--redis", &url, "--stream", "s", "--group", "g",
     ];

@@ -1,0 +1,181 @@
+//! The source of kind `nats`: core NATS subjects (at most once: a message that arrives while
+//! Gust is down, or that it holds when it dies, is gone) and JetStream durable pull consumers
+//! (at least once: acknowledged after delivery in place, kept alive with progress acks while
+//! the function runs, delivered again after a crash).
+
+mod core_nats;
+mod jetstream;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gust_core::{Error, Trigger};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::stream::{Consumers, Status, keep_consuming, report};
+use crate::{Checked, CloudEvent, Source, SourceContext};
+
+const CONNECT_LIMIT: Duration = Duration::from_secs(3);
+
+/// Either `subject` (core NATS, with an optional queue group) or `stream` and `consumer`
+/// (JetStream).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NatsConfig {
+    /// `nats://HOST[:PORT]`
+    url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    queue_group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stream: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    consumer: Option<String>,
+}
+
+/// What a trigger reads, once its settings are checked.
+enum Feed<'a> {
+    Subject {
+        subject: &'a str,
+        queue_group: Option<&'a str>,
+    },
+    JetStream {
+        stream: &'a str,
+        consumer: &'a str,
+    },
+}
+
+impl NatsConfig {
+    fn checked(self) -> Result<NatsConfig, String> {
+        self.feed()?;
+        Ok(self)
+    }
+
+    fn feed(&self) -> Result<Feed<'_>, String> {
+        match (&self.subject, &self.stream, &self.consumer) {
+            (Some(subject), None, None) => Ok(Feed::Subject {
+                subject,
+                queue_group: self.queue_group.as_deref(),
+            }),
+            (None, Some(stream), Some(consumer)) if self.queue_group.is_none() => {
+                Ok(Feed::JetStream { stream, consumer })
+            }
+            _ => Err(
+                "a nats trigger reads either a `subject` (core NATS, with an optional \
+                      `queue_group`) or a JetStream `stream` with a durable `consumer`"
+                    .into(),
+            ),
+        }
+    }
+}
+
+async fn connect(url: &str) -> Result<async_nats::Client, String> {
+    let options = async_nats::ConnectOptions::new().connection_timeout(CONNECT_LIMIT);
+    tokio::time::timeout(CONNECT_LIMIT, options.connect(url))
+        .await
+        .map_err(|_| format!("cannot reach NATS at {url}: no answer in {CONNECT_LIMIT:?}"))?
+        .map_err(|e| format!("cannot reach NATS at {url}: {e}"))
+}
+
+/// A message as the function gets it: a CloudEvent whose body is the message's payload.
+fn event(message: &async_nats::Message, sequence: Option<u64>) -> CloudEvent {
+    let content_type = message
+        .headers
+        .as_ref()
+        .and_then(|headers| headers.get("Content-Type"))
+        .map_or("application/octet-stream", |value| value.as_str());
+    CloudEvent {
+        event_type: "dev.gust.nats.message".into(),
+        source: format!("/nats/{}", message.subject),
+        subject: sequence.map(|s| s.to_string()),
+        time_ms: gust_core::now_ms(),
+        content_type: content_type.to_string(),
+        data: message.payload.to_vec(),
+    }
+}
+
+#[derive(Default)]
+pub struct NatsSource {
+    context: OnceLock<SourceContext>,
+    consumers: Consumers,
+}
+
+impl NatsSource {
+    async fn sync(&self) {
+        let Some(context) = self.context.get() else {
+            return;
+        };
+        let consume = |trigger: Trigger| consume(context.clone(), trigger);
+        if let Err(e) = self.consumers.sync(context, "nats", consume).await {
+            tracing::error!("nats triggers: {e}");
+        }
+    }
+}
+
+async fn consume(context: SourceContext, trigger: Trigger) {
+    let config = serde_json::from_value::<NatsConfig>(Value::Object(trigger.config.clone()))
+        .map_err(|e| e.to_string());
+    let config = match config.and_then(NatsConfig::checked) {
+        Ok(config) => config,
+        Err(e) => {
+            report(
+                &context,
+                &trigger,
+                Status::Error(format!("unreadable settings: {e}")),
+            )
+            .await;
+            return;
+        }
+    };
+    keep_consuming(context.clone(), &trigger, || async {
+        let client = connect(&config.url).await?;
+        match config.feed()? {
+            Feed::Subject {
+                subject,
+                queue_group,
+            } => core_nats::session(&context, &trigger, client, subject, queue_group).await,
+            Feed::JetStream { stream, consumer } => {
+                jetstream::session(&context, &trigger, client, stream, consumer).await
+            }
+        }
+    })
+    .await;
+}
+
+#[async_trait]
+impl Source for NatsSource {
+    fn kind(&self) -> &'static str {
+        "nats"
+    }
+
+    async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
+        let config: NatsConfig = serde_json::from_value(Value::Object(config))
+            .map_err(|e| Error::invalid(format!("a nats trigger's settings: {e}")))?;
+        let feed = config.feed().map_err(Error::invalid)?;
+        let client = connect(&config.url).await.map_err(Error::invalid)?;
+        if let Feed::JetStream { stream, consumer } = feed {
+            jetstream::consumer(&client, stream, consumer)
+                .await
+                .map_err(Error::invalid)?;
+        }
+        let Ok(Value::Object(config)) = serde_json::to_value(&config) else {
+            unreachable!("the settings are a struct")
+        };
+        Ok(Checked {
+            config,
+            state: Map::new(),
+        })
+    }
+
+    async fn start(self: Arc<Self>, context: SourceContext) {
+        let _ = self.context.set(context);
+        self.sync().await;
+    }
+
+    async fn changed(&self) {
+        self.sync().await;
+    }
+}
