@@ -63,7 +63,10 @@ fn a_process_function_reaches_only_what_it_is_allowed() {
         "only its own, its proxy and the relay of the loopback port it is allowed"
     );
     assert_eq!(net["gust_direct"], false, "Gust is out of reach");
-    assert_eq!(net["allowed_direct"], true, "the allowed loopback port is relayed");
+    assert_eq!(
+        net["allowed_direct"], true,
+        "the allowed loopback port is relayed"
+    );
     assert_eq!(net["allowed_proxied"], json!([200, "egress-ok"]));
     assert_eq!(net["allowed_tunnel"], json!([200, "egress-ok"]));
     assert_eq!(net["gust_proxied"][0], 403, "not allowed: {net}");
