@@ -7,6 +7,7 @@ mod cloud_event;
 mod cron;
 mod nats;
 mod redis_streams;
+mod settings;
 mod source;
 mod stream;
 mod triggers;

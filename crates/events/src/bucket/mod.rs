@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use self::chain::{Chains, MAX_HOPS};
-use crate::{Checked, CloudEvent, Source, SourceContext};
+use crate::{Checked, CloudEvent, Source, SourceContext, settings};
 
 /// Which changes a trigger wants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,8 +150,7 @@ impl Source for BucketSource {
     }
 
     async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
-        let config: BucketConfig = serde_json::from_value(Value::Object(config))
-            .map_err(|e| Error::invalid(format!("a bucket trigger's settings: {e}")))?;
+        let config: BucketConfig = settings::read("bucket", config)?;
         validate_bucket_name(&config.bucket)?;
         if self.buckets.bucket(&config.bucket).await?.is_none() {
             return Err(Error::invalid(format!(
@@ -164,13 +163,7 @@ impl Source for BucketSource {
                 "a bucket trigger needs at least one of the events created, removed",
             ));
         }
-        let Ok(Value::Object(config)) = serde_json::to_value(&config) else {
-            unreachable!("the settings are a struct")
-        };
-        Ok(Checked {
-            config,
-            state: Map::new(),
-        })
+        Ok(Checked::settings(&config))
     }
 
     async fn start(self: Arc<Self>, context: SourceContext) {

@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 pub use schedule::CronSchedule;
 
+use crate::settings::{self, to_map};
 use crate::{Checked, Source, SourceContext};
 
 /// A cron trigger's settings.
@@ -79,13 +80,5 @@ impl Source for CronSource {
 }
 
 fn from_map<T: DeserializeOwned>(map: Map<String, Value>) -> Result<T, Error> {
-    serde_json::from_value(Value::Object(map))
-        .map_err(|e| Error::invalid(format!("a cron trigger's settings: {e}")))
-}
-
-fn to_map<T: Serialize>(value: &T) -> Map<String, Value> {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(map)) => map,
-        _ => unreachable!("settings and states are structs"),
-    }
+    settings::read("cron", map)
 }

@@ -6,7 +6,7 @@
 mod core_nats;
 mod jetstream;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::stream::{Consumers, Status, keep_consuming, report};
-use crate::{Checked, CloudEvent, Source, SourceContext};
+use crate::{Checked, CloudEvent, Source, SourceContext, settings};
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(3);
 
@@ -97,20 +97,16 @@ fn event(message: &async_nats::Message, sequence: Option<u64>) -> CloudEvent {
     }
 }
 
-#[derive(Default)]
 pub struct NatsSource {
-    context: OnceLock<SourceContext>,
     consumers: Consumers,
 }
 
-impl NatsSource {
-    async fn sync(&self) {
-        let Some(context) = self.context.get() else {
-            return;
-        };
-        let consume = |trigger: Trigger| consume(context.clone(), trigger);
-        if let Err(e) = self.consumers.sync(context, "nats", consume).await {
-            tracing::error!("nats triggers: {e}");
+impl Default for NatsSource {
+    fn default() -> Self {
+        NatsSource {
+            consumers: Consumers::new("nats", |context, trigger| {
+                Box::pin(consume(context, trigger))
+            }),
         }
     }
 }
@@ -152,8 +148,7 @@ impl Source for NatsSource {
     }
 
     async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
-        let config: NatsConfig = serde_json::from_value(Value::Object(config))
-            .map_err(|e| Error::invalid(format!("a nats trigger's settings: {e}")))?;
+        let config: NatsConfig = settings::read("nats", config)?;
         let feed = config.feed().map_err(Error::invalid)?;
         let client = connect(&config.url).await.map_err(Error::invalid)?;
         if let Feed::JetStream { stream, consumer } = feed {
@@ -161,21 +156,14 @@ impl Source for NatsSource {
                 .await
                 .map_err(Error::invalid)?;
         }
-        let Ok(Value::Object(config)) = serde_json::to_value(&config) else {
-            unreachable!("the settings are a struct")
-        };
-        Ok(Checked {
-            config,
-            state: Map::new(),
-        })
+        Ok(Checked::settings(&config))
     }
 
     async fn start(self: Arc<Self>, context: SourceContext) {
-        let _ = self.context.set(context);
-        self.sync().await;
+        self.consumers.start(context).await;
     }
 
     async fn changed(&self) {
-        self.sync().await;
+        self.consumers.sync().await;
     }
 }

@@ -5,7 +5,7 @@
 
 mod entry;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::stream::{Consumers, Status, count_event, keep_consuming, report};
-use crate::{Checked, Source, SourceContext};
+use crate::{Checked, Source, SourceContext, settings};
 
 /// Entries read at once.
 const BATCH: usize = 16;
@@ -44,20 +44,16 @@ fn default_consumer() -> String {
     "gust".into()
 }
 
-#[derive(Default)]
 pub struct RedisSource {
-    context: OnceLock<SourceContext>,
     consumers: Consumers,
 }
 
-impl RedisSource {
-    async fn sync(&self) {
-        let Some(context) = self.context.get() else {
-            return;
-        };
-        let consume = |trigger: Trigger| consume(context.clone(), trigger);
-        if let Err(e) = self.consumers.sync(context, "redis", consume).await {
-            tracing::error!("redis triggers: {e}");
+impl Default for RedisSource {
+    fn default() -> Self {
+        RedisSource {
+            consumers: Consumers::new("redis", |context, trigger| {
+                Box::pin(consume(context, trigger))
+            }),
         }
     }
 }
@@ -223,8 +219,7 @@ impl Source for RedisSource {
     }
 
     async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
-        let config: RedisConfig = serde_json::from_value(Value::Object(config))
-            .map_err(|e| Error::invalid(format!("a redis trigger's settings: {e}")))?;
+        let config: RedisConfig = settings::read("redis", config)?;
         for (name, value) in [("stream", &config.stream), ("group", &config.group)] {
             if value.is_empty() {
                 return Err(Error::invalid(format!("a redis trigger needs a {name}")));
@@ -234,21 +229,14 @@ impl Source for RedisSource {
         create_group(&mut connection, &config)
             .await
             .map_err(Error::invalid)?;
-        let Ok(Value::Object(config)) = serde_json::to_value(&config) else {
-            unreachable!("the settings are a struct")
-        };
-        Ok(Checked {
-            config,
-            state: Map::new(),
-        })
+        Ok(Checked::settings(&config))
     }
 
     async fn start(self: Arc<Self>, context: SourceContext) {
-        let _ = self.context.set(context);
-        self.sync().await;
+        self.consumers.start(context).await;
     }
 
     async fn changed(&self) {
-        self.sync().await;
+        self.consumers.sync().await;
     }
 }

@@ -6,8 +6,10 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 use gust_core::{Error, Trigger};
 use serde_json::{Map, Value, json};
@@ -19,27 +21,46 @@ use crate::SourceContext;
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// Consumes a trigger's stream until the task is stopped.
+pub type Consume = fn(SourceContext, Trigger) -> BoxFuture<'static, ()>;
+
 /// The running consumers of one kind of source, by trigger id.
-#[derive(Default)]
 pub struct Consumers {
+    kind: &'static str,
+    consume: Consume,
+    context: OnceLock<SourceContext>,
     running: Mutex<HashMap<String, JoinHandle<()>>>,
 }
 
 impl Consumers {
-    /// Starts `consume` for each stored trigger of `kind` that has no consumer, and stops
-    /// those whose trigger is gone (an event being delivered then is not acknowledged, so the
-    /// broker delivers it again to whoever consumes next).
-    pub async fn sync<F, Fut>(
-        &self,
-        context: &SourceContext,
-        kind: &str,
-        consume: F,
-    ) -> Result<(), Error>
-    where
-        F: Fn(Trigger) -> Fut,
-        Fut: Future<Output = ()> + Send + 'static,
-    {
-        let triggers = context.store.triggers(None, Some(kind)).await?;
+    pub fn new(kind: &'static str, consume: Consume) -> Consumers {
+        Consumers {
+            kind,
+            consume,
+            context: OnceLock::new(),
+            running: Mutex::default(),
+        }
+    }
+
+    pub async fn start(&self, context: SourceContext) {
+        let _ = self.context.set(context);
+        self.sync().await;
+    }
+
+    /// Starts a consumer for each stored trigger of the kind that has none, and stops those
+    /// whose trigger is gone (an event being delivered then is not acknowledged, so the broker
+    /// delivers it again to whoever consumes next).
+    pub async fn sync(&self) {
+        if let Err(e) = self.try_sync().await {
+            tracing::error!("{} triggers: {e}", self.kind);
+        }
+    }
+
+    async fn try_sync(&self) -> Result<(), Error> {
+        let Some(context) = self.context.get() else {
+            return Ok(());
+        };
+        let triggers = context.store.triggers(None, Some(self.kind)).await?;
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         running.retain(|id, task| {
             let kept = triggers.iter().any(|t| &t.id == id);
@@ -51,7 +72,7 @@ impl Consumers {
         for trigger in triggers {
             if !running.contains_key(&trigger.id) {
                 let id = trigger.id.clone();
-                running.insert(id, tokio::spawn(consume(trigger)));
+                running.insert(id, tokio::spawn((self.consume)(context.clone(), trigger)));
             }
         }
         Ok(())

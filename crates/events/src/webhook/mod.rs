@@ -16,7 +16,7 @@ use serde_json::{Map, Value};
 
 pub use self::signature::Scheme;
 use self::signature::{DEFAULT_HMAC_HEADER, STRIPE_TOLERANCE_S, Verifier};
-use crate::{Checked, CloudEvent, Source, SourceContext};
+use crate::{Checked, CloudEvent, Source, SourceContext, settings};
 
 /// A webhook trigger's settings.
 #[derive(Debug, Serialize, Deserialize)]
@@ -171,8 +171,7 @@ impl Source for WebhookSource {
     }
 
     async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
-        let config: WebhookConfig = serde_json::from_value(Value::Object(config))
-            .map_err(|e| Error::invalid(format!("a webhook's settings: {e}")))?;
+        let config: WebhookConfig = settings::read("webhook", config)?;
         let has_secret = config.secret.as_ref().is_some_and(|s| !s.is_empty());
         if config.verify != Scheme::None && !has_secret {
             return Err(Error::invalid(
@@ -194,13 +193,7 @@ impl Source for WebhookSource {
                 "`header` ({header}) names the header of an hmac-sha256 webhook's signature"
             )));
         }
-        let Ok(Value::Object(config)) = serde_json::to_value(&config) else {
-            unreachable!("the settings are a struct")
-        };
-        Ok(Checked {
-            config,
-            state: Map::new(),
-        })
+        Ok(Checked::settings(&config))
     }
 
     async fn start(self: Arc<Self>, context: SourceContext) {
