@@ -8,7 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
 use gust_events::{
-    BucketSource, CronSource, NatsSource, RedisSource, SourceContext, Triggers, WebhookSource,
+    BucketSource, CronSource, MqttSource, NatsSource, RedisSource, SourceContext, Triggers,
+    WebhookSource,
 };
 use gust_gateway::{Access, AdminToken, App, AppState, ConnectionLimits};
 use gust_meter::Metrics;
@@ -188,6 +189,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             webhooks.clone(),
             Arc::new(RedisSource::default()),
             Arc::new(NatsSource::default()),
+            Arc::new(MqttSource::default()),
         ],
     )
     .await;

@@ -82,6 +82,15 @@ pub struct SourceArgs {
     /// JetStream: the durable pull consumer (made if missing).
     #[arg(long, requires = "nats")]
     consumer: Option<String>,
+    /// MQTT: mqtt://HOST[:PORT], read in a persistent session, with --topic.
+    #[arg(long, group = "source", requires = "topic")]
+    mqtt: Option<String>,
+    /// MQTT: the topic filter (`+` and `#` allowed).
+    #[arg(long, requires = "mqtt")]
+    topic: Option<String>,
+    /// MQTT: 1 (at least once) or 0 (at most once) [default: 1]
+    #[arg(long, requires = "mqtt")]
+    qos: Option<u8>,
 }
 
 impl SourceArgs {
@@ -100,6 +109,10 @@ impl SourceArgs {
                 "kind": "nats", "url": url, "subject": self.subject,
                 "queue_group": self.queue_group, "stream": self.stream, "consumer": self.consumer,
             });
+            return Ok(without_nulls(body));
+        }
+        if let Some(url) = &self.mqtt {
+            let body = json!({"kind": "mqtt", "url": url, "topic": self.topic, "qos": self.qos});
             return Ok(without_nulls(body));
         }
         if self.webhook {

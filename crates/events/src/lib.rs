@@ -5,6 +5,7 @@
 mod bucket;
 mod cloud_event;
 mod cron;
+mod mqtt;
 mod nats;
 mod redis_streams;
 mod settings;
@@ -16,6 +17,7 @@ mod webhook;
 pub use bucket::BucketSource;
 pub use cloud_event::CloudEvent;
 pub use cron::{CronSchedule, CronSource};
+pub use mqtt::MqttSource;
 pub use nats::NatsSource;
 pub use redis_streams::RedisSource;
 pub use source::{Checked, Source, SourceContext};

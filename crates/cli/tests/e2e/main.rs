@@ -16,6 +16,7 @@ mod limits;
 mod logs;
 mod management;
 mod metering;
+mod mqtt_triggers;
 mod nats_triggers;
 mod process;
 mod redis_streams;

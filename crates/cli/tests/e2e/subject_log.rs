@@ -23,21 +23,38 @@ pub fn consume(server: &Server, deploy_flags: &[&str], source: &[&str]) {
     assert!(added.status.success(), "{}", stderr(&added));
 }
 
-/// The subjects the function logged, in order, once there are at least `count`.
-pub fn subjects(server: &Server, count: usize) -> Vec<String> {
+/// The (subject, body) of each event the function logged, in order, once there are at least
+/// `count`.
+fn logged(server: &Server, count: usize) -> Vec<(String, String)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let logs = stdout(&server.cli(&["logs", "log", "--limit", "10000"]));
-        let found: Vec<String> = logs
+        let found: Vec<(String, String)> = logs
             .lines()
-            .filter_map(|line| line.split("subject=").nth(1))
-            .map(|subject| subject.trim().to_string())
+            .filter_map(|line| line.split("subject=").nth(1)?.split_once(" body="))
+            .map(|(subject, body)| (subject.trim().to_string(), body.trim().to_string()))
             .collect();
         if found.len() >= count || Instant::now() > deadline {
             return found;
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// The subjects of the events the function logged, in order, once there are at least `count`.
+pub fn subjects(server: &Server, count: usize) -> Vec<String> {
+    logged(server, count)
+        .into_iter()
+        .map(|(subject, _)| subject)
+        .collect()
+}
+
+/// The bodies of the events the function logged, in order, once there are at least `count`.
+pub fn bodies(server: &Server, count: usize) -> Vec<String> {
+    logged(server, count)
+        .into_iter()
+        .map(|(_, body)| body)
+        .collect()
 }
 
 /// The function's one dead letter, once the trigger of `kind` made it.

@@ -1,0 +1,230 @@
+//! The source of kind `mqtt`: a topic filter read in a persistent session (a fixed client id,
+//! clean session off), so that QoS 1 messages published while Gust is down wait in the broker.
+//! Each message is delivered in place, in order, and acknowledged (PUBACK) only after: one in
+//! flight when Gust dies is sent again by the broker when the session resumes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use gust_core::{Error, Origin, Trigger};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use tokio::sync::mpsc;
+
+use crate::stream::{Consumers, Status, count_event, keep_consuming, report};
+use crate::{Checked, CloudEvent, Source, SourceContext, settings};
+
+const CONNECT_LIMIT: Duration = Duration::from_secs(3);
+const KEEP_ALIVE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MqttConfig {
+    /// `mqtt://HOST[:PORT]`
+    url: String,
+    /// A topic filter (`+` and `#` allowed).
+    topic: String,
+    /// 1 (at least once, the default) or 0 (at most once).
+    #[serde(default = "at_least_once")]
+    qos: u8,
+}
+
+fn at_least_once() -> u8 {
+    1
+}
+
+impl MqttConfig {
+    fn qos(&self) -> Result<QoS, String> {
+        match self.qos {
+            0 => Ok(QoS::AtMostOnce),
+            1 => Ok(QoS::AtLeastOnce),
+            other => Err(format!("qos {other} is not supported: use 0 or 1")),
+        }
+    }
+
+    /// The broker's address, from `mqtt://HOST[:PORT]`.
+    fn address(&self) -> Result<(String, u16), String> {
+        let rest = self
+            .url
+            .strip_prefix("mqtt://")
+            .ok_or_else(|| format!("`{}` is not an mqtt://HOST[:PORT] URL", self.url))?;
+        let rest = rest.trim_end_matches('/');
+        match rest.rsplit_once(':') {
+            Some((host, port)) => port
+                .parse()
+                .map(|port| (host.to_string(), port))
+                .map_err(|_| format!("bad port in `{}`", self.url)),
+            None => Ok((rest.to_string(), 1883)),
+        }
+    }
+
+    /// The session's options: one client id per trigger, kept across restarts.
+    fn options(&self, client_id: &str) -> Result<MqttOptions, String> {
+        let (host, port) = self.address()?;
+        let mut options = MqttOptions::new(client_id, host, port);
+        options
+            .set_clean_session(false)
+            .set_manual_acks(true)
+            .set_keep_alive(KEEP_ALIVE);
+        Ok(options)
+    }
+}
+
+pub struct MqttSource {
+    consumers: Consumers,
+}
+
+impl Default for MqttSource {
+    fn default() -> Self {
+        MqttSource {
+            consumers: Consumers::new("mqtt", |context, trigger| {
+                Box::pin(consume(context, trigger))
+            }),
+        }
+    }
+}
+
+fn client_id(trigger: &Trigger) -> String {
+    format!("gust-{}", trigger.id)
+}
+
+async fn consume(context: SourceContext, trigger: Trigger) {
+    let config = match settings::read::<MqttConfig>("mqtt", trigger.config.clone()) {
+        Ok(config) => config,
+        Err(e) => {
+            report(&context, &trigger, Status::Error(e.message)).await;
+            return;
+        }
+    };
+    keep_consuming(context.clone(), &trigger, || {
+        session(&context, &trigger, &config)
+    })
+    .await;
+}
+
+/// Polls the connection on a task of its own (the broker wants its keep-alives while a
+/// function runs) and delivers what arrives here, in order.
+async fn session(
+    context: &SourceContext,
+    trigger: &Trigger,
+    config: &MqttConfig,
+) -> Result<(), String> {
+    let qos = config.qos()?;
+    let (client, events) = AsyncClient::new(config.options(&client_id(trigger))?, 64);
+    let (arrived, mut messages) = mpsc::unbounded_channel();
+    let poller = tokio::spawn(poll(events, arrived));
+    client
+        .subscribe(config.topic.clone(), qos)
+        .await
+        .map_err(|e| format!("cannot subscribe to {}: {e}", config.topic))?;
+    report(context, trigger, Status::Running { lag: None }).await;
+    let result = async {
+        while let Some(message) = messages.recv().await {
+            let publish = message?;
+            let request = event(&publish).into_request();
+            let origin = Origin::new("mqtt", &trigger.id);
+            context
+                .queue
+                .deliver_in_place(&trigger.function, origin, request)
+                .await
+                .map_err(|e| {
+                    format!(
+                        "cannot deliver a message of {}: {}",
+                        publish.topic, e.message
+                    )
+                })?;
+            client
+                .ack(&publish)
+                .await
+                .map_err(|e| format!("acknowledging a message: {e}"))?;
+            count_event(context, trigger);
+        }
+        Err("the MQTT connection closed".to_string())
+    }
+    .await;
+    poller.abort();
+    result
+}
+
+/// Hands on every message, then the connection's failure, and stops.
+async fn poll(mut events: EventLoop, arrived: mpsc::UnboundedSender<Result<Publish, String>>) {
+    loop {
+        match events.poll().await {
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
+                if arrived.send(Ok(publish)).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                let _ = arrived.send(Err(format!("MQTT connection: {e}")));
+                return;
+            }
+        }
+    }
+}
+
+/// A message as the function gets it: a CloudEvent whose body is the payload.
+fn event(publish: &Publish) -> CloudEvent {
+    CloudEvent {
+        event_type: "dev.gust.mqtt.message".into(),
+        source: format!("/mqtt/{}", publish.topic),
+        subject: Some(publish.topic.clone()),
+        time_ms: gust_core::now_ms(),
+        content_type: "application/octet-stream".into(),
+        data: publish.payload.to_vec(),
+    }
+}
+
+/// Connects once, to tell a broker that cannot be reached at `trigger add`.
+async fn reachable(config: &MqttConfig) -> Result<(), String> {
+    let mut options = config.options(&format!("gust-check-{}", ulid::Ulid::new()))?;
+    options.set_clean_session(true);
+    let (client, mut events) = AsyncClient::new(options, 4);
+    let connected = tokio::time::timeout(CONNECT_LIMIT, async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => return Ok(()),
+                Ok(_) => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    })
+    .await;
+    let _ = client.disconnect().await;
+    match connected {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(format!("cannot reach MQTT at {}: {e}", config.url)),
+        Err(_) => Err(format!(
+            "cannot reach MQTT at {}: no answer in {CONNECT_LIMIT:?}",
+            config.url
+        )),
+    }
+}
+
+#[async_trait]
+impl Source for MqttSource {
+    fn kind(&self) -> &'static str {
+        "mqtt"
+    }
+
+    async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
+        let config: MqttConfig = settings::read("mqtt", config)?;
+        config.qos().map_err(Error::invalid)?;
+        if config.topic.is_empty() {
+            return Err(Error::invalid("an mqtt trigger needs a topic"));
+        }
+        reachable(&config).await.map_err(Error::invalid)?;
+        Ok(Checked::settings(&config))
+    }
+
+    async fn start(self: Arc<Self>, context: SourceContext) {
+        self.consumers.start(context).await;
+    }
+
+    async fn changed(&self) {
+        self.consumers.sync().await;
+    }
+}
