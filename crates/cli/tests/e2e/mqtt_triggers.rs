@@ -101,11 +101,10 @@ fn messages_run_in_order_and_those_sent_while_down_arrive_after_restart() {
     server.signal_and_wait("KILL");
     broker.publish("sensors/b", 10..15);
     let server = Server::start_in(data.path(), &[]);
-    assert_eq!(
-        bodies(&server, 15),
-        expected(0..15),
-        "kept by the broker for the session"
-    );
+    // At least once: one in flight at the kill may come twice; each comes, in order.
+    let mut seen = bodies(&server, 15);
+    seen.dedup();
+    assert_eq!(seen, expected(0..15), "kept by the broker for the session");
 }
 
 #[test]
