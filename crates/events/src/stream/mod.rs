@@ -1,4 +1,4 @@
-//! What stream sources share (Redis streams now; JetStream, MQTT and Kafka are to come): a task
+//! What stream sources share (Redis streams, NATS and MQTT; Kafka is to come): a task
 //! per trigger that consumes for as long as the trigger exists, starts over with a backoff when
 //! its broker fails, and says how it is doing in the trigger's state. Each event is delivered
 //! in place (`AsyncQueue::deliver_in_place`) and acknowledged to the broker after, so delivery
@@ -10,7 +10,6 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-
 use gust_core::{Error, Trigger};
 use serde_json::{Map, Value, json};
 use tokio::task::JoinHandle;
