@@ -1,7 +1,9 @@
 use axum::Json;
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use gust_core::{ErrorKind, Origin, Permission, StoredRequest};
 use gust_dispatch::literal_refusal;
 use http_body_util::{BodyExt, Limited};
@@ -21,10 +23,7 @@ pub async fn enqueue(
     request: Request,
 ) -> Result<Response, ApiError> {
     let limit = state.max_async_payload_bytes;
-    if declared_length(&request).is_some_and(|len| len > limit) {
-        discard_body(request.into_body()).await;
-        return Err(too_large(limit));
-    }
+    let request = refuse_announced_oversize(request, limit).await?;
     // Read before `admit` takes Gust's token off the request.
     let caller = state
         .access
@@ -50,11 +49,7 @@ pub async fn enqueue(
             return Err(ApiError::bad_request(refusal));
         }
     }
-    let body = Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|_| too_large(limit))?
-        .to_bytes();
+    let body = read_payload(body, limit).await?;
     let headers = parts
         .headers
         .iter()
@@ -116,7 +111,29 @@ fn callback_url(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-pub(crate) fn too_large(limit: usize) -> ApiError {
+/// The request, unless it announces a body over the asynchronous limit: then a 413, which the
+/// client gets to read (what it sends is read and dropped first).
+pub(crate) async fn refuse_announced_oversize(
+    request: Request,
+    limit: usize,
+) -> Result<Request, ApiError> {
+    if declared_length(&request).is_some_and(|len| len > limit) {
+        discard_body(request.into_body()).await;
+        return Err(too_large(limit));
+    }
+    Ok(request)
+}
+
+/// A payload of at most `limit` bytes, or a 413.
+pub(crate) async fn read_payload(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    Ok(Limited::new(body, limit)
+        .collect()
+        .await
+        .map_err(|_| too_large(limit))?
+        .to_bytes())
+}
+
+fn too_large(limit: usize) -> ApiError {
     ApiError::new(
         StatusCode::PAYLOAD_TOO_LARGE,
         ErrorKind::TooLarge.code(),

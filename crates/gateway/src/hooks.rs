@@ -6,11 +6,9 @@ use axum::Json;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, Limited};
 use serde_json::json;
 
-use crate::body_limit::{declared_length, discard_body};
-use crate::enqueue::too_large;
+use crate::enqueue::{read_payload, refuse_announced_oversize};
 use crate::{ApiError, AppState};
 
 pub async fn receive(
@@ -19,16 +17,9 @@ pub async fn receive(
     request: Request,
 ) -> Result<Response, ApiError> {
     let limit = state.max_async_payload_bytes;
-    if declared_length(&request).is_some_and(|len| len > limit) {
-        discard_body(request.into_body()).await;
-        return Err(too_large(limit));
-    }
+    let request = refuse_announced_oversize(request, limit).await?;
     let (parts, body) = request.into_parts();
-    let body = Limited::new(body, limit)
-        .collect()
-        .await
-        .map_err(|_| too_large(limit))?
-        .to_bytes();
+    let body = read_payload(body, limit).await?;
     let invocation = state.webhooks.receive(&id, &parts.headers, body).await?;
     let mut response = (
         StatusCode::ACCEPTED,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-use crate::stream::{Consumers, Status, count_event, keep_consuming, report};
+use crate::stream::{Consumers, Status, count_event, keep_consuming, report, settings_or_report};
 use crate::{Checked, CloudEvent, Source, SourceContext, settings};
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(3);
@@ -91,12 +91,8 @@ fn client_id(trigger: &Trigger) -> String {
 }
 
 async fn consume(context: SourceContext, trigger: Trigger) {
-    let config = match settings::read::<MqttConfig>("mqtt", trigger.config.clone()) {
-        Ok(config) => config,
-        Err(e) => {
-            report(&context, &trigger, Status::Error(e.message)).await;
-            return;
-        }
+    let Some(config) = settings_or_report::<MqttConfig>(&context, &trigger, Ok).await else {
+        return;
     };
     keep_consuming(context.clone(), &trigger, || {
         session(&context, &trigger, &config)

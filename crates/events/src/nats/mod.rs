@@ -14,7 +14,7 @@ use gust_core::{Error, Trigger};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::stream::{Consumers, Status, keep_consuming, report};
+use crate::stream::{Consumers, keep_consuming, settings_or_report};
 use crate::{Checked, CloudEvent, Source, SourceContext, settings};
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(3);
@@ -112,19 +112,9 @@ impl Default for NatsSource {
 }
 
 async fn consume(context: SourceContext, trigger: Trigger) {
-    let config = serde_json::from_value::<NatsConfig>(Value::Object(trigger.config.clone()))
-        .map_err(|e| e.to_string());
-    let config = match config.and_then(NatsConfig::checked) {
-        Ok(config) => config,
-        Err(e) => {
-            report(
-                &context,
-                &trigger,
-                Status::Error(format!("unreadable settings: {e}")),
-            )
-            .await;
-            return;
-        }
+    let checked = settings_or_report(&context, &trigger, NatsConfig::checked).await;
+    let Some(config) = checked else {
+        return;
     };
     keep_consuming(context.clone(), &trigger, || async {
         let client = connect(&config.url).await?;

@@ -16,7 +16,7 @@ use redis::streams::{StreamAutoClaimOptions, StreamId, StreamReadOptions, Stream
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::stream::{Consumers, Status, count_event, keep_consuming, report};
+use crate::stream::{Consumers, Status, count_event, keep_consuming, report, settings_or_report};
 use crate::{Checked, Source, SourceContext, settings};
 
 /// Entries read at once.
@@ -59,18 +59,8 @@ impl Default for RedisSource {
 }
 
 async fn consume(context: SourceContext, trigger: Trigger) {
-    let config = match serde_json::from_value::<RedisConfig>(Value::Object(trigger.config.clone()))
-    {
-        Ok(config) => config,
-        Err(e) => {
-            report(
-                &context,
-                &trigger,
-                Status::Error(format!("unreadable settings: {e}")),
-            )
-            .await;
-            return;
-        }
+    let Some(config) = settings_or_report::<RedisConfig>(&context, &trigger, Ok).await else {
+        return;
     };
     keep_consuming(context.clone(), &trigger, || {
         session(&context, &trigger, &config)

@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use gust_core::{Error, Trigger};
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use tokio::task::JoinHandle;
 
-use crate::SourceContext;
+use crate::{SourceContext, settings};
 
 /// The first wait before reconnecting to a broker, doubled up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -75,6 +76,25 @@ impl Consumers {
             }
         }
         Ok(())
+    }
+}
+
+/// The trigger's settings, read into its source's struct and passed through `check`; a
+/// trigger whose settings do not pass says why in its state and is not consumed.
+pub async fn settings_or_report<C: DeserializeOwned>(
+    context: &SourceContext,
+    trigger: &Trigger,
+    check: impl FnOnce(C) -> Result<C, String>,
+) -> Option<C> {
+    let read = settings::read::<C>(&trigger.kind, trigger.config.clone())
+        .map_err(|e| e.message)
+        .and_then(check);
+    match read {
+        Ok(config) => Some(config),
+        Err(why) => {
+            report(context, trigger, Status::Error(why)).await;
+            None
+        }
     }
 }
 
