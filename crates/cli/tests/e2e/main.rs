@@ -5,6 +5,7 @@ mod harness;
 
 mod async_queue;
 mod aws_cli;
+mod broker;
 mod buckets;
 mod callbacks;
 mod connections;

@@ -2,70 +2,48 @@
 //! after, messages published while Gust is down arrive after it starts (a persistent session),
 //! and a broker that cannot be reached is refused at `trigger add`.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::broker::Broker;
 use crate::harness::{Server, running_as_root, stderr, stdout};
 use crate::subject_log::{bodies, consume, events_delivered, free_port};
 
-/// mosquitto on a free port of the loopback; stopped on drop.
+/// mosquitto on the loopback, without persistence.
 struct Mosquitto {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
+    broker: Broker,
 }
 
 impl Mosquitto {
     fn start() -> Mosquitto {
-        let dir = TempDir::new().unwrap();
-        let port = free_port();
-        let config = dir.path().join("mosquitto.conf");
-        std::fs::write(
-            &config,
-            format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
-        )
-        .unwrap();
-        let child = Command::new("mosquitto")
-            .args(["-c", config.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run mosquitto (scripts/setup installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "mosquitto did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Mosquitto {
-            child,
-            port,
-            _dir: dir,
-        }
+        let broker = Broker::start("mosquitto", |port, dir| {
+            let config = dir.join("mosquitto.conf");
+            let text =
+                format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n");
+            std::fs::write(&config, text).unwrap();
+            let mut command = Command::new("mosquitto");
+            command.args(["-c", config.to_str().unwrap()]);
+            command
+        });
+        Mosquitto { broker }
     }
 
     fn url(&self) -> String {
-        format!("mqtt://127.0.0.1:{}", self.port)
+        format!("mqtt://127.0.0.1:{}", self.broker.port)
     }
 
     /// Publishes `n=FROM..TO` with QoS 1, in order.
     fn publish(&self, topic: &str, numbers: std::ops::Range<usize>) {
         for n in numbers {
             let status = Command::new("mosquitto_pub")
-                .args(["-p", &self.port.to_string(), "-q", "1", "-t", topic])
+                .args(["-p", &self.broker.port.to_string(), "-q", "1", "-t", topic])
                 .args(["-m", &format!("n={n}")])
                 .status()
                 .unwrap();
             assert!(status.success());
         }
-    }
-}
-
-impl Drop for Mosquitto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -3,19 +3,18 @@
 //! loses nothing; core NATS subjects are delivered at most once; an unreachable server or an
 //! unknown stream is refused at `trigger add`.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::broker::Broker;
 use crate::harness::{Server, fixture_dir, running_as_root, stderr, stdout};
 use crate::subject_log::{consume, events_delivered, free_port, one_dead_letter, subjects};
 
-/// nats-server with JetStream, on a free port, storing in a folder of its own.
+/// nats-server with JetStream, storing in the broker's folder.
 struct Nats {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
+    broker: Broker,
 }
 
 fn tool(args: &[&str]) -> String {
@@ -34,30 +33,22 @@ fn tool(args: &[&str]) -> String {
 
 impl Nats {
     fn start() -> Nats {
-        let dir = TempDir::new().unwrap();
-        let port = free_port();
         let binary = tool(&["server-path"]);
-        let child = Command::new(binary.trim())
-            .args(["-js", "-sd", dir.path().to_str().unwrap()])
-            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("run nats-server (scripts/setup installs it)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Nats {
-            child,
-            port,
-            _dir: dir,
-        }
+        let broker = Broker::start("nats-server", |port, dir| {
+            let mut command = Command::new(binary.trim());
+            command.args(["-js", "-sd", dir.to_str().unwrap()]).args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ]);
+            command
+        });
+        Nats { broker }
     }
 
     fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        format!("nats://127.0.0.1:{}", self.broker.port)
     }
 
     /// The consumer's (pending, ack pending, acknowledged floor).
@@ -65,13 +56,6 @@ impl Nats {
         tool(&["info", &self.url(), stream, consumer])
             .trim()
             .to_string()
-    }
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

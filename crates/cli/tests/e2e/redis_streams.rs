@@ -2,58 +2,46 @@
 //! acknowledged after, failures are retried then dead-lettered, a kill -9 loses nothing, and a
 //! broker that cannot be reached is refused at `trigger add`.
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+use crate::broker::Broker;
 use crate::harness::{Server, running_as_root, stderr, stdout};
 use crate::subject_log::{consume, events_delivered, free_port, one_dead_letter, subjects};
 
-/// A redis-server of the test's own, on a free port, without persistence; stopped on drop.
+/// A redis-server of the test's own, without persistence.
 struct Redis {
-    child: Child,
-    port: u16,
-    _dir: TempDir,
+    broker: Broker,
 }
 
 impl Redis {
     fn start() -> Redis {
-        let dir = TempDir::new().unwrap();
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "no", "--dir", dir.path().to_str().unwrap()])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("run redis-server (scripts/setup installs it)");
-        let redis = Redis {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while redis.cli(&["ping"]).trim() != "PONG" {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        redis
+        let broker = Broker::start("redis-server", |port, dir| {
+            let mut command = Command::new("redis-server");
+            command
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                ])
+                .args(["--appendonly", "no", "--dir", dir.to_str().unwrap()]);
+            command
+        });
+        Redis { broker }
     }
 
     fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        format!("redis://127.0.0.1:{}", self.broker.port)
     }
 
     fn cli(&self, args: &[&str]) -> String {
         let output = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string()])
+            .args(["-p", &self.broker.port.to_string()])
             .args(args)
             .output()
             .unwrap();
@@ -69,13 +57,6 @@ impl Redis {
                 id.trim().to_string()
             })
             .collect()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
