@@ -8,8 +8,8 @@ use anyhow::Context;
 use clap::Args;
 use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
 use gust_events::{
-    BucketSource, CronSource, MqttSource, NatsSource, RedisSource, SourceContext, Triggers,
-    WebhookSource,
+    BucketSource, CronSource, KafkaSource, MqttSource, NatsSource, RedisSource, SourceContext,
+    Triggers, WebhookSource,
 };
 use gust_gateway::{Access, AdminToken, App, AppState, ConnectionLimits};
 use gust_meter::Metrics;
@@ -188,6 +188,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             bucket_source.clone(),
             webhooks.clone(),
             Arc::new(RedisSource::default()),
+            Arc::new(KafkaSource::default()),
             Arc::new(NatsSource::default()),
             Arc::new(MqttSource::default()),
         ],

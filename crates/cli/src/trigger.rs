@@ -73,11 +73,24 @@ pub struct SourceArgs {
     /// NATS: the queue group that shares the subject's messages.
     #[arg(long, requires = "subject")]
     queue_group: Option<String>,
+    /// Kafka: the bootstrap brokers, HOST:PORT[,HOST:PORT..], with --topic and --group.
+    #[arg(long, group = "source", requires_all = ["topic", "group"])]
+    kafka: Option<String>,
+    /// Kafka: records per invocation; above 1, batches in the shape of Lambda's Kafka event
+    /// [default: 1, each record a CloudEvent]
+    #[arg(long, requires = "kafka")]
+    batch_size: Option<usize>,
+    /// Kafka: how long a batch waits to fill once its first record is in, e.g. 50ms [default: 0]
+    #[arg(long, requires = "kafka", value_parser = humantime::parse_duration)]
+    batch_window: Option<std::time::Duration>,
+    /// Kafka: where a new group starts, earliest or latest [default: latest]
+    #[arg(long, requires = "kafka", value_parser = ["earliest", "latest"])]
+    start: Option<String>,
     /// The stream to read (Redis, or JetStream).
     #[arg(long)]
     stream: Option<String>,
-    /// Redis: the consumer group (made if missing, reading from new entries on).
-    #[arg(long, requires = "redis")]
+    /// The consumer group: Redis (made if missing, reading from new entries on), or Kafka.
+    #[arg(long)]
     group: Option<String>,
     /// JetStream: the durable pull consumer (made if missing).
     #[arg(long, requires = "nats")]
@@ -85,8 +98,8 @@ pub struct SourceArgs {
     /// MQTT: mqtt://HOST[:PORT], read in a persistent session, with --topic.
     #[arg(long, group = "source", requires = "topic")]
     mqtt: Option<String>,
-    /// MQTT: the topic filter (`+` and `#` allowed).
-    #[arg(long, requires = "mqtt")]
+    /// The topic: Kafka's, or an MQTT topic filter (`+` and `#` allowed).
+    #[arg(long)]
     topic: Option<String>,
     /// MQTT: 1 (at least once) or 0 (at most once) [default: 1]
     #[arg(long, requires = "mqtt")]
@@ -103,6 +116,14 @@ impl SourceArgs {
             return Ok(
                 json!({"kind": "redis", "url": url, "stream": self.stream, "group": self.group}),
             );
+        }
+        if let Some(brokers) = &self.kafka {
+            let body = json!({
+                "kind": "kafka", "brokers": brokers, "topic": self.topic, "group": self.group,
+                "batch_size": self.batch_size, "start": self.start,
+                "batch_window_ms": self.batch_window.map(|w| w.as_millis() as u64),
+            });
+            return Ok(without_nulls(body));
         }
         if let Some(url) = &self.nats {
             let body = json!({

@@ -5,6 +5,7 @@
 mod bucket;
 mod cloud_event;
 mod cron;
+mod kafka;
 mod mqtt;
 mod nats;
 mod redis_streams;
@@ -17,6 +18,7 @@ mod webhook;
 pub use bucket::BucketSource;
 pub use cloud_event::CloudEvent;
 pub use cron::{CronSchedule, CronSource};
+pub use kafka::KafkaSource;
 pub use mqtt::MqttSource;
 pub use nats::NatsSource;
 pub use redis_streams::RedisSource;

@@ -12,6 +12,7 @@ mod connections;
 mod deploy_errors;
 mod guest_headers;
 mod invoke;
+mod kafka_triggers;
 mod lifecycle;
 mod limits;
 mod logs;
