@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use gust_core::{BucketGrant, FunctionConfig, ProcessMode, parse_duration_ms};
+use gust_core::{BucketGrant, Destination, FunctionConfig, ProcessMode, parse_duration_ms};
 use reqwest::multipart::{Form, Part};
 
 use crate::client::Client;
@@ -78,6 +78,17 @@ pub struct DeployArgs {
     /// endpoint in AWS_ENDPOINT_URL.
     #[arg(long = "bucket", value_name = "NAME[:ACCESS]", value_parser = parse_grant)]
     buckets: Vec<BucketGrant>,
+    /// Where the answer of an event or asynchronous invocation goes once it succeeded:
+    /// function:NAME, kafka:TOPIC, nats:SUBJECT, mqtt:TOPIC or webhook:URL.
+    #[arg(long, value_name = "DEST", value_parser = parse_destination)]
+    on_success: Option<Destination>,
+    /// Where an event or asynchronous invocation is reported once every attempt failed.
+    #[arg(long, value_name = "DEST", value_parser = parse_destination)]
+    on_failure: Option<Destination>,
+}
+
+fn parse_destination(text: &str) -> Result<Destination, String> {
+    Destination::parse(text).map_err(|e| e.message)
 }
 
 fn parse_grant(text: &str) -> Result<BucketGrant, String> {
@@ -104,6 +115,8 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
         queue_size: args.queue_size,
         queue_timeout_ms: parse_duration_ms(&args.queue_timeout)?,
         buckets: args.buckets,
+        on_success: args.on_success,
+        on_failure: args.on_failure,
         ..FunctionConfig::default()
     };
     for pair in &args.env {

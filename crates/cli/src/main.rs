@@ -4,6 +4,7 @@ mod bucket;
 mod client;
 mod config;
 mod deploy;
+mod destinations;
 mod dlq;
 mod inspect;
 mod invoke;

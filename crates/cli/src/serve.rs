@@ -21,6 +21,7 @@ use tokio::sync::watch;
 
 use crate::config::ServerConfig;
 use crate::default_data_dir;
+use crate::destinations::DestinationArgs;
 use crate::s3_endpoint::{self, S3Settings};
 
 #[derive(Args)]
@@ -102,6 +103,8 @@ pub struct ServeArgs {
     /// Largest object the S3 endpoint takes, in MiB.
     #[arg(long, default_value_t = gust_bucket::DEFAULT_MAX_OBJECT_BYTES >> 20)]
     max_object_mb: u64,
+    #[command(flatten)]
+    destinations: DestinationArgs,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -174,7 +177,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let key_path = data_dir.join("callback.key");
     let signer = CallbackSigner::load_or_create(&key_path)
         .with_context(|| format!("cannot write {}", key_path.display()))?;
-    let queue = AsyncQueue::start(dispatcher.clone(), store.clone(), queue_options, signer).await?;
+    let outlets = args.destinations.outlets().await?;
+    let queue = AsyncQueue::start(
+        dispatcher.clone(),
+        store.clone(),
+        queue_options,
+        signer,
+        outlets,
+    )
+    .await?;
     let sources = SourceContext {
         store: store.clone(),
         queue: queue.clone(),

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 
 use crate::address::is_internal;
 use crate::scaling::{ProcessMode, validate_runtime, validate_scaling};
-use crate::{BucketGrant, Error, Runtime};
+use crate::{BucketGrant, Destination, Error, Runtime};
 
 pub const MAX_TIMEOUT_MS: u64 = 15 * 60 * 1000;
 pub const MAX_RETRIES: u32 = 10;
@@ -62,6 +62,13 @@ pub struct FunctionConfig {
     pub max_concurrency: u32,
     /// Buckets the function may use through the S3 endpoint, with a key Gust issues it.
     pub buckets: Vec<BucketGrant>,
+    /// Where the answer of an event or asynchronous invocation that succeeded goes:
+    /// `function:NAME`, `kafka:TOPIC`, `nats:SUBJECT`, `mqtt:TOPIC` or `webhook:URL`.
+    #[schema(value_type = Option<String>, example = "kafka:sensor-stats")]
+    pub on_success: Option<Destination>,
+    /// Where an event or asynchronous invocation that failed every attempt is reported.
+    #[schema(value_type = Option<String>)]
+    pub on_failure: Option<Destination>,
     /// Most requests waiting for a free slot; past it, 429.
     pub queue_size: u32,
     /// Longest a request waits for a free slot before a 429, in milliseconds.
@@ -88,6 +95,8 @@ impl Default for FunctionConfig {
             idle_timeout_ms: 5 * 60 * 1000,
             max_concurrency: 100,
             buckets: Vec::new(),
+            on_success: None,
+            on_failure: None,
             queue_size: 100,
             queue_timeout_ms: 10_000,
         }
@@ -324,6 +333,12 @@ pub struct ConfigPatch {
     pub max_concurrency: Option<u32>,
     /// Replaces the whole list of bucket grants.
     pub buckets: Option<Vec<BucketGrant>>,
+    /// Sets the success destination; `""` removes it.
+    #[schema(value_type = Option<String>)]
+    pub on_success: Option<DestinationChange>,
+    /// Sets the failure destination; `""` removes it.
+    #[schema(value_type = Option<String>)]
+    pub on_failure: Option<DestinationChange>,
     pub queue_size: Option<u32>,
     pub queue_timeout_ms: Option<u64>,
 }
@@ -350,9 +365,45 @@ impl ConfigPatch {
             idle_timeout_ms: self.idle_timeout_ms.unwrap_or(config.idle_timeout_ms),
             max_concurrency: self.max_concurrency.unwrap_or(config.max_concurrency),
             buckets: self.buckets.unwrap_or_else(|| config.buckets.clone()),
+            on_success: DestinationChange::apply(self.on_success, &config.on_success),
+            on_failure: DestinationChange::apply(self.on_failure, &config.on_failure),
             queue_size: self.queue_size.unwrap_or(config.queue_size),
             queue_timeout_ms: self.queue_timeout_ms.unwrap_or(config.queue_timeout_ms),
         }
+    }
+}
+
+/// A destination in a change of settings: a new one, or `""` for none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DestinationChange(Option<Destination>);
+
+impl DestinationChange {
+    fn apply(
+        change: Option<DestinationChange>,
+        current: &Option<Destination>,
+    ) -> Option<Destination> {
+        match change {
+            Some(DestinationChange(new)) => new,
+            None => current.clone(),
+        }
+    }
+}
+
+impl TryFrom<String> for DestinationChange {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        if text.is_empty() {
+            return Ok(DestinationChange(None));
+        }
+        Destination::try_from(text).map(|d| DestinationChange(Some(d)))
+    }
+}
+
+impl From<DestinationChange> for String {
+    fn from(change: DestinationChange) -> String {
+        change.0.map(String::from).unwrap_or_default()
     }
 }
 

@@ -8,6 +8,7 @@ mod async_invocation;
 mod bucket;
 mod capability;
 mod config;
+mod destination;
 mod duration;
 mod error;
 mod function;
@@ -32,6 +33,7 @@ pub use config::{
     ConfigPatch, FunctionConfig, MAX_CPU_MILLIS, MAX_EVENT_AGE_MS, MAX_MEMORY_MB, MAX_RETRIES,
     MAX_TIMEOUT_MS, MIN_CPU_MILLIS, MIN_MEMORY_MB,
 };
+pub use destination::{Destination, DestinationKind};
 pub use duration::parse_duration_ms;
 pub use error::{Error, ErrorKind};
 pub use function::{FunctionInfo, FunctionStatus, InstanceCount, Runtime, Version};

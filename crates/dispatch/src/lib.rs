@@ -30,7 +30,9 @@ pub use gust_runtime::RequestBody;
 pub use invoke::{BILLED_MS, Entry, INVOCATION_ID, Invoked, failure_status};
 pub use limiter::{Admission, NodeLimit, Permit};
 pub use number_header::number_value;
-pub use queue::{AsyncQueue, CallbackSigner, Delivered, QueueOptions, literal_refusal};
+pub use queue::{
+    AsyncQueue, CallbackSigner, Delivered, Message, Outlet, Outlets, QueueOptions, literal_refusal,
+};
 use recorder::Recorder;
 
 /// The runtimes a node offers.

@@ -5,6 +5,7 @@
 mod bucket;
 mod cloud_event;
 mod cron;
+mod destination;
 mod kafka;
 mod mqtt;
 mod nats;
@@ -18,6 +19,7 @@ mod webhook;
 pub use bucket::BucketSource;
 pub use cloud_event::CloudEvent;
 pub use cron::{CronSchedule, CronSource};
+pub use destination::{KafkaOutlet, MqttOutlet, NatsOutlet};
 pub use kafka::KafkaSource;
 pub use mqtt::MqttSource;
 pub use nats::NatsSource;

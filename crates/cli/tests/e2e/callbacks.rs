@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use crate::harness::{Server, error_of};
 
-type Received = mpsc::Receiver<(Vec<String>, String)>;
+pub type Received = mpsc::Receiver<(Vec<String>, String)>;
 
 /// A one-shot HTTP server that answers `answers` (status and extra header lines) in turn and
 /// reports what it was sent.
-fn receiver(answers: Vec<(u16, &'static str)>) -> (String, Received) {
+pub fn receiver(answers: Vec<(u16, &'static str)>) -> (String, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/done", listener.local_addr().unwrap());
     let (tx, rx) = mpsc::channel();
@@ -76,7 +76,7 @@ fn queue_with_callback(server: &Server, url: &str, admin: bool) -> reqwest::bloc
         .unwrap()
 }
 
-fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
+pub fn header<'a>(head: &'a [String], name: &str) -> Option<&'a str> {
     head.iter().find_map(|line| {
         let (key, value) = line.split_once(':')?;
         key.eq_ignore_ascii_case(name).then(|| value.trim())

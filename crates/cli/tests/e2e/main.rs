@@ -10,6 +10,7 @@ mod buckets;
 mod callbacks;
 mod connections;
 mod deploy_errors;
+mod destinations;
 mod guest_headers;
 mod invoke;
 mod kafka_triggers;

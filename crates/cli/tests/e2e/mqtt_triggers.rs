@@ -12,12 +12,12 @@ use crate::harness::{Server, running_as_root, stderr, stdout};
 use crate::subject_log::{bodies, consume, events_delivered, free_port};
 
 /// mosquitto on the loopback, without persistence.
-struct Mosquitto {
-    broker: Broker,
+pub struct Mosquitto {
+    pub broker: Broker,
 }
 
 impl Mosquitto {
-    fn start() -> Mosquitto {
+    pub fn start() -> Mosquitto {
         let broker = Broker::start("mosquitto", |port, dir| {
             let config = dir.join("mosquitto.conf");
             let text =
@@ -30,7 +30,7 @@ impl Mosquitto {
         Mosquitto { broker }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.broker.port)
     }
 

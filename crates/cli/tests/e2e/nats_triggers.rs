@@ -13,11 +13,11 @@ use crate::harness::{Server, fixture_dir, running_as_root, stderr, stdout};
 use crate::subject_log::{consume, events_delivered, free_port, one_dead_letter, subjects};
 
 /// nats-server with JetStream, storing in the broker's folder.
-struct Nats {
+pub struct Nats {
     broker: Broker,
 }
 
-fn tool(args: &[&str]) -> String {
+pub fn tool(args: &[&str]) -> String {
     let output = Command::new("python3")
         .arg(fixture_dir("nats-tool").join("nats_tool.py"))
         .args(args)
@@ -32,7 +32,7 @@ fn tool(args: &[&str]) -> String {
 }
 
 impl Nats {
-    fn start() -> Nats {
+    pub fn start() -> Nats {
         let binary = tool(&["server-path"]);
         let broker = Broker::start("nats-server", |port, dir| {
             let mut command = Command::new(binary.trim());
@@ -47,7 +47,7 @@ impl Nats {
         Nats { broker }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.broker.port)
     }
 

@@ -7,6 +7,7 @@ use http_body_util::{BodyExt, Full};
 
 use super::AsyncQueue;
 use super::backoff::retry_delay;
+use super::destinations::Outcome;
 use crate::{Admission, Entry, failure_status};
 
 /// Most bytes of a function's answer kept as the result.
@@ -39,6 +40,19 @@ impl AsyncQueue {
         };
         let update = self.next_step(&invocation, answer);
         let is_final = update.state.is_final();
+        if is_final {
+            let errors: Vec<AttemptError> = invocation
+                .errors
+                .iter()
+                .chain(&update.error)
+                .cloned()
+                .collect();
+            let outcome = match update.state {
+                AsyncState::Succeeded => Outcome::Succeeded(update.result.as_ref()),
+                _ => Outcome::Failed(&errors),
+            };
+            self.report_outcome(&invocation, outcome).await;
+        }
         if let Err(e) = self.store.finish_attempt(&invocation.id, update).await {
             tracing::error!(id = %invocation.id, "cannot record an attempt: {e}");
         }

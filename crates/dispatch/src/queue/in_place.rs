@@ -7,6 +7,7 @@
 use gust_core::{AsyncInvocation, AsyncResult, AsyncState, Error, Origin, StoredRequest, now_ms};
 
 use super::AsyncQueue;
+use super::destinations::Outcome;
 
 /// How a delivery in place ended; either way the source may acknowledge the event.
 #[derive(Debug)]
@@ -51,9 +52,13 @@ impl AsyncQueue {
             invocation.errors.extend(step.error);
             match step.state {
                 AsyncState::Succeeded => {
+                    let outcome = Outcome::Succeeded(step.result.as_ref());
+                    self.report_outcome(&invocation, outcome).await;
                     return Ok(Delivered::Succeeded(step.result));
                 }
                 AsyncState::Dead => {
+                    let outcome = Outcome::Failed(&invocation.errors);
+                    self.report_outcome(&invocation, outcome).await;
                     let id = new.id.clone();
                     self.store.bury(new, invocation.errors).await?;
                     return Ok(Delivered::DeadLettered(id));

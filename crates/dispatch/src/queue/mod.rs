@@ -5,6 +5,7 @@ mod attempt;
 mod backoff;
 mod callback;
 mod callback_client;
+mod destinations;
 mod in_place;
 mod signature;
 
@@ -17,6 +18,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::Dispatcher;
 pub use callback_client::literal_refusal;
+pub use destinations::{Message, Outlet, Outlets};
 pub use in_place::Delivered;
 pub use signature::CallbackSigner;
 
@@ -64,6 +66,7 @@ pub struct AsyncQueue {
     callbacks_ready: Notify,
     http: reqwest::Client,
     signer: CallbackSigner,
+    outlets: Outlets,
 }
 
 impl AsyncQueue {
@@ -73,6 +76,7 @@ impl AsyncQueue {
         store: Arc<dyn Store>,
         options: QueueOptions,
         signer: CallbackSigner,
+        outlets: Outlets,
     ) -> Result<Arc<Self>, Error> {
         let requeued = store.requeue_running().await?;
         if requeued > 0 {
@@ -88,6 +92,7 @@ impl AsyncQueue {
             http: callback_client::callback_client(options.allow_private_callbacks),
             options,
             signer,
+            outlets,
         });
         tokio::spawn(queue.clone().run_workers());
         tokio::spawn(queue.clone().deliver_callbacks());

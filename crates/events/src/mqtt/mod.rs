@@ -44,31 +44,30 @@ impl MqttConfig {
         }
     }
 
-    /// The broker's address, from `mqtt://HOST[:PORT]`.
-    fn address(&self) -> Result<(String, u16), String> {
-        let rest = self
-            .url
-            .strip_prefix("mqtt://")
-            .ok_or_else(|| format!("`{}` is not an mqtt://HOST[:PORT] URL", self.url))?;
-        let rest = rest.trim_end_matches('/');
-        match rest.rsplit_once(':') {
-            Some((host, port)) => port
-                .parse()
-                .map(|port| (host.to_string(), port))
-                .map_err(|_| format!("bad port in `{}`", self.url)),
-            None => Ok((rest.to_string(), 1883)),
-        }
-    }
-
     /// The session's options: one client id per trigger, kept across restarts.
     fn options(&self, client_id: &str) -> Result<MqttOptions, String> {
-        let (host, port) = self.address()?;
+        let (host, port) = broker_address(&self.url)?;
         let mut options = MqttOptions::new(client_id, host, port);
         options
             .set_clean_session(false)
             .set_manual_acks(true)
             .set_keep_alive(KEEP_ALIVE);
         Ok(options)
+    }
+}
+
+/// The broker's address, from `mqtt://HOST[:PORT]`.
+pub(crate) fn broker_address(url: &str) -> Result<(String, u16), String> {
+    let rest = url
+        .strip_prefix("mqtt://")
+        .ok_or_else(|| format!("`{url}` is not an mqtt://HOST[:PORT] URL"))?;
+    let rest = rest.trim_end_matches('/');
+    match rest.rsplit_once(':') {
+        Some((host, port)) => port
+            .parse()
+            .map(|port| (host.to_string(), port))
+            .map_err(|_| format!("bad port in `{url}`")),
+        None => Ok((rest.to_string(), 1883)),
     }
 }
 

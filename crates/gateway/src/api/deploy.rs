@@ -79,6 +79,7 @@ pub async fn deploy(
             ))
         })?;
     let form = read_form(multipart, state.max_upload_bytes).await?;
+    state.queue.check_destinations(&name, &form.config)?;
     let deployed = state
         .dispatcher
         .deploy(&name, form.artifact, form.runtime, form.config)

@@ -50,6 +50,10 @@ pub async fn reconfigure(
     patch: Result<Json<ConfigPatch>, JsonRejection>,
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
     let Json(patch) = patch.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let current = state.dispatcher.function(&name).await?.latest.config;
+    state
+        .queue
+        .check_destinations(&name, &patch.clone().apply(&current))?;
     let deployed = state.dispatcher.reconfigure(&name, patch).await?;
     Ok(DeployResponse::reply(name, deployed))
 }
