@@ -13,6 +13,7 @@
 
 pub mod bucket;
 mod fetch;
+pub mod kafka;
 mod request;
 mod response;
 mod wire;

@@ -154,7 +154,10 @@ fn destinations_the_node_cannot_reach_are_refused_at_deploy() {
             "start it with `gust serve --destination-kafka",
         ),
         ("function:itself", "cannot be its own destination"),
-        ("webhook:http://127.0.0.1:9/x", "loopback, private or link-local"),
+        (
+            "webhook:http://127.0.0.1:9/x",
+            "loopback, private or link-local",
+        ),
         ("sqs:queue", "unknown kind"),
     ];
     for (destination, says) in refused {

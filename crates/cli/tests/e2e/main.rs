@@ -13,6 +13,7 @@ mod deploy_errors;
 mod destinations;
 mod guest_headers;
 mod invoke;
+mod iot;
 mod kafka_triggers;
 mod lifecycle;
 mod limits;

@@ -1,8 +1,9 @@
 //! Destinations, as Lambda's: once an event or asynchronous invocation has ended, its outcome
 //! goes where the function's `on_success` or `on_failure` says. A success sends the function's
-//! answer as it is; a failure sends what went wrong. Either way the invocation id, function,
-//! origin and condition travel as `gust-*` headers (or however the destination's protocol
-//! carries metadata). Webhooks are signed as callbacks are, and reach only what callbacks may.
+//! answer as it is (an empty answer sends nothing); a failure sends what went wrong. Either way
+//! the invocation id, function, origin and condition travel as `gust-*` headers (or however
+//! the destination's protocol carries metadata). Webhooks are signed as callbacks are, and
+//! reach only what callbacks may.
 //!
 //! The outcome is sent before the invocation is recorded as ended (or its event acknowledged),
 //! so a crash in between sends it again: destinations get outcomes at least once.
@@ -108,6 +109,8 @@ impl AsyncQueue {
             return;
         };
         let destination = match outcome {
+            // An empty answer (a 204, say) has nothing to pass on.
+            Outcome::Succeeded(result) if result.is_none_or(|r| r.body.is_empty()) => return,
             Outcome::Succeeded(_) => &version.config.on_success,
             Outcome::Failed(_) => &version.config.on_failure,
         };
