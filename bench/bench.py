@@ -19,6 +19,7 @@ from pathlib import Path
 import bucket_bench
 import density_bench
 import process_bench
+import stream_bench
 from common import (GUESTS, GUST, NATIVE, ROOT, UNCAPPED_BACKLOG, admin_of, first_byte_us,
                     free_port, gust_server, load_cells, process, summary, wait_until_up, wrk)
 from paired import format_paired, paired_runs
@@ -307,17 +308,51 @@ def bucket_section(quick, seconds):
     ])
 
 
-def only_buckets(args, seconds):
-    """Runs the buckets scenario alone and puts its section in the report, in place of the
-    one there (the rest keeps the numbers of its own run)."""
-    section = bucket_section(args.quick, seconds).replace(
-        "\n\n|", "\n\nThis section comes from `bench/run --only buckets`, run after the full "
+STREAMS_TITLE = "## Stream triggers"
+
+
+def stream_section(quick, _seconds):
+    """The stream triggers scenario and its section of the report."""
+    print("stream triggers", file=sys.stderr)
+    result = stream_bench.stream_figures(quick)
+    plot = "bench/stream-lag.svg"
+    if not quick:
+        (ROOT / plot).write_text(stream_bench.lag_plot(result["lag"]))
+    return "\n".join([
+        STREAMS_TITLE,
+        "",
+        "One Gust server and one broker (tansu 0.6 with in-memory storage, nats-server 2.14 "
+        "with JetStream, mosquitto 2.0, redis-server 7.0), their clients (confluent-kafka, "
+        "nats-py, mosquitto_pub, a socket speaking RESP) on the same two cores. Throughput: a "
+        "4-partition topic filled beforehand, then a trigger from its start into the `echo` "
+        "component; records delivered per second from the first delivery to the last "
+        "(`gust_trigger_events_total`), broker included. Produce-to-function-start: one "
+        "message every 20 ms into a trigger of `examples/stamp`, which logs when it started; "
+        "the wait is from just before the send to that time (same clock). Lag: 1,000 records "
+        "a second into a 2-partition topic read in batches of 100 by the Python process "
+        "example (one instance); its processes are stopped (SIGSTOP) for 10 s, then let go. "
+        "Lag is produced minus committed offsets, read from the broker every 250 ms.",
+        "",
+        stream_bench.format_streams(result, plot),
+        "",
+    ])
+
+
+SECTIONS = {"buckets": (BUCKETS_TITLE, bucket_section), "streams": (STREAMS_TITLE, stream_section)}
+
+
+def only_section(name, args, seconds):
+    """Runs one scenario alone and puts its section in the report, in place of the one there
+    (the rest keeps the numbers of its own run)."""
+    title, make = SECTIONS[name]
+    section = make(args.quick, seconds).replace(
+        "\n\n|", f"\n\nThis section comes from `bench/run --only {name}`, run after the full "
         "run: the sections above keep the numbers of that one.\n\n|", 1)
     if args.quick:
         print(section)
         return
     report = Path(args.output).read_text()
-    start = report.find(BUCKETS_TITLE)
+    start = report.find(title)
     if start < 0:
         notes = report.index((ROOT / "bench/notes.md").read_text().splitlines()[0])
         report = report[:notes] + section + "\n" + report[notes:]
@@ -325,7 +360,7 @@ def only_buckets(args, seconds):
         end = report.index("\n## ", start + 1) + 1
         report = report[:start] + section + "\n" + report[end:]
     Path(args.output).write_text(report)
-    print(f"wrote the buckets section of {args.output}", file=sys.stderr)
+    print(f"wrote the {name} section of {args.output}", file=sys.stderr)
 
 
 def machine():
@@ -343,12 +378,12 @@ def main():
     parser.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     parser.add_argument("--baseline-bin", type=Path,
                         help="the gust binary of an earlier revision, to compare warm throughput")
-    parser.add_argument("--only", choices=["buckets"],
+    parser.add_argument("--only", choices=sorted(SECTIONS),
                         help="run one scenario and replace its section of the report")
     args = parser.parse_args()
     runs, seconds = (1, 2) if args.quick else (3, 10)
     if args.only:
-        return only_buckets(args, seconds)
+        return only_section(args.only, args, seconds)
 
     print("warm throughput and latency", file=sys.stderr)
     warm = warm_throughput(runs, seconds)
@@ -371,6 +406,7 @@ def main():
     process_warm = process_bench.warm_latency(seconds)
     step = process_bench.step_load(args.quick)
     buckets = bucket_section(args.quick, seconds)
+    streams = stream_section(args.quick, seconds)
     plot = ROOT / "bench/step-load.svg"
     if not args.quick:
         plot.write_text(process_bench.step_plot(step))
@@ -463,6 +499,7 @@ def main():
         process_bench.format_step(step, "bench/step-load.svg"),
         "",
         buckets,
+        streams,
         (ROOT / "bench/notes.md").read_text(),
     ])
     if args.quick:

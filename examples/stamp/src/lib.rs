@@ -1,5 +1,6 @@
-//! Logs the key of each bucket event it gets and the time it started, in microseconds since
-//! the Unix epoch: the probe of the benchmark of upload-to-function-start latency.
+//! Logs what started it and when, in microseconds since the Unix epoch: the key of each object
+//! of a bucket event, or the body of any other event (a stream message saying its name). The
+//! probe of the benchmarks of upload-to-function-start and produce-to-function-start latency.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -17,7 +18,10 @@ fn handle(req: Request) -> Response {
             }
             Response::text("stamped\n")
         }
-        Err(message) => Response::text(message).with_status(400),
+        Err(_) => {
+            println!("{} {started_us}", String::from_utf8_lossy(&req.body).trim());
+            Response::text("stamped\n")
+        }
     }
 }
 

@@ -50,8 +50,10 @@ fn settings(config: &KafkaConfig, client_id: &str) -> ClientConfig {
         // Short enough that a group forms in seconds and a dead member's partitions move on.
         .set("session.timeout.ms", "6000")
         .set("heartbeat.interval.ms", "500")
-        // Fetches return as soon as there is a record, or after this long.
-        .set("fetch.wait.max.ms", "100")
+        // How long a fetch waits for records. Kafka answers a waiting fetch as soon as a
+        // record arrives; tansu does not, so this is its latency floor (100 ms gave a p50 of
+        // 28 ms from produce to function start there, 10 ms gives 5 ms).
+        .set("fetch.wait.max.ms", "10")
         .set("socket.timeout.ms", "10000");
     settings
 }
