@@ -17,15 +17,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::join_all;
-use gust_core::{Error, Origin, Trigger};
+use gust_core::{Origin, Trigger};
 use rdkafka::consumer::Consumer;
 use rdkafka::message::OwnedMessage;
 use rdkafka::{Message, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::stream::{Consumers, Status, count_event, keep_consuming, report, settings_or_report};
-use crate::{Checked, Source, SourceContext, settings};
+use crate::SourceContext;
+use crate::stream::{Status, Stream, StreamSource, count_event, report};
 use client::GroupConsumer;
 
 /// Records taken in one round at most, as a multiple of the batch size (and at least this).
@@ -41,7 +40,7 @@ const ERROR_PAUSE: Duration = Duration::from_millis(500);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct KafkaConfig {
+pub struct KafkaConfig {
     /// Bootstrap brokers, `HOST:PORT[,HOST:PORT..]`.
     brokers: String,
     topic: String,
@@ -94,29 +93,31 @@ impl KafkaConfig {
     }
 }
 
-pub struct KafkaSource {
-    consumers: Consumers,
-}
+/// Kafka topics read by consumer groups.
+pub struct Kafka;
 
-impl Default for KafkaSource {
-    fn default() -> Self {
-        KafkaSource {
-            consumers: Consumers::new("kafka", |context, trigger| {
-                Box::pin(consume(context, trigger))
-            }),
-        }
+pub type KafkaSource = StreamSource<Kafka>;
+
+#[async_trait]
+impl Stream for Kafka {
+    const KIND: &'static str = "kafka";
+    type Config = KafkaConfig;
+
+    fn checked(config: KafkaConfig) -> Result<KafkaConfig, String> {
+        config.checked()
     }
-}
 
-async fn consume(context: SourceContext, trigger: Trigger) {
-    let checked = KafkaConfig::checked;
-    let Some(config) = settings_or_report(&context, &trigger, checked).await else {
-        return;
-    };
-    keep_consuming(context.clone(), &trigger, || {
-        session(&context, &trigger, &config)
-    })
-    .await;
+    async fn reachable(config: &KafkaConfig) -> Result<(), String> {
+        client::check_topic(config).await
+    }
+
+    async fn session(
+        context: &SourceContext,
+        trigger: &Trigger,
+        config: &KafkaConfig,
+    ) -> Result<(), String> {
+        session(context, trigger, config).await
+    }
 }
 
 /// Consumes until delivering or committing fails.
@@ -249,27 +250,4 @@ async fn deliver_partition(
     }
     let last = records.last().expect("a partition has records");
     Ok((last.partition(), last.offset()))
-}
-
-#[async_trait]
-impl Source for KafkaSource {
-    fn kind(&self) -> &'static str {
-        "kafka"
-    }
-
-    async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
-        let config = settings::read::<KafkaConfig>("kafka", config)?
-            .checked()
-            .map_err(Error::invalid)?;
-        client::check_topic(&config).await.map_err(Error::invalid)?;
-        Ok(Checked::settings(&config))
-    }
-
-    async fn start(self: Arc<Self>, context: SourceContext) {
-        self.consumers.start(context).await;
-    }
-
-    async fn changed(&self) {
-        self.consumers.sync().await;
-    }
 }

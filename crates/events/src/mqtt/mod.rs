@@ -3,25 +3,23 @@
 //! Each message is delivered in place, in order, and acknowledged (PUBACK) only after: one in
 //! flight when Gust dies is sent again by the broker when the session resumes.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gust_core::{Error, Origin, Trigger};
+use gust_core::{Origin, Trigger};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 
-use crate::stream::{Consumers, Status, count_event, keep_consuming, report, settings_or_report};
-use crate::{Checked, CloudEvent, Source, SourceContext, settings};
+use crate::stream::{Status, Stream, StreamSource, count_event, report};
+use crate::{CloudEvent, SourceContext};
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(3);
 const KEEP_ALIVE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct MqttConfig {
+pub struct MqttConfig {
     /// `mqtt://HOST[:PORT]`
     url: String,
     /// A topic filter (`+` and `#` allowed).
@@ -71,32 +69,39 @@ pub(crate) fn broker_address(url: &str) -> Result<(String, u16), String> {
     }
 }
 
-pub struct MqttSource {
-    consumers: Consumers,
-}
+/// MQTT topic filters read in persistent sessions.
+pub struct Mqtt;
 
-impl Default for MqttSource {
-    fn default() -> Self {
-        MqttSource {
-            consumers: Consumers::new("mqtt", |context, trigger| {
-                Box::pin(consume(context, trigger))
-            }),
+pub type MqttSource = StreamSource<Mqtt>;
+
+#[async_trait]
+impl Stream for Mqtt {
+    const KIND: &'static str = "mqtt";
+    type Config = MqttConfig;
+
+    fn checked(config: MqttConfig) -> Result<MqttConfig, String> {
+        config.qos()?;
+        if config.topic.is_empty() {
+            return Err("an mqtt trigger needs a topic".into());
         }
+        Ok(config)
+    }
+
+    async fn reachable(config: &MqttConfig) -> Result<(), String> {
+        reachable(config).await
+    }
+
+    async fn session(
+        context: &SourceContext,
+        trigger: &Trigger,
+        config: &MqttConfig,
+    ) -> Result<(), String> {
+        session(context, trigger, config).await
     }
 }
 
 fn client_id(trigger: &Trigger) -> String {
     format!("gust-{}", trigger.id)
-}
-
-async fn consume(context: SourceContext, trigger: Trigger) {
-    let Some(config) = settings_or_report::<MqttConfig>(&context, &trigger, Ok).await else {
-        return;
-    };
-    keep_consuming(context.clone(), &trigger, || {
-        session(&context, &trigger, &config)
-    })
-    .await;
 }
 
 /// Polls the connection on a task of its own (the broker wants its keep-alives while a
@@ -196,30 +201,5 @@ async fn reachable(config: &MqttConfig) -> Result<(), String> {
             "cannot reach MQTT at {}: no answer in {CONNECT_LIMIT:?}",
             config.url
         )),
-    }
-}
-
-#[async_trait]
-impl Source for MqttSource {
-    fn kind(&self) -> &'static str {
-        "mqtt"
-    }
-
-    async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
-        let config: MqttConfig = settings::read("mqtt", config)?;
-        config.qos().map_err(Error::invalid)?;
-        if config.topic.is_empty() {
-            return Err(Error::invalid("an mqtt trigger needs a topic"));
-        }
-        reachable(&config).await.map_err(Error::invalid)?;
-        Ok(Checked::settings(&config))
-    }
-
-    async fn start(self: Arc<Self>, context: SourceContext) {
-        self.consumers.start(context).await;
-    }
-
-    async fn changed(&self) {
-        self.consumers.sync().await;
     }
 }

@@ -6,16 +6,14 @@
 mod core_nats;
 mod jetstream;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gust_core::{Error, Trigger};
+use gust_core::Trigger;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::stream::{Consumers, keep_consuming, settings_or_report};
-use crate::{Checked, CloudEvent, Source, SourceContext, settings};
+use crate::stream::{Stream, StreamSource};
+use crate::{CloudEvent, SourceContext};
 
 const CONNECT_LIMIT: Duration = Duration::from_secs(3);
 
@@ -23,7 +21,7 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(3);
 /// (JetStream).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NatsConfig {
+pub struct NatsConfig {
     /// `nats://HOST[:PORT]`
     url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,63 +95,44 @@ fn event(message: &async_nats::Message, sequence: Option<u64>) -> CloudEvent {
     }
 }
 
-pub struct NatsSource {
-    consumers: Consumers,
-}
+/// NATS subjects and JetStream consumers.
+pub struct Nats;
 
-impl Default for NatsSource {
-    fn default() -> Self {
-        NatsSource {
-            consumers: Consumers::new("nats", |context, trigger| {
-                Box::pin(consume(context, trigger))
-            }),
+pub type NatsSource = StreamSource<Nats>;
+
+#[async_trait]
+impl Stream for Nats {
+    const KIND: &'static str = "nats";
+    type Config = NatsConfig;
+
+    fn checked(config: NatsConfig) -> Result<NatsConfig, String> {
+        config.checked()
+    }
+
+    async fn reachable(config: &NatsConfig) -> Result<(), String> {
+        let client = connect(&config.url).await?;
+        match config.feed()? {
+            Feed::JetStream { stream, consumer } => jetstream::consumer(&client, stream, consumer)
+                .await
+                .map(drop),
+            Feed::Subject { .. } => Ok(()),
         }
     }
-}
 
-async fn consume(context: SourceContext, trigger: Trigger) {
-    let checked = settings_or_report(&context, &trigger, NatsConfig::checked).await;
-    let Some(config) = checked else {
-        return;
-    };
-    keep_consuming(context.clone(), &trigger, || async {
+    async fn session(
+        context: &SourceContext,
+        trigger: &Trigger,
+        config: &NatsConfig,
+    ) -> Result<(), String> {
         let client = connect(&config.url).await?;
         match config.feed()? {
             Feed::Subject {
                 subject,
                 queue_group,
-            } => core_nats::session(&context, &trigger, client, subject, queue_group).await,
+            } => core_nats::session(context, trigger, client, subject, queue_group).await,
             Feed::JetStream { stream, consumer } => {
-                jetstream::session(&context, &trigger, client, stream, consumer).await
+                jetstream::session(context, trigger, client, stream, consumer).await
             }
         }
-    })
-    .await;
-}
-
-#[async_trait]
-impl Source for NatsSource {
-    fn kind(&self) -> &'static str {
-        "nats"
-    }
-
-    async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
-        let config: NatsConfig = settings::read("nats", config)?;
-        let feed = config.feed().map_err(Error::invalid)?;
-        let client = connect(&config.url).await.map_err(Error::invalid)?;
-        if let Feed::JetStream { stream, consumer } = feed {
-            jetstream::consumer(&client, stream, consumer)
-                .await
-                .map_err(Error::invalid)?;
-        }
-        Ok(Checked::settings(&config))
-    }
-
-    async fn start(self: Arc<Self>, context: SourceContext) {
-        self.consumers.start(context).await;
-    }
-
-    async fn changed(&self) {
-        self.consumers.sync().await;
     }
 }

@@ -5,19 +5,17 @@
 
 mod entry;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gust_core::{Error, Origin, Trigger};
+use gust_core::{Origin, Trigger};
 use redis::AsyncCommands;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamAutoClaimOptions, StreamId, StreamReadOptions, StreamReadReply};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
-use crate::stream::{Consumers, Status, count_event, keep_consuming, report, settings_or_report};
-use crate::{Checked, Source, SourceContext, settings};
+use crate::SourceContext;
+use crate::stream::{Status, Stream, StreamSource, count_event, report};
 
 /// Entries read at once.
 const BATCH: usize = 16;
@@ -30,7 +28,7 @@ const CONNECT_LIMIT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RedisConfig {
+pub struct RedisConfig {
     /// `redis://[:PASSWORD@]HOST[:PORT][/DB]`
     url: String,
     stream: String,
@@ -44,28 +42,37 @@ fn default_consumer() -> String {
     "gust".into()
 }
 
-pub struct RedisSource {
-    consumers: Consumers,
-}
+/// Redis streams read by consumer groups.
+pub struct Redis;
 
-impl Default for RedisSource {
-    fn default() -> Self {
-        RedisSource {
-            consumers: Consumers::new("redis", |context, trigger| {
-                Box::pin(consume(context, trigger))
-            }),
+pub type RedisSource = StreamSource<Redis>;
+
+#[async_trait]
+impl Stream for Redis {
+    const KIND: &'static str = "redis";
+    type Config = RedisConfig;
+
+    fn checked(config: RedisConfig) -> Result<RedisConfig, String> {
+        for (name, value) in [("stream", &config.stream), ("group", &config.group)] {
+            if value.is_empty() {
+                return Err(format!("a redis trigger needs a {name}"));
+            }
         }
+        Ok(config)
     }
-}
 
-async fn consume(context: SourceContext, trigger: Trigger) {
-    let Some(config) = settings_or_report::<RedisConfig>(&context, &trigger, Ok).await else {
-        return;
-    };
-    keep_consuming(context.clone(), &trigger, || {
-        session(&context, &trigger, &config)
-    })
-    .await;
+    async fn reachable(config: &RedisConfig) -> Result<(), String> {
+        let mut connection = connect(&config.url).await?;
+        create_group(&mut connection, config).await
+    }
+
+    async fn session(
+        context: &SourceContext,
+        trigger: &Trigger,
+        config: &RedisConfig,
+    ) -> Result<(), String> {
+        session(context, trigger, config).await
+    }
 }
 
 /// Consumes until the connection fails.
@@ -199,34 +206,5 @@ async fn create_group(
             Err(format!("cannot create group {}: {e}", config.group))
         }
         _ => Ok(()),
-    }
-}
-
-#[async_trait]
-impl Source for RedisSource {
-    fn kind(&self) -> &'static str {
-        "redis"
-    }
-
-    async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
-        let config: RedisConfig = settings::read("redis", config)?;
-        for (name, value) in [("stream", &config.stream), ("group", &config.group)] {
-            if value.is_empty() {
-                return Err(Error::invalid(format!("a redis trigger needs a {name}")));
-            }
-        }
-        let mut connection = connect(&config.url).await.map_err(Error::invalid)?;
-        create_group(&mut connection, &config)
-            .await
-            .map_err(Error::invalid)?;
-        Ok(Checked::settings(&config))
-    }
-
-    async fn start(self: Arc<Self>, context: SourceContext) {
-        self.consumers.start(context).await;
-    }
-
-    async fn changed(&self) {
-        self.consumers.sync().await;
     }
 }

@@ -1,31 +1,106 @@
-//! What stream sources share (Redis streams, NATS and MQTT; Kafka is to come): a task
-//! per trigger that consumes for as long as the trigger exists, starts over with a backoff when
-//! its broker fails, and says how it is doing in the trigger's state. Each event is delivered
-//! in place (`AsyncQueue::deliver_in_place`) and acknowledged to the broker after, so delivery
-//! is at least once, in order, and paused while the function is at its limit.
+//! What stream sources share (Redis streams, NATS, MQTT and Kafka): each is a `Stream`, served
+//! as a `Source` by `StreamSource`, with a task per trigger that consumes for as long as the
+//! trigger exists, starts over with a backoff when its broker fails, and says how it is doing
+//! in the trigger's state. Each event is delivered in place (`AsyncQueue::deliver_in_place`)
+//! and acknowledged to the broker after, so delivery is at least once, in order, and paused
+//! while the function is at its limit.
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Mutex, OnceLock};
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures::future::BoxFuture;
 use gust_core::{Error, Trigger};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use tokio::task::JoinHandle;
 
-use crate::{SourceContext, settings};
+use crate::{Checked, Source, SourceContext, settings};
+
+/// One kind of stream source: its settings, how a new trigger's broker is checked, and a
+/// session of consuming.
+#[async_trait]
+pub trait Stream: Send + Sync + 'static {
+    /// The `kind` of its triggers.
+    const KIND: &'static str;
+    type Config: Serialize + DeserializeOwned + Send + Sync + 'static;
+
+    /// The settings if they make sense as they are (no I/O), else what is wrong with them.
+    fn checked(config: Self::Config) -> Result<Self::Config, String>;
+
+    /// Whether the broker answers and has what the settings name, at `trigger add`.
+    async fn reachable(config: &Self::Config) -> Result<(), String>;
+
+    /// Consumes and delivers; it ends only with the broker's failure.
+    async fn session(
+        context: &SourceContext,
+        trigger: &Trigger,
+        config: &Self::Config,
+    ) -> Result<(), String>;
+}
+
+/// The `Source` of a kind of stream.
+pub struct StreamSource<S> {
+    consumers: Consumers,
+    stream: PhantomData<S>,
+}
+
+impl<S: Stream> Default for StreamSource<S> {
+    fn default() -> Self {
+        StreamSource {
+            consumers: Consumers::new(S::KIND, |context, trigger| {
+                Box::pin(consume::<S>(context, trigger))
+            }),
+            stream: PhantomData,
+        }
+    }
+}
+
+async fn consume<S: Stream>(context: SourceContext, trigger: Trigger) {
+    let Some(config) = settings_or_report(&context, &trigger, S::checked).await else {
+        return;
+    };
+    keep_consuming(context.clone(), &trigger, || {
+        S::session(&context, &trigger, &config)
+    })
+    .await;
+}
+
+#[async_trait]
+impl<S: Stream> Source for StreamSource<S> {
+    fn kind(&self) -> &'static str {
+        S::KIND
+    }
+
+    async fn check(&self, _function: &str, config: Map<String, Value>) -> Result<Checked, Error> {
+        let config = settings::read::<S::Config>(S::KIND, config)?;
+        let config = S::checked(config).map_err(Error::invalid)?;
+        S::reachable(&config).await.map_err(Error::invalid)?;
+        Ok(Checked::settings(&config))
+    }
+
+    async fn start(self: Arc<Self>, context: SourceContext) {
+        self.consumers.start(context).await;
+    }
+
+    async fn changed(&self) {
+        self.consumers.sync().await;
+    }
+}
 
 /// The first wait before reconnecting to a broker, doubled up to `MAX_BACKOFF`.
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Consumes a trigger's stream until the task is stopped.
-pub type Consume = fn(SourceContext, Trigger) -> BoxFuture<'static, ()>;
+type Consume = fn(SourceContext, Trigger) -> BoxFuture<'static, ()>;
 
 /// The running consumers of one kind of source, by trigger id.
-pub struct Consumers {
+struct Consumers {
     kind: &'static str,
     consume: Consume,
     context: OnceLock<SourceContext>,
@@ -33,7 +108,7 @@ pub struct Consumers {
 }
 
 impl Consumers {
-    pub fn new(kind: &'static str, consume: Consume) -> Consumers {
+    fn new(kind: &'static str, consume: Consume) -> Consumers {
         Consumers {
             kind,
             consume,
@@ -42,7 +117,7 @@ impl Consumers {
         }
     }
 
-    pub async fn start(&self, context: SourceContext) {
+    async fn start(&self, context: SourceContext) {
         let _ = self.context.set(context);
         self.sync().await;
     }
@@ -50,7 +125,7 @@ impl Consumers {
     /// Starts a consumer for each stored trigger of the kind that has none, and stops those
     /// whose trigger is gone (an event being delivered then is not acknowledged, so the broker
     /// delivers it again to whoever consumes next).
-    pub async fn sync(&self) {
+    async fn sync(&self) {
         if let Err(e) = self.try_sync().await {
             tracing::error!("{} triggers: {e}", self.kind);
         }
@@ -81,7 +156,7 @@ impl Consumers {
 
 /// The trigger's settings, read into its source's struct and passed through `check`; a
 /// trigger whose settings do not pass says why in its state and is not consumed.
-pub async fn settings_or_report<C: DeserializeOwned>(
+async fn settings_or_report<C: DeserializeOwned>(
     context: &SourceContext,
     trigger: &Trigger,
     check: impl FnOnce(C) -> Result<C, String>,
@@ -100,7 +175,7 @@ pub async fn settings_or_report<C: DeserializeOwned>(
 
 /// Runs `session` again and again: each ends only with its broker's failure, which goes in the
 /// trigger's state before the next try, after a backoff that grows while the failures last.
-pub async fn keep_consuming<S, Fut>(context: SourceContext, trigger: &Trigger, session: S)
+async fn keep_consuming<S, Fut>(context: SourceContext, trigger: &Trigger, session: S)
 where
     S: Fn() -> Fut,
     Fut: Future<Output = Result<(), String>>,
