@@ -78,6 +78,10 @@ pub struct DeployArgs {
     /// endpoint in AWS_ENDPOINT_URL.
     #[arg(long = "bucket", value_name = "NAME[:ACCESS]", value_parser = parse_grant)]
     buckets: Vec<BucketGrant>,
+    /// A secret the function gets as a variable, VAR=SECRET_NAME (repeatable; `gust secret
+    /// set` makes secrets).
+    #[arg(long = "secret", value_name = "VAR=SECRET_NAME")]
+    secrets: Vec<String>,
     /// Where the answer of an event or asynchronous invocation goes once it succeeded:
     /// function:NAME, kafka:TOPIC, nats:SUBJECT, mqtt:TOPIC or webhook:URL.
     #[arg(long, value_name = "DEST", value_parser = parse_destination)]
@@ -124,6 +128,14 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
             .split_once('=')
             .with_context(|| format!("--env `{pair}` must be KEY=VALUE"))?;
         config.env.insert(key.to_string(), value.to_string());
+    }
+    for pair in &args.secrets {
+        let (variable, secret) = pair
+            .split_once('=')
+            .with_context(|| format!("--secret `{pair}` must be VAR=SECRET_NAME"))?;
+        config
+            .secrets
+            .insert(variable.to_string(), secret.to_string());
     }
     let artifact = pack::artifact_bytes(&args.artifact)?;
     let form = Form::new()

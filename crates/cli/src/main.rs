@@ -11,6 +11,7 @@ mod invoke;
 mod logs;
 mod pack;
 mod s3_endpoint;
+mod secret;
 mod serve;
 mod table;
 mod token;
@@ -85,6 +86,11 @@ enum Command {
         #[command(subcommand)]
         command: bucket::KeyCommand,
     },
+    /// Secrets for functions (`gust deploy --secret VAR=NAME`): set, list, remove.
+    Secret {
+        #[command(subcommand)]
+        command: secret::SecretCommand,
+    },
     /// Scoped API tokens: create, list, revoke.
     Token {
         #[command(subcommand)]
@@ -135,6 +141,7 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Usage(args) => usage::run(&client, args).await,
         Command::Dlq { name, command } => dlq::run(&client, name, command).await,
         Command::Trigger { command } => trigger::run(&client, command).await,
+        Command::Secret { command } => secret::run(&client, command).await,
         Command::Token { command } => token::run(&client, command).await,
         Command::Bucket { command } => bucket::run(&client, command).await,
         Command::Key { command } => bucket::run_key(&client, command).await,

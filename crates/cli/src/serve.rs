@@ -16,7 +16,10 @@ use gust_meter::Metrics;
 use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
 use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{DEFAULT_MAX_MEMORY, EngineOptions, WasmExecutor};
-use gust_store::{BacklogLimits, BlobStore, BucketStore, SqliteStore, Store, TokenStore};
+use gust_secrets::{SecretKey, SecretVault};
+use gust_store::{
+    BacklogLimits, BlobStore, BucketStore, SecretStore, SqliteStore, Store, TokenStore,
+};
 use tokio::sync::watch;
 
 use crate::config::ServerConfig;
@@ -130,7 +133,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let sqlite = Arc::new(SqliteStore::open(&data_dir.join("gust.db"))?);
     let store: Arc<dyn Store> = sqlite.clone();
     let tokens: Arc<dyn TokenStore> = sqlite.clone();
+    let secret_store: Arc<dyn SecretStore> = sqlite.clone();
     let buckets: Arc<dyn BucketStore> = sqlite;
+    let secret_key = std::env::var("GUST_SECRET_KEY").ok();
+    let secret_key =
+        SecretKey::load_or_create(&data_dir.join("secret.key"), secret_key.as_deref())?;
+    let secrets = SecretVault::open(secret_key, secret_store).await?;
     let blobs = BlobStore::open(data_dir.join("artifacts"))?;
     let engine_options = EngineOptions {
         max_memory: args.wasm_memory_mb << 20,
@@ -161,7 +169,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             max_in_flight: args.max_in_flight,
             log_bytes_per_invocation: args.max_log_kb * 1024,
         },
-        vec![s3.grants.clone()],
+        vec![s3.grants.clone(), secrets.clone()],
     );
     let queue_options = QueueOptions {
         workers: args.async_workers,
@@ -224,6 +232,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         triggers,
         webhooks,
         buckets: s3.buckets,
+        secrets,
         max_async_payload_bytes: args.max_async_payload_kb * 1024,
     }));
     let limits = ConnectionLimits {

@@ -62,6 +62,9 @@ pub struct FunctionConfig {
     pub max_concurrency: u32,
     /// Buckets the function may use through the S3 endpoint, with a key Gust issues it.
     pub buckets: Vec<BucketGrant>,
+    /// Secrets set as variables: variable name → secret name (`gust secret set`). Only the
+    /// names are kept with the version; the values are set when it is loaded.
+    pub secrets: BTreeMap<String, String>,
     /// Where the answer of an event or asynchronous invocation that succeeded goes:
     /// `function:NAME`, `kafka:TOPIC`, `nats:SUBJECT`, `mqtt:TOPIC` or `webhook:URL`.
     #[schema(value_type = Option<String>, example = "kafka:sensor-stats")]
@@ -95,6 +98,7 @@ impl Default for FunctionConfig {
             idle_timeout_ms: 5 * 60 * 1000,
             max_concurrency: 100,
             buckets: Vec::new(),
+            secrets: BTreeMap::new(),
             on_success: None,
             on_failure: None,
             queue_size: 100,
@@ -143,10 +147,18 @@ impl FunctionConfig {
                 self.max_event_age_ms
             )));
         }
-        for key in self.env.keys() {
+        for key in self.env.keys().chain(self.secrets.keys()) {
             if key.is_empty() || key.contains('=') || key.contains('\0') {
                 return Err(Error::invalid(format!(
                     "invalid environment variable name `{key}`"
+                )));
+            }
+        }
+        for (variable, secret) in &self.secrets {
+            crate::validate_secret_name(secret)?;
+            if self.env.contains_key(variable) {
+                return Err(Error::invalid(format!(
+                    "`{variable}` is both a variable and a secret: name only one"
                 )));
             }
         }
@@ -333,6 +345,8 @@ pub struct ConfigPatch {
     pub max_concurrency: Option<u32>,
     /// Replaces the whole list of bucket grants.
     pub buckets: Option<Vec<BucketGrant>>,
+    /// Replaces the whole map of secret variables.
+    pub secrets: Option<BTreeMap<String, String>>,
     /// Sets the success destination; `""` removes it.
     #[schema(value_type = Option<String>)]
     pub on_success: Option<DestinationChange>,
@@ -365,6 +379,7 @@ impl ConfigPatch {
             idle_timeout_ms: self.idle_timeout_ms.unwrap_or(config.idle_timeout_ms),
             max_concurrency: self.max_concurrency.unwrap_or(config.max_concurrency),
             buckets: self.buckets.unwrap_or_else(|| config.buckets.clone()),
+            secrets: self.secrets.unwrap_or_else(|| config.secrets.clone()),
             on_success: DestinationChange::apply(self.on_success, &config.on_success),
             on_failure: DestinationChange::apply(self.on_failure, &config.on_failure),
             queue_size: self.queue_size.unwrap_or(config.queue_size),

@@ -24,6 +24,7 @@ use gust_bucket::Buckets;
 use gust_dispatch::{AsyncQueue, Dispatcher};
 use gust_events::{Triggers, WebhookSource};
 use gust_meter::{Metrics, PriceModel};
+use gust_secrets::SecretVault;
 use tokio::sync::watch;
 
 pub use access::Access;
@@ -69,6 +70,7 @@ pub struct App {
     pub webhooks: Arc<WebhookSource>,
     /// Buckets and S3 keys.
     pub buckets: Arc<Buckets>,
+    pub secrets: Arc<SecretVault>,
     /// Largest asynchronous payload accepted, in bytes.
     pub max_async_payload_bytes: usize,
 }

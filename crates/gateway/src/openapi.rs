@@ -20,7 +20,8 @@ use crate::{api, permissions};
         api::list_async, api::dead_letters, api::replay, api::add_trigger, api::list_triggers,
         api::remove_trigger, api::callback_secret, api::create_token, api::list_tokens,
         api::revoke_token, api::list_buckets, api::create_bucket, api::remove_bucket,
-        api::list_keys, api::create_key, api::remove_key),
+        api::list_keys, api::create_key, api::remove_key, api::list_secrets, api::set_secret,
+        api::remove_secret),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &Permissions, &ErrorAnswers, &FunctionNames)
 )]

@@ -39,6 +39,9 @@ pub const ROUTES: &[(&str, &str, &[Permission])] = &[
     ("GET", "/s3-keys", &[Admin]),
     ("POST", "/s3-keys", &[Admin]),
     ("DELETE", "/s3-keys/{id}", &[Admin]),
+    ("GET", "/secrets", &[Deploy]),
+    ("PUT", "/secrets/{name}", &[Admin]),
+    ("DELETE", "/secrets/{name}", &[Admin]),
 ];
 
 /// What a route needs; a route missing from the table needs the admin's permission.

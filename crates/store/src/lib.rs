@@ -10,6 +10,8 @@ mod private_file;
 mod queue_sql;
 mod record_sql;
 mod schema;
+mod secret_sql;
+mod secrets;
 mod sqlite;
 mod token_sql;
 mod tokens;
@@ -29,6 +31,7 @@ use serde_json::{Map, Value};
 pub use blobs::BlobStore;
 pub use buckets::{BucketStore, ObjectQuery, Upload, UploadedPart};
 pub use private_file::write_private;
+pub use secrets::{SealedSecret, SecretStore};
 pub use sqlite::SqliteStore;
 pub use tokens::{NewToken, TokenStore};
 

@@ -105,6 +105,13 @@ WHEN OLD.state IN ('queued', 'running', 'failed') BEGIN
     UPDATE async_backlog SET count = count - 1, bytes = bytes - length(OLD.body)
     WHERE function = OLD.function;
 END;
+-- Secrets, each value encrypted with the node's secret key (nonce and ciphertext).
+CREATE TABLE IF NOT EXISTS secrets (
+    name          TEXT PRIMARY KEY,
+    sealed        BLOB NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+);
 -- Scoped API tokens; only the SHA-256 of each secret is kept.
 CREATE TABLE IF NOT EXISTS api_tokens (
     id              TEXT PRIMARY KEY,

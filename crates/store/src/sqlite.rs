@@ -11,8 +11,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use crate::buckets::{BucketStore, ObjectQuery, Upload, UploadedPart};
 use crate::schema::SCHEMA;
 use crate::{
-    AttemptUpdate, NewAsync, NewToken, TokenStore, bucket_sql, queue_sql, record_sql, token_sql,
-    trigger_sql, usage_sql,
+    AttemptUpdate, NewAsync, NewToken, SealedSecret, SecretStore, TokenStore, bucket_sql,
+    queue_sql, record_sql, secret_sql, token_sql, trigger_sql, usage_sql,
 };
 use crate::{Deployed, NewVersion, Store, bad_column, named_column};
 use gust_core::{AsyncInvocation, AsyncState, BucketInfo, ObjectInfo, S3Key, Trigger};
@@ -278,6 +278,22 @@ impl TokenStore for SqliteStore {
         let id = id.to_string();
         self.with(move |conn| token_sql::used(conn, &id, at_ms))
             .await
+    }
+}
+
+#[async_trait]
+impl SecretStore for SqliteStore {
+    async fn put_secret(&self, secret: SealedSecret) -> Result<(), Error> {
+        self.with(move |conn| secret_sql::put(conn, &secret)).await
+    }
+
+    async fn secrets(&self) -> Result<Vec<SealedSecret>, Error> {
+        self.with(|conn| secret_sql::list(conn)).await
+    }
+
+    async fn delete_secret(&self, name: &str) -> Result<bool, Error> {
+        let name = name.to_string();
+        self.with(move |conn| secret_sql::delete(conn, &name)).await
     }
 }
 

@@ -26,6 +26,7 @@ mod process;
 mod redis_streams;
 mod scaling;
 mod schedules;
+mod secrets;
 mod subject_log;
 mod thumbnails;
 mod tokens;

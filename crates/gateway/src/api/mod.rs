@@ -6,6 +6,7 @@ mod deploy;
 mod functions;
 mod invocations;
 mod logs;
+mod secrets;
 mod tokens;
 mod triggers;
 mod usage;
@@ -31,6 +32,10 @@ pub(crate) use invocations::{
     __path_list as __path_list_async, __path_replay,
 };
 pub(crate) use logs::__path_logs;
+pub(crate) use secrets::{
+    __path_list as __path_list_secrets, __path_remove as __path_remove_secret,
+    __path_set as __path_set_secret,
+};
 pub(crate) use tokens::{
     __path_create as __path_create_token, __path_list as __path_list_tokens,
     __path_revoke as __path_revoke_token,
@@ -78,4 +83,6 @@ pub fn routes() -> Router<AppState> {
             get(buckets::list_keys).post(buckets::create_key),
         )
         .route("/s3-keys/{id}", delete(buckets::remove_key))
+        .route("/secrets", get(secrets::list))
+        .route("/secrets/{name}", put(secrets::set).delete(secrets::remove))
 }
