@@ -10,6 +10,7 @@ mod inspect;
 mod invoke;
 mod logs;
 mod pack;
+mod route;
 mod s3_endpoint;
 mod secret;
 mod serve;
@@ -86,6 +87,11 @@ enum Command {
         #[command(subcommand)]
         command: bucket::KeyCommand,
     },
+    /// Routes of the API gateway: add, list, remove.
+    Route {
+        #[command(subcommand)]
+        command: route::RouteCommand,
+    },
     /// Secrets for functions (`gust deploy --secret VAR=NAME`): set, list, remove.
     Secret {
         #[command(subcommand)]
@@ -141,6 +147,7 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Usage(args) => usage::run(&client, args).await,
         Command::Dlq { name, command } => dlq::run(&client, name, command).await,
         Command::Trigger { command } => trigger::run(&client, command).await,
+        Command::Route { command } => route::run(&client, command).await,
         Command::Secret { command } => secret::run(&client, command).await,
         Command::Token { command } => token::run(&client, command).await,
         Command::Bucket { command } => bucket::run(&client, command).await,

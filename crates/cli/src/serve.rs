@@ -11,14 +11,14 @@ use gust_events::{
     BucketSource, CronSource, KafkaSource, MqttSource, NatsSource, RedisSource, SourceContext,
     Triggers, WebhookSource,
 };
-use gust_gateway::{Access, AdminToken, App, AppState, ConnectionLimits};
+use gust_gateway::{Access, AdminToken, App, AppState, ConnectionLimits, Routes};
 use gust_meter::Metrics;
 use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
 use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{DEFAULT_MAX_MEMORY, EngineOptions, WasmExecutor};
 use gust_secrets::{SecretKey, SecretVault};
 use gust_store::{
-    BacklogLimits, BlobStore, BucketStore, SecretStore, SqliteStore, Store, TokenStore,
+    BacklogLimits, BlobStore, BucketStore, RouteStore, SecretStore, SqliteStore, Store, TokenStore,
 };
 use tokio::sync::watch;
 
@@ -134,6 +134,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = sqlite.clone();
     let tokens: Arc<dyn TokenStore> = sqlite.clone();
     let secret_store: Arc<dyn SecretStore> = sqlite.clone();
+    let routes = Routes::load(sqlite.clone() as Arc<dyn RouteStore>).await?;
     let buckets: Arc<dyn BucketStore> = sqlite;
     let secret_key = std::env::var("GUST_SECRET_KEY").ok();
     let secret_key =
@@ -233,6 +234,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         webhooks,
         buckets: s3.buckets,
         secrets,
+        routes,
         max_async_payload_bytes: args.max_async_payload_kb * 1024,
     }));
     let limits = ConnectionLimits {

@@ -17,12 +17,29 @@ pub const COLD_START: HeaderName = HeaderName::from_static("x-gust-cold-start");
 /// `ANY /fn/{name}[/{rest}]`: calls the function's latest version with the request, the path
 /// after the function name and the streamed body.
 pub async fn invoke(State(state): State<AppState>, request: Request) -> Response {
+    match admit(&state, request, "/fn/").await {
+        Ok((function, parts, body)) => answer(&state, &function, parts, body).await,
+        Err(err) => with_invocation_id(err.into_response(), &ulid::Ulid::new().to_string()),
+    }
+}
+
+/// Calls `function` with a request it may get (admitted, its headers scrubbed) and answers
+/// what it answered, or the error, with the invocation's id.
+pub async fn answer(
+    state: &AppState,
+    function: &str,
+    parts: http::request::Parts,
+    body: Body,
+) -> Response {
     let invocation_id = ulid::Ulid::new().to_string();
-    let mut response = match call(&state, &invocation_id, request).await {
-        Ok(response) => response,
-        Err(err) => err.into_response(),
-    };
-    if let Ok(value) = HeaderValue::from_str(&invocation_id) {
+    let response = call(state, &invocation_id, function, parts, body)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    with_invocation_id(response, &invocation_id)
+}
+
+fn with_invocation_id(mut response: Response, invocation_id: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(invocation_id) {
         response.headers_mut().insert(INVOCATION_ID, value);
     }
     response
@@ -31,14 +48,15 @@ pub async fn invoke(State(state): State<AppState>, request: Request) -> Response
 async fn call(
     state: &AppState,
     invocation_id: &str,
-    request: Request,
+    function: &str,
+    parts: http::request::Parts,
+    body: Body,
 ) -> Result<Response, ApiError> {
-    let (function, parts, body) = admit(state, request, "/fn/").await?;
     let body: RequestBody = body
         .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
         .boxed_unsync();
     let entry = Entry {
-        function: &function,
+        function,
         invocation_id: invocation_id.to_string(),
         origin: Origin::HTTP,
         attempt: 1,

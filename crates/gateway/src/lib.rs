@@ -14,6 +14,7 @@ mod invoke;
 mod listener;
 mod openapi;
 mod permissions;
+mod routes;
 
 use std::sync::Arc;
 
@@ -31,6 +32,7 @@ pub use access::Access;
 pub use auth::AdminToken;
 pub use error::ApiError;
 pub use listener::{ConnectionLimits, serve};
+pub use routes::Routes;
 
 /// What every handler can reach. Handlers get it by clone, once per request: one shared
 /// allocation, not a copy of every field.
@@ -71,6 +73,8 @@ pub struct App {
     /// Buckets and S3 keys.
     pub buckets: Arc<Buckets>,
     pub secrets: Arc<SecretVault>,
+    /// The API gateway's routes.
+    pub routes: Arc<Routes>,
     /// Largest asynchronous payload accepted, in bytes.
     pub max_async_payload_bytes: usize,
 }
@@ -97,6 +101,6 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
         .nest("/v1", management)
-        .fallback(error::no_route)
+        .fallback(routes::serve)
         .with_state(state)
 }

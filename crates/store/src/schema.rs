@@ -105,6 +105,16 @@ WHEN OLD.state IN ('queued', 'running', 'failed') BEGIN
     UPDATE async_backlog SET count = count - 1, bytes = bytes - length(OLD.body)
     WHERE function = OLD.function;
 END;
+-- Routes of the API gateway.
+CREATE TABLE IF NOT EXISTS routes (
+    id            TEXT PRIMARY KEY,
+    method        TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    host          TEXT,
+    function      TEXT NOT NULL,
+    cors_origins  TEXT NOT NULL,
+    created_at_ms INTEGER NOT NULL
+);
 -- Secrets, each value encrypted with the node's secret key (nonce and ciphertext).
 CREATE TABLE IF NOT EXISTS secrets (
     name          TEXT PRIMARY KEY,

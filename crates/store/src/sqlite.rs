@@ -11,11 +11,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use crate::buckets::{BucketStore, ObjectQuery, Upload, UploadedPart};
 use crate::schema::SCHEMA;
 use crate::{
-    AttemptUpdate, NewAsync, NewToken, SealedSecret, SecretStore, TokenStore, bucket_sql,
-    queue_sql, record_sql, secret_sql, token_sql, trigger_sql, usage_sql,
+    AttemptUpdate, NewAsync, NewToken, RouteStore, SealedSecret, SecretStore, TokenStore,
+    bucket_sql, queue_sql, record_sql, route_sql, secret_sql, token_sql, trigger_sql, usage_sql,
 };
 use crate::{Deployed, NewVersion, Store, bad_column, named_column};
-use gust_core::{AsyncInvocation, AsyncState, BucketInfo, ObjectInfo, S3Key, Trigger};
+use gust_core::{AsyncInvocation, AsyncState, BucketInfo, ObjectInfo, Route, S3Key, Trigger};
 use serde_json::{Map, Value};
 
 /// The embedded store: one SQLite database in WAL mode. Calls run on the blocking pool so that
@@ -278,6 +278,22 @@ impl TokenStore for SqliteStore {
         let id = id.to_string();
         self.with(move |conn| token_sql::used(conn, &id, at_ms))
             .await
+    }
+}
+
+#[async_trait]
+impl RouteStore for SqliteStore {
+    async fn create_route(&self, route: Route) -> Result<(), Error> {
+        self.with(move |conn| route_sql::create(conn, &route)).await
+    }
+
+    async fn routes(&self) -> Result<Vec<Route>, Error> {
+        self.with(|conn| route_sql::list(conn)).await
+    }
+
+    async fn delete_route(&self, id: &str) -> Result<bool, Error> {
+        let id = id.to_string();
+        self.with(move |conn| route_sql::delete(conn, &id)).await
     }
 }
 

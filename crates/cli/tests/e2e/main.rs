@@ -24,6 +24,7 @@ mod mqtt_triggers;
 mod nats_triggers;
 mod process;
 mod redis_streams;
+mod routes;
 mod scaling;
 mod schedules;
 mod secrets;

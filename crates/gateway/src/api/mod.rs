@@ -6,6 +6,7 @@ mod deploy;
 mod functions;
 mod invocations;
 mod logs;
+mod routes;
 mod secrets;
 mod tokens;
 mod triggers;
@@ -32,6 +33,10 @@ pub(crate) use invocations::{
     __path_list as __path_list_async, __path_replay,
 };
 pub(crate) use logs::__path_logs;
+pub(crate) use routes::{
+    __path_add as __path_add_route, __path_list as __path_list_routes,
+    __path_remove as __path_remove_route,
+};
 pub(crate) use secrets::{
     __path_list as __path_list_secrets, __path_remove as __path_remove_secret,
     __path_set as __path_set_secret,
@@ -83,6 +88,8 @@ pub fn routes() -> Router<AppState> {
             get(buckets::list_keys).post(buckets::create_key),
         )
         .route("/s3-keys/{id}", delete(buckets::remove_key))
+        .route("/routes", get(routes::list).post(routes::add))
+        .route("/routes/{id}", delete(routes::remove))
         .route("/secrets", get(secrets::list))
         .route("/secrets/{name}", put(secrets::set).delete(secrets::remove))
 }
