@@ -19,6 +19,7 @@ from pathlib import Path
 import bucket_bench
 import density_bench
 import process_bench
+import route_bench
 import stream_bench
 from common import (GUESTS, GUST, NATIVE, ROOT, UNCAPPED_BACKLOG, admin_of, first_byte_us,
                     free_port, gust_server, load_cells, process, summary, wait_until_up, wrk)
@@ -338,7 +339,28 @@ def stream_section(quick, _seconds):
     ])
 
 
-SECTIONS = {"buckets": (BUCKETS_TITLE, bucket_section), "streams": (STREAMS_TITLE, stream_section)}
+ROUTING_TITLE = "## Routing"
+
+
+def routing_section(quick, seconds):
+    """The routing scenario and its section of the report."""
+    print("routing", file=sys.stderr)
+    pairs = 2 if quick else 10
+    samples = route_bench.routing_cost(pairs, seconds)
+    return "\n".join([
+        ROUTING_TITLE,
+        "",
+        "The hello component, called at `/fn/hello` and through a route (`GET /api/hello`) of "
+        "the API gateway, defined after 1,000 others (`GET /svcN/items/{id}`), on one server; "
+        "each pair measures both in turn at one connection, the order swapped every pair.",
+        "",
+        route_bench.format_routing(samples, pairs, seconds),
+        "",
+    ])
+
+
+SECTIONS = {"buckets": (BUCKETS_TITLE, bucket_section), "streams": (STREAMS_TITLE, stream_section),
+            "routing": (ROUTING_TITLE, routing_section)}
 
 
 def only_section(name, args, seconds):
@@ -407,6 +429,7 @@ def main():
     step = process_bench.step_load(args.quick)
     buckets = bucket_section(args.quick, seconds)
     streams = stream_section(args.quick, seconds)
+    routing = routing_section(args.quick, seconds)
     plot = ROOT / "bench/step-load.svg"
     if not args.quick:
         plot.write_text(process_bench.step_plot(step))
@@ -500,6 +523,7 @@ def main():
         "",
         buckets,
         streams,
+        routing,
         (ROOT / "bench/notes.md").read_text(),
     ])
     if args.quick:
