@@ -2,7 +2,7 @@
 //! template's parameters as `x-gust-param-NAME`.
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use gust_core::ErrorKind;
 
@@ -12,27 +12,26 @@ use crate::{ApiError, AppState, error, guest_headers, invoke};
 
 /// The main listener's fallback: what is not Gust's own goes to the routes.
 pub async fn serve(State(state): State<AppState>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
     let table = state.routes.table();
-    let host = host_of(&request);
-    let path = request.uri().path().to_string();
-    let is_preflight = request.method() == Method::OPTIONS
-        && request
-            .headers()
+    let host = table.has_hosts().then(|| host_of(&parts.headers)).flatten();
+    let path = parts.uri.path();
+    let is_preflight = parts.method == Method::OPTIONS
+        && parts
+            .headers
             .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if is_preflight
-        && let Some((routes, _)) = table.path(host.as_deref(), &path)
+        && let Some((routes, _)) = table.path(host.as_deref(), path)
         && routes.iter().any(|r| !r.cors_origins.is_empty())
     {
-        return cors::preflight(routes, request.headers());
+        return cors::preflight(routes, &parts.headers);
     }
-    let method = request.method().as_str().to_string();
-    let (route, params) = match table.find(host.as_deref(), &method, &path) {
-        Found::Route { route, params } => (route.clone(), params),
-        Found::WrongMethod { allow } => return wrong_method(&method, &allow),
+    let (route, params) = match table.find(host.as_deref(), parts.method.as_str(), path) {
+        Found::Route { route, params } => (route, params),
+        Found::WrongMethod { allow } => return wrong_method(parts.method.as_str(), &allow),
         Found::Nothing => return error::no_route().await.into_response(),
     };
-    let origin = cors::allowed_origin(&route, request.headers()).cloned();
-    let (mut parts, body) = request.into_parts();
+    let origin = cors::allowed_origin(route, &parts.headers).cloned();
     guest_headers::scrub(&mut parts.headers, &state.access);
     for (name, value) in params {
         let name = HeaderName::try_from(format!("x-gust-param-{}", name.to_ascii_lowercase()));
@@ -48,8 +47,8 @@ pub async fn serve(State(state): State<AppState>, request: Request) -> Response 
 }
 
 /// The request's host, without its port.
-fn host_of(request: &Request) -> Option<String> {
-    let host = request.headers().get(header::HOST)?.to_str().ok()?;
+fn host_of(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(header::HOST)?.to_str().ok()?;
     let name = match host.rsplit_once(':') {
         Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
         _ => host,

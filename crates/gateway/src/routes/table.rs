@@ -89,6 +89,11 @@ impl RouteTable {
         }
     }
 
+    /// Whether any route is for one host only (else a request's host need not be read).
+    pub fn has_hosts(&self) -> bool {
+        self.by_host.keys().any(Option::is_some)
+    }
+
     /// The route for a request: the host's own routes first, then those of any host.
     pub fn find(&self, host: Option<&str>, method: &str, path: &str) -> Found<'_> {
         let Some((routes, params)) = self.path(host, path) else {
