@@ -177,7 +177,7 @@ impl FunctionConfig {
             let valid = !host.is_empty()
                 && host
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]*".contains(c));
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]*/".contains(c));
             if !valid {
                 return Err(Error::invalid(format!(
                     "invalid allowed host `{host}`: use host or host:port"
@@ -201,10 +201,33 @@ impl FunctionConfig {
             };
             let host_matches = match entry_host.strip_prefix("*.") {
                 Some(suffix) => host.ends_with(&format!(".{suffix}")),
+                None if entry_host.contains('/') => cidr_contains(&entry_host, &host),
                 None => entry_host == host,
             };
             host_matches && entry_port.is_none_or(|p| p == port)
         })
+    }
+
+    /// The names (not addresses, ranges or `*.` patterns) allowed at `port`: a TCP connection
+    /// to an address one of them resolves to is allowed.
+    pub fn allowed_names(&self, port: u16) -> Vec<String> {
+        let mut names = Vec::new();
+        for entry in &self.allow_hosts {
+            let entry = entry.to_ascii_lowercase();
+            let (name, entry_port) = match entry.rsplit_once(':') {
+                Some((name, p)) if !entry.starts_with('[') => {
+                    (name.to_string(), p.parse::<u16>().ok())
+                }
+                _ => (entry.clone(), None),
+            };
+            let is_name = !name.starts_with("*.")
+                && !name.contains(['/', '[', ':'])
+                && name.parse::<IpAddr>().is_err();
+            if is_name && entry_port.is_none_or(|p| p == port) {
+                names.push(name);
+            }
+        }
+        names
     }
 
     /// Whether a connection to `ip`, an address an allowed host resolved to, may be made. An
@@ -212,6 +235,31 @@ impl FunctionConfig {
     /// allowing `api.example.com` never lets a name that resolves to 127.0.0.1 through.
     pub fn allows_address(&self, ip: IpAddr, port: u16) -> bool {
         !is_internal(ip) || self.allows_host(&ip.to_string(), port)
+    }
+}
+
+/// Whether `host` is an address in the range `cidr` (`10.0.0.0/8`, `fd00::/8`).
+fn cidr_contains(cidr: &str, host: &str) -> bool {
+    let Some((network, bits)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(network), Ok(bits), Ok(ip)) = (
+        network.parse::<IpAddr>(),
+        bits.parse::<u32>(),
+        host.trim_matches(['[', ']']).parse::<IpAddr>(),
+    ) else {
+        return false;
+    };
+    match (network, ip) {
+        (IpAddr::V4(network), IpAddr::V4(ip)) if bits <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            u32::from(network) & mask == u32::from(ip) & mask
+        }
+        (IpAddr::V6(network), IpAddr::V6(ip)) if bits <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            u128::from(network) & mask == u128::from(ip) & mask
+        }
+        _ => false,
     }
 }
 
@@ -255,12 +303,18 @@ mod tests {
 
     #[test]
     fn host_rules() {
-        let config = with_hosts(&["api.example.com", "127.0.0.1:9000", "*.svc.local"]);
+        let mut config = with_hosts(&["api.example.com", "127.0.0.1:9000", "*.svc.local"]);
         assert!(config.allows_host("api.example.com", 443));
         assert!(config.allows_host("API.example.com", 80));
         assert!(config.allows_host("127.0.0.1", 9000));
         assert!(!config.allows_host("127.0.0.1", 9001));
         assert!(config.allows_host("a.svc.local", 80));
+        config.allow_hosts = vec!["10.0.0.0/8:5432".into(), "db.internal:5432".into()];
+        assert!(config.allows_host("10.1.2.3", 5432));
+        assert!(!config.allows_host("10.1.2.3", 5433));
+        assert!(!config.allows_host("11.0.0.1", 5432));
+        assert_eq!(config.allowed_names(5432), vec!["db.internal".to_string()]);
+        assert!(config.allowed_names(80).is_empty());
         assert!(!config.allows_host("svc.local", 80));
         assert!(!config.allows_host("evil.com", 443));
         assert!(!FunctionConfig::default().allows_host("api.example.com", 443));

@@ -29,6 +29,7 @@ mod scaling;
 mod schedules;
 mod secrets;
 mod subject_log;
+mod tcp_sockets;
 mod thumbnails;
 mod tokens;
 mod walls;

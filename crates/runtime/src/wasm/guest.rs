@@ -44,6 +44,14 @@ impl GuestState {
         for (key, value) in &config.env {
             wasi.env(key, value);
         }
+        if !config.allow_hosts.is_empty() {
+            wasi.allow_tcp(true)
+                .allow_ip_name_lookup(true)
+                .socket_addr_check(super::tcp_policy::socket_check(
+                    config.clone(),
+                    logs.clone(),
+                ));
+        }
         GuestState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),

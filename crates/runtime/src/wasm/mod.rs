@@ -10,6 +10,7 @@ mod inline_run;
 mod long_runners;
 mod memory_budget;
 mod stdio;
+mod tcp_policy;
 mod warm_pool;
 
 use std::collections::HashMap;
