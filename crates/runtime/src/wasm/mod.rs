@@ -50,8 +50,8 @@ impl WasmExecutor {
         let ticker = EpochTicker::start(&engine, options.epoch_tick);
         let mut linker = Linker::new(&engine);
         // The full WASI 0.2 surface, as `wasmtime serve -Scli` links it: real components import
-        // wasi:cli and wasi:filesystem even when they only serve HTTP. Sockets and files are
-        // linked but empty (no preopens, no network) unless the function is granted them.
+        // wasi:cli and wasi:filesystem even when they only serve HTTP. Files are linked but
+        // empty (no preopens); sockets reach only what --allow-host names (tcp_policy.rs).
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         Ok(WasmExecutor {
