@@ -1,6 +1,6 @@
-//! Secrets: a function gets its secret as a variable, across a restart, and no API answer,
-//! CLI output, log or database file shows the value; a secret that does not exist is refused at
-//! deploy, and one in use cannot be removed.
+//! Secrets: a function gets its secret as a variable and through wasi:config, across a
+//! restart, and no API answer, CLI output, log or database file shows the value; a secret that
+//! does not exist is refused at deploy, and one in use cannot be removed.
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -36,6 +36,13 @@ fn a_function_gets_its_secret_and_nothing_shows_the_value() {
         seen_by_function(&server)["DB_PASSWORD"],
         VALUE,
         "kept across a restart"
+    );
+    server.deploy("config", "config-get", config);
+    let through_config = server.get("/fn/config?key=DB_PASSWORD").send().unwrap();
+    assert_eq!(
+        through_config.text().unwrap(),
+        VALUE,
+        "through wasi:config/store too"
     );
 
     let file = data.path().join("rotated");

@@ -6,6 +6,7 @@ use gust_core::{FunctionConfig, LogStream};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_config::WasiConfigVariables;
 use wasmtime_wasi_http::{
     Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
     WasiHttpView,
@@ -19,6 +20,8 @@ use crate::{LogSink, SinkSlot};
 pub struct GuestState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
+    /// What wasi:config/store answers: the function's variables.
+    pub variables: WasiConfigVariables,
     table: ResourceTable,
     outbound: OutboundPolicy,
     pub limiter: MemoryLimiter,
@@ -55,6 +58,7 @@ impl GuestState {
         GuestState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
+            variables: config.env.iter().collect(),
             table: ResourceTable::new(),
             outbound: OutboundPolicy {
                 config: config.clone(),

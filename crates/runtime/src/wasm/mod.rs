@@ -30,6 +30,7 @@ use function::WasmFunction;
 use guest::GuestState;
 use memory_budget::MemoryBudget;
 use warm_pool::IdleBudget;
+use wasmtime_wasi_config::WasiConfig;
 
 /// Runs wasi:http components: one engine, one linker, and an on-disk cache of compiled code.
 pub struct WasmExecutor {
@@ -54,6 +55,9 @@ impl WasmExecutor {
         // empty (no preopens); sockets reach only what --allow-host names (tcp_policy.rs).
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+        wasmtime_wasi_config::add_to_linker(&mut linker, |guest: &mut GuestState| {
+            WasiConfig::from(&guest.variables)
+        })?;
         Ok(WasmExecutor {
             cache: AotCache::open(cache_dir, &engine)?,
             engine,
