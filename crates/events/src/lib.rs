@@ -1,6 +1,7 @@
 //! Event sources that end in the dispatcher. Each kind of trigger is a `Source` in a module of
-//! its own: cron schedules, bucket notifications and signed webhooks, each event an
-//! asynchronous invocation delivered as a CloudEvent.
+//! its own: cron schedules, bucket notifications and signed webhooks store each event as an
+//! asynchronous invocation; the stream sources (Redis streams, NATS, MQTT, Kafka) deliver in
+//! place and acknowledge after. Also here: the broker outlets of destinations.
 
 mod bucket;
 mod cloud_event;
