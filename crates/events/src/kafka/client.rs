@@ -31,7 +31,15 @@ impl ClientContext for GroupContext {}
 
 impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        tracing::info!("kafka rebalance: {rebalance:?}");
+        match rebalance {
+            Rebalance::Assign(partitions) => {
+                tracing::info!("kafka rebalance: {} partitions assigned", partitions.count())
+            }
+            Rebalance::Revoke(partitions) => {
+                tracing::info!("kafka rebalance: {} partitions revoked", partitions.count())
+            }
+            Rebalance::Error(e) => tracing::warn!("kafka rebalance failed: {e}"),
+        }
         self.rebalances.fetch_add(1, Ordering::SeqCst);
     }
 
