@@ -33,7 +33,10 @@ impl ConsumerContext for GroupContext {
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(partitions) => {
-                tracing::info!("kafka rebalance: {} partitions assigned", partitions.count())
+                tracing::info!(
+                    "kafka rebalance: {} partitions assigned",
+                    partitions.count()
+                )
             }
             Rebalance::Revoke(partitions) => {
                 tracing::info!("kafka rebalance: {} partitions revoked", partitions.count())
