@@ -2,7 +2,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
 use gust_core::{AsyncInvocation, now_ms};
 use tokio::sync::Semaphore;
 
@@ -10,6 +9,7 @@ use super::AsyncQueue;
 use super::attempt::ATTEMPT;
 use super::backoff::retry_delay;
 use super::callback_client::{literal_refusal, redacted};
+use super::result_body::body_and_type;
 use super::signature::SIGNATURE;
 use crate::INVOCATION_ID;
 
@@ -185,19 +185,7 @@ fn callback_body(invocation: &AsyncInvocation) -> (Vec<u8>, String) {
         let errors = serde_json::json!({"errors": invocation.errors});
         return (errors.to_string().into_bytes(), "application/json".into());
     };
-    let body = if result.body_base64 {
-        base64::engine::general_purpose::STANDARD
-            .decode(&result.body)
-            .unwrap_or_default()
-    } else {
-        result.body.clone().into_bytes()
-    };
-    let content_type = result
-        .headers
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-type"))
-        .map_or("application/octet-stream", |(_, value)| value.as_str());
-    (body, content_type.to_string())
+    body_and_type(result)
 }
 
 /// An error with its causes: reqwest's own message is only "error sending request".

@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use base64::Engine;
 use gust_core::{
     AsyncInvocation, AsyncResult, AttemptError, Destination, DestinationKind, Error,
     FunctionConfig, Origin, StoredRequest, now_ms,
@@ -22,6 +21,7 @@ use serde_json::json;
 
 use super::AsyncQueue;
 use super::callback_client::{literal_refusal, redacted};
+use super::result_body::body_and_type;
 use super::signature::SIGNATURE;
 
 const SEND_TRIES: u32 = 3;
@@ -193,15 +193,8 @@ fn message(invocation: &AsyncInvocation, outcome: &Outcome<'_>) -> Message {
     };
     let (condition, content_type, body) = match outcome {
         Outcome::Succeeded(result) => {
-            let content_type = result
-                .and_then(|r| r.headers.iter().find(|(n, _)| n == "content-type"))
-                .map(|(_, value)| value.clone())
-                .unwrap_or_else(|| "application/octet-stream".into());
-            (
-                "success",
-                content_type,
-                result.map(body_of).unwrap_or_default(),
-            )
+            let (body, content_type) = result.map(body_and_type).unwrap_or_default();
+            ("success", content_type, body)
         }
         Outcome::Failed(errors) => {
             let report = json!({
@@ -227,15 +220,6 @@ fn message(invocation: &AsyncInvocation, outcome: &Outcome<'_>) -> Message {
             ("gust-condition".into(), condition.into()),
         ],
         body,
-    }
-}
-
-fn body_of(result: &AsyncResult) -> Vec<u8> {
-    if result.body_base64 {
-        let decoded = base64::engine::general_purpose::STANDARD.decode(&result.body);
-        decoded.unwrap_or_default()
-    } else {
-        result.body.clone().into_bytes()
     }
 }
 

@@ -7,6 +7,7 @@ mod callback;
 mod callback_client;
 mod destinations;
 mod in_place;
+mod result_body;
 mod signature;
 
 use std::sync::Arc;
