@@ -144,7 +144,7 @@ def async_queue(runs, seconds):
         deadline = time.time() + 600
         while True:
             text = urllib.request.urlopen(base + "/metrics").read().decode()
-            done = metric(text, 'gust_invocations_total{function="hello",status="ok"}')
+            done = metric(text, 'gust_invocations_total{function="hello",status="ok",version="1"}')
             if done >= accepted or time.time() > deadline:
                 break
             time.sleep(0.5)

@@ -193,8 +193,8 @@ def descendants_pss_mib(pid):
 
 def counters(base, name):
     text = urllib.request.urlopen(base + "/metrics", timeout=10).read().decode()
-    ok = re.search(rf'^gust_invocations_total{{function="{name}",status="ok"}} (\S+)$', text, re.M)
-    throttled = re.search(rf'^gust_throttled_total{{function="{name}"}} (\S+)$', text, re.M)
+    ok = re.search(rf'^gust_invocations_total{{function="{name}",status="ok",version="1"}} (\S+)$', text, re.M)
+    throttled = re.search(rf'^gust_throttled_total{{function="{name}",version="1"}} (\S+)$', text, re.M)
     return (float(ok.group(1)) if ok else 0.0), (float(throttled.group(1)) if throttled else 0.0)
 
 

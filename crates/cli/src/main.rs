@@ -1,5 +1,6 @@
 //! `gust`: the platform's server and its command-line client.
 
+mod alias;
 mod bucket;
 mod client;
 mod config;
@@ -87,6 +88,13 @@ enum Command {
         #[command(subcommand)]
         command: bucket::KeyCommand,
     },
+    /// Aliases: named pointers to versions, with traffic splitting: set, list, remove.
+    Alias {
+        #[command(subcommand)]
+        command: alias::AliasCommand,
+    },
+    /// Move an alias (`live` unless told) back to the version it pointed to before.
+    Rollback(alias::RollbackArgs),
     /// Routes of the API gateway: add, list, remove.
     Route {
         #[command(subcommand)]
@@ -147,6 +155,8 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Usage(args) => usage::run(&client, args).await,
         Command::Dlq { name, command } => dlq::run(&client, name, command).await,
         Command::Trigger { command } => trigger::run(&client, command).await,
+        Command::Alias { command } => alias::run(&client, command).await,
+        Command::Rollback(args) => alias::rollback(&client, args).await,
         Command::Route { command } => route::run(&client, command).await,
         Command::Secret { command } => secret::run(&client, command).await,
         Command::Token { command } => token::run(&client, command).await,

@@ -18,7 +18,8 @@ use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{DEFAULT_MAX_MEMORY, EngineOptions, WasmExecutor};
 use gust_secrets::{SecretKey, SecretVault};
 use gust_store::{
-    BacklogLimits, BlobStore, BucketStore, RouteStore, SecretStore, SqliteStore, Store, TokenStore,
+    AliasStore, BacklogLimits, BlobStore, BucketStore, RouteStore, SecretStore, SqliteStore, Store,
+    TokenStore,
 };
 use tokio::sync::watch;
 
@@ -134,6 +135,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store: Arc<dyn Store> = sqlite.clone();
     let tokens: Arc<dyn TokenStore> = sqlite.clone();
     let secret_store: Arc<dyn SecretStore> = sqlite.clone();
+    let alias_store: Arc<dyn AliasStore> = sqlite.clone();
     let routes = Routes::load(sqlite.clone() as Arc<dyn RouteStore>).await?;
     let buckets: Arc<dyn BucketStore> = sqlite;
     let secret_key = std::env::var("GUST_SECRET_KEY").ok();
@@ -163,6 +165,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         s3_endpoint::start(&s3_settings, &data_dir, buckets, bucket_source.clone()).await?;
     let dispatcher = Dispatcher::new(
         store.clone(),
+        alias_store,
         blobs,
         executors,
         metrics.clone(),

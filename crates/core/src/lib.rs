@@ -4,6 +4,7 @@
 mod text_enum;
 
 mod address;
+mod alias;
 mod async_invocation;
 mod bucket;
 mod capability;
@@ -26,6 +27,7 @@ mod trigger;
 mod usage;
 
 pub use address::is_internal;
+pub use alias::{Alias, Selector, Split, Target, validate_alias_name};
 pub use async_invocation::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, StoredRequest};
 pub use bucket::{
     BucketInfo, MAX_KEY_BYTES, ObjectInfo, StoredPart, validate_bucket_name, validate_object_key,

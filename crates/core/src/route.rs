@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::{Error, validate_function_name};
+use crate::{Error, Target};
 
 /// Paths that are Gust's own: no route may take them.
 pub const RESERVED_PREFIXES: [&str; 8] = [
@@ -87,7 +87,7 @@ impl Route {
                 )));
             }
         }
-        validate_function_name(&self.function)
+        Target::parse(&self.function).map(drop)
     }
 }
 

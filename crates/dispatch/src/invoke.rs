@@ -27,6 +27,8 @@ pub struct Invoked {
     pub response: Result<http::Response<ResponseBody>, Failure>,
     pub cold: bool,
     pub billed_ms: Option<u64>,
+    /// The version that ran (an alias's split picks one per call).
+    pub version: u32,
 }
 
 /// The HTTP status a caller gets for a run that ended without a response.
@@ -63,7 +65,8 @@ impl Pending {
 }
 
 impl Dispatcher {
-    /// The one way every origin calls a function: resolves the version that serves it, waits
+    /// The one way every origin calls a function (`entry.function` may name an alias or a
+    /// version: `FN@live`, `FN@3`): resolves the version that serves it, waits
     /// for leave within its limits, and runs it.
     pub async fn call(
         &self,
@@ -117,6 +120,7 @@ impl Dispatcher {
                 response: execution.response,
                 cold,
                 billed_ms: None,
+                version: active.version.number,
             };
         };
         let http_status = match &execution.response {
@@ -154,6 +158,7 @@ impl Dispatcher {
                     response: Err(failure),
                     cold,
                     billed_ms,
+                    version: active.version.number,
                 };
             }
             Ok(response) => response,
@@ -163,6 +168,7 @@ impl Dispatcher {
                 response: Ok(response),
                 cold,
                 billed_ms: Some(self.recorder.record(pending.finish(outcome))),
+                version: active.version.number,
             },
             Held::Streaming(response, trailers) => {
                 let recorder = self.recorder.clone();
@@ -177,6 +183,7 @@ impl Dispatcher {
                     response: Ok(response),
                     cold,
                     billed_ms: None,
+                    version: active.version.number,
                 }
             }
         }

@@ -2,11 +2,14 @@
 //! loaded version, runs it on its executor and records the invocation.
 
 mod active;
+mod aliases;
 mod hold;
 mod invoke;
 mod limiter;
+mod loaded_versions;
 mod number_header;
 mod pending_records;
+mod pointers;
 mod queue;
 mod recorder;
 mod scaler;
@@ -18,22 +21,27 @@ use std::sync::{Arc, RwLock};
 use bytes::Bytes;
 use gust_core::{
     Capability, ConfigPatch, Error, FunctionConfig, FunctionInfo, InstanceCount, LogLine, Runtime,
-    Version, validate_function_name,
+    Selector, Target, Version, validate_function_name,
 };
 use gust_meter::Metrics;
 use gust_runtime::{ArtifactSource, Executor, LoadError, Loaded};
-use gust_store::{BlobStore, Deployed, NewVersion, Store};
+use gust_store::{AliasStore, BlobStore, Deployed, NewVersion, Store};
 use tokio::sync::broadcast;
 
 pub use active::ActiveVersion;
 pub use gust_runtime::RequestBody;
 pub use invoke::{BILLED_MS, Entry, INVOCATION_ID, Invoked, failure_status};
 pub use limiter::{Admission, NodeLimit, Permit};
+use loaded_versions::LoadedVersions;
 pub use number_header::number_value;
+use pointers::Pointers;
 pub use queue::{
     AsyncQueue, CallbackSigner, Delivered, Message, Outlet, Outlets, QueueOptions, literal_refusal,
 };
 use recorder::Recorder;
+
+/// Held while one version loads.
+type LoadLock = Arc<tokio::sync::Mutex<()>>;
 
 /// The runtimes a node offers.
 pub struct Executors {
@@ -57,10 +65,15 @@ pub struct Dispatcher {
     node_limit: NodeLimit,
     /// Held by deploys while they write, and by the removal of unused artifacts.
     publishing: tokio::sync::RwLock<()>,
-    active: RwLock<HashMap<String, Arc<ActiveVersion>>>,
-    /// One lock per function being loaded: concurrent first requests to a function load it
-    /// once, and loads of different functions run side by side.
-    loading: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    active: RwLock<LoadedVersions>,
+    aliases: Arc<dyn AliasStore>,
+    /// Each function's latest version and aliases, as calls resolve them.
+    pointers: RwLock<HashMap<String, Arc<Pointers>>>,
+    /// Held while pointers are read from the store, so that the last read is the newest.
+    pointer_reads: tokio::sync::Mutex<()>,
+    /// One lock per version being loaded: concurrent first requests to a version load it
+    /// once, and loads of different versions run side by side.
+    loading: std::sync::Mutex<HashMap<(String, u32), LoadLock>>,
     recorder: Recorder,
     /// Present when metering is on: records, metrics and billed durations.
     metrics: Option<Arc<Metrics>>,
@@ -82,6 +95,7 @@ impl Dispatcher {
     /// invocation records, metrics or billed durations: for measuring what metering costs).
     pub fn new(
         store: Arc<dyn Store>,
+        aliases: Arc<dyn AliasStore>,
         blobs: BlobStore,
         executors: Executors,
         metrics: Option<Arc<Metrics>>,
@@ -101,7 +115,10 @@ impl Dispatcher {
             executors,
             node_limit: NodeLimit::new(limits.max_in_flight),
             publishing: tokio::sync::RwLock::new(()),
-            active: RwLock::new(HashMap::new()),
+            active: RwLock::new(LoadedVersions::default()),
+            aliases,
+            pointers: RwLock::new(HashMap::new()),
+            pointer_reads: tokio::sync::Mutex::new(()),
             loading: std::sync::Mutex::new(HashMap::new()),
             capabilities,
         });
@@ -190,17 +207,16 @@ impl Dispatcher {
                 config,
             })
             .await?;
-        let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
-        let current = active.get(name).map(|a| a.version.number);
-        if current != Some(deployed.version.number) {
+        if deployed.created {
+            // A new version starts at zero, like a function nobody called yet (its first
+            // request loads it from the compiled-code cache), unless it keeps instances warm.
             if running.min_instances > 0 {
                 let version = deployed.version.clone();
-                active.insert(name.to_string(), self.activate(version, running, loaded));
-            } else if let Some(replaced) = active.remove(name) {
-                // A new version starts at zero, like a function nobody called yet: its first
-                // request loads it (from the compiled-code cache, not compiling).
-                replaced.unloaded();
+                let active = self.activate(version, running, loaded);
+                self.loaded_versions().insert(active);
             }
+            self.refresh_pointers(name).await?;
+            self.release_unpointed(name);
         }
         Ok(deployed)
     }
@@ -214,15 +230,12 @@ impl Dispatcher {
 
     pub async fn delete(&self, name: &str) -> Result<(), Error> {
         let versions = self.store.versions(name).await?;
-        let removed = self
-            .active
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(name);
-        if let Some(removed) = removed {
+        let deleted = self.store.delete_function(name).await?;
+        self.refresh_pointers(name).await?;
+        for removed in self.loaded_versions().remove_where(name, |_| false) {
             removed.unloaded();
         }
-        if !self.store.delete_function(name).await? {
+        if !deleted {
             return Err(Error::function_not_found(name));
         }
         for capability in &self.capabilities {
@@ -258,26 +271,52 @@ impl Dispatcher {
         }
     }
 
-    /// Whether `name` may be called without a token, read without loading its code.
-    pub async fn is_public(&self, name: &str) -> Result<bool, Error> {
-        if let Some(active) = self.cached(name) {
-            return Ok(active.config.public);
+    /// Whether `target` (`FN`, `FN@ALIAS`, `FN@N`) may be called without a token, read
+    /// without loading its code. A split alias is public when both its versions are. An
+    /// unknown alias or version is as public as the latest version: a private function's
+    /// aliases are as absent as it is to a caller without a token.
+    pub async fn is_public(&self, target: &str) -> Result<bool, Error> {
+        let target = Target::parse(target)?;
+        let name = target.function;
+        let pointers = self.pointers(name).await?;
+        let numbers: Vec<u32> = match target.selector {
+            Selector::Alias(alias) => match pointers.aliases.get(alias) {
+                Some(alias) => alias.versions().collect(),
+                None => vec![pointers.latest],
+            },
+            selector => vec![pointers.pick(name, selector).unwrap_or(pointers.latest)],
+        };
+        for number in numbers {
+            let public = match self.cached(name, number) {
+                Some(active) => active.config.public,
+                None => self.version(name, number).await?.config.public,
+            };
+            if !public {
+                return Ok(false);
+            }
         }
-        Ok(self.function(name).await?.latest.config.public)
+        Ok(true)
     }
 
-    /// The version that serves `name`, loading it on first use.
-    pub async fn resolve(&self, name: &str) -> Result<Arc<ActiveVersion>, Error> {
-        if let Some(active) = self.cached(name) {
+    /// The version that serves `target` (`FN`, `FN@ALIAS` or `FN@N`), loading it on first
+    /// use. An alias with a split picks one of its versions at random, by its weights.
+    pub async fn resolve(&self, target: &str) -> Result<Arc<ActiveVersion>, Error> {
+        let target = Target::parse(target)?;
+        let name = target.function;
+        let number = self.pointers(name).await?.pick(name, target.selector)?;
+        self.resolve_number(name, number).await
+    }
+
+    async fn resolve_number(&self, name: &str, number: u32) -> Result<Arc<ActiveVersion>, Error> {
+        if let Some(active) = self.cached(name, number) {
             return Ok(active);
         }
-        let lock = self.loading_lock(name);
+        let lock = self.loading_lock(name, number);
         let _loading = lock.lock().await;
-        if let Some(active) = self.cached(name) {
+        if let Some(active) = self.cached(name, number) {
             return Ok(active);
         }
-        let info = self.function(name).await?;
-        let version = info.latest;
+        let version = self.version(name, number).await?;
         let sha = &version.artifact_sha256;
         let stored = ArtifactSource::File(self.blobs.path(sha));
         let config = self.running_config(name, &version.config)?;
@@ -288,11 +327,84 @@ impl Dispatcher {
             .await
             .map_err(load_error)?;
         let active = self.activate(version, config, loaded);
-        self.active
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(name.to_string(), active.clone());
+        self.loaded_versions().insert(active.clone());
         Ok(active)
+    }
+
+    /// One version as stored: the latest from the function's row, an older one from its list.
+    async fn version(&self, name: &str, number: u32) -> Result<Version, Error> {
+        let latest = self.function(name).await?.latest;
+        if latest.number == number {
+            return Ok(latest);
+        }
+        let versions = self.store.versions(name).await?;
+        versions
+            .into_iter()
+            .find(|v| v.number == number)
+            .ok_or_else(|| Error::not_found(format!("function `{name}` has no version {number}")))
+    }
+
+    /// Where calls to `name` go, read from the store on first use.
+    async fn pointers(&self, name: &str) -> Result<Arc<Pointers>, Error> {
+        if let Some(pointers) = self.cached_pointers(name) {
+            return Ok(pointers);
+        }
+        let _reading = self.pointer_reads.lock().await;
+        if let Some(pointers) = self.cached_pointers(name) {
+            return Ok(pointers);
+        }
+        self.read_pointers(name)
+            .await?
+            .ok_or_else(|| Error::function_not_found(name))
+    }
+
+    fn cached_pointers(&self, name: &str) -> Option<Arc<Pointers>> {
+        let pointers = self.pointers.read().unwrap_or_else(|p| p.into_inner());
+        pointers.get(name).cloned()
+    }
+
+    /// Reads where calls to `name` go again, after a change to its versions or aliases.
+    async fn refresh_pointers(&self, name: &str) -> Result<(), Error> {
+        let _reading = self.pointer_reads.lock().await;
+        self.read_pointers(name).await.map(drop)
+    }
+
+    /// Reads the pointers of `name` and keeps them (forgets them if it is gone); the caller
+    /// holds `pointer_reads`.
+    async fn read_pointers(&self, name: &str) -> Result<Option<Arc<Pointers>>, Error> {
+        let pointers = match self.store.function(name).await? {
+            Some(info) => Some(Pointers::new(
+                info.latest.number,
+                self.aliases.aliases(name).await?,
+            )),
+            None => None,
+        };
+        let mut cache = self.pointers.write().unwrap_or_else(|p| p.into_inner());
+        match &pointers {
+            Some(pointers) => cache.insert(name.to_string(), pointers.clone()),
+            None => cache.remove(name),
+        };
+        Ok(pointers)
+    }
+
+    /// Whether the latest version of `name` or one of its aliases sends calls to `number`.
+    fn is_pointed_at(&self, name: &str, number: u32) -> bool {
+        self.cached_pointers(name)
+            .is_some_and(|pointers| pointers.points_at(number))
+    }
+
+    /// Unloads the versions of `name` that nothing points at any more, as a deploy or an alias
+    /// moves away from them. A call naming one by number loads it again.
+    fn release_unpointed(&self, name: &str) {
+        let pointers = self.cached_pointers(name);
+        let pointed = |number| pointers.as_ref().is_some_and(|p| p.points_at(number));
+        for released in self.loaded_versions().remove_where(name, pointed) {
+            released.unloaded();
+        }
+    }
+
+    fn loaded_versions(&self) -> std::sync::RwLockWriteGuard<'_, LoadedVersions> {
+        self.active.write().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The config a version of `name` runs with: its own and what its grants provide.
@@ -304,11 +416,11 @@ impl Dispatcher {
         gust_core::provisioned(name, config, &self.capabilities).map(Arc::new)
     }
 
-    /// The lock that loads of `name` take; dropped from the map once nobody holds it.
-    fn loading_lock(&self, name: &str) -> Arc<tokio::sync::Mutex<()>> {
+    /// The lock that loads of a version take; dropped from the map once nobody holds it.
+    fn loading_lock(&self, name: &str, number: u32) -> LoadLock {
         let mut locks = self.loading.lock().unwrap_or_else(|p| p.into_inner());
         locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        locks.entry(name.to_string()).or_default().clone()
+        locks.entry((name.to_string(), number)).or_default().clone()
     }
 
     /// Makes a loaded version the one that serves, starting its provisioned instances.
@@ -318,7 +430,8 @@ impl Dispatcher {
         config: Arc<FunctionConfig>,
         loaded: Arc<dyn Loaded>,
     ) -> Arc<ActiveVersion> {
-        let metrics = self.metrics.as_ref().map(|m| m.function(&version.function));
+        let metrics =
+            (self.metrics.as_ref()).map(|m| m.function(&version.function, version.number));
         loaded.keep_warm(config.min_instances);
         let active = Arc::new(ActiveVersion::new(version, config, loaded, metrics));
         active.report_instances();
@@ -327,36 +440,31 @@ impl Dispatcher {
 
     /// Scale to zero: drops a version's loaded code and instances; the next request loads it
     /// again (from the compiled-code cache or the unpacked folder) as a cold start.
-    pub(crate) fn unload(&self, name: &str, idle: &Arc<ActiveVersion>) {
-        let mut active = self.active.write().unwrap_or_else(|p| p.into_inner());
-        if active
-            .get(name)
-            .is_some_and(|current| Arc::ptr_eq(current, idle))
-        {
-            active.remove(name);
+    pub(crate) fn unload(&self, idle: &Arc<ActiveVersion>) {
+        if self.loaded_versions().remove_if(idle) {
             idle.unloaded();
         }
     }
 
-    pub(crate) fn active_versions(&self) -> Vec<(String, Arc<ActiveVersion>)> {
+    pub(crate) fn active_versions(&self) -> Vec<Arc<ActiveVersion>> {
         let active = self.active.read().unwrap_or_else(|p| p.into_inner());
-        active.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+        active.all()
     }
 
-    /// The instances each loaded function has on this node (absent: scaled to zero).
+    /// The instances each loaded function has on this node, over its versions (absent:
+    /// scaled to zero).
     pub fn instances(&self) -> HashMap<String, InstanceCount> {
         let active = self.active.read().unwrap_or_else(|p| p.into_inner());
         active
-            .iter()
-            .map(|(k, v)| (k.clone(), v.instances()))
+            .functions()
+            .map(|name| (name.clone(), active.instances_of(name)))
             .collect()
     }
 
-    /// The instances one function has on this node (none: scaled to zero).
+    /// The instances one function has on this node, over its versions (none: scaled to zero).
     pub fn instances_of(&self, name: &str) -> InstanceCount {
-        self.cached(name)
-            .map(|active| active.instances())
-            .unwrap_or_default()
+        let active = self.active.read().unwrap_or_else(|p| p.into_inner());
+        active.instances_of(name)
     }
 
     /// Waits for leave to run an invocation of `active`, within its limits.
@@ -370,9 +478,9 @@ impl Dispatcher {
         admitted
     }
 
-    fn cached(&self, name: &str) -> Option<Arc<ActiveVersion>> {
+    fn cached(&self, name: &str, number: u32) -> Option<Arc<ActiveVersion>> {
         let active = self.active.read().unwrap_or_else(|p| p.into_inner());
-        active.get(name).cloned()
+        active.get(name, number).cloned()
     }
 
     /// Log lines as they are written, from every function.
@@ -392,7 +500,7 @@ impl Dispatcher {
         self.recorder.flush().await;
         metrics.set_in_flight(self.node_limit.in_use());
         metrics.set_log_lines_dropped(self.recorder.log_lines_dropped());
-        for (_, active) in self.active_versions() {
+        for active in self.active_versions() {
             active.report_instances();
         }
     }

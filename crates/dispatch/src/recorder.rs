@@ -183,7 +183,8 @@ impl Writer {
 /// Counts finished invocations in each function's metrics, keeping the handles it looked up.
 struct InvocationCounter {
     metrics: Arc<Metrics>,
-    handles: RunKeyed<String, FunctionMetrics>,
+    /// By function and version.
+    handles: RunKeyed<(Arc<str>, u32), FunctionMetrics>,
 }
 
 impl InvocationCounter {
@@ -196,9 +197,8 @@ impl InvocationCounter {
 
     fn count(&mut self, record: &InvocationRecord) {
         let metrics = &self.metrics;
-        let handle = self
-            .handles
-            .entry(&*record.function, |name| metrics.function(name));
+        let key = (record.function.clone(), record.version);
+        let handle = (self.handles).entry(&key, |(name, version)| metrics.function(name, *version));
         let duration = Duration::from_micros(record.duration_us);
         handle.finished(record.status, duration, record.gb_seconds);
     }
@@ -239,8 +239,9 @@ pub(crate) mod tests {
         }
         let text = metrics.encode();
         for (function, count) in [("a", 3), ("b", 2), ("c", 1)] {
-            let line =
-                format!(r#"gust_invocations_total{{function="{function}",status="ok"}} {count}"#);
+            let line = format!(
+                r#"gust_invocations_total{{function="{function}",status="ok",version="1"}} {count}"#
+            );
             assert!(text.contains(&line), "{line} in:\n{text}");
         }
     }

@@ -26,18 +26,21 @@ pub(crate) fn spawn(dispatcher: Weak<Dispatcher>) {
 
 impl Dispatcher {
     fn scale_down(self: &Arc<Self>) {
-        let versions: Vec<_> = self.active_versions();
-        for (name, active) in versions {
+        for active in self.active_versions() {
             let config = &active.config;
+            let version = &active.version;
+            // Only a version that calls still reach keeps instances warm.
+            let provisioned = self.is_pointed_at(&version.function, version.number);
+            let min_instances = if provisioned { config.min_instances } else { 0 };
             let idle = Duration::from_millis(config.idle_timeout_ms);
-            active.loaded.scale_down(idle, config.min_instances);
-            active.loaded.keep_warm(config.min_instances);
+            active.loaded.scale_down(idle, min_instances);
+            active.loaded.keep_warm(min_instances);
             let instances = active.instances();
             let unused = active.limiter.in_use() == 0
                 && instances.busy == 0
                 && active.idle_ms() >= idle.as_millis() as i64;
-            if config.min_instances == 0 && unused {
-                self.unload(&name, &active);
+            if min_instances == 0 && unused {
+                self.unload(&active);
             } else {
                 active.report_instances();
             }

@@ -4,13 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gust_core::{Error, FunctionInfo, Runtime, now_ms};
+use gust_core::{Error, FunctionInfo, InstanceCount, Runtime, now_ms};
 use gust_runtime::ArtifactSource;
 
 use crate::Dispatcher;
 
 impl Dispatcher {
-    /// Loads every function that keeps instances warm, then reloads up to `reload` functions
+    /// Loads every version that keeps instances warm and that calls reach (the latest or an
+    /// alias's), then reloads up to `reload` functions
     /// invoked within their idle timeout before the start: had the server not restarted, they
     /// would still be loaded, so a restart does not make their next request a cold start.
     /// Otherwise it walks the cold path once, so that the first cold request pays no one-time
@@ -18,15 +19,26 @@ impl Dispatcher {
     pub async fn warm_up(&self, reload: usize) -> Result<(), Error> {
         let functions = self.store.functions().await?;
         for info in &functions {
-            if info.latest.config.min_instances > 0
-                && let Err(e) = self.resolve(&info.name).await
-            {
-                tracing::warn!(function = %info.name, "cannot keep warm: {e}");
-            }
+            self.keep_warm(&info.name).await?;
         }
         self.store.function("").await?;
         if self.reload_recent(&functions, reload).await? == 0 {
             self.map_one_component(&functions).await;
+        }
+        Ok(())
+    }
+
+    /// Loads the versions of `name` that calls reach and that keep instances warm.
+    async fn keep_warm(&self, name: &str) -> Result<(), Error> {
+        let versions = self.store.versions(name).await?;
+        let pointers = self.pointers(name).await?;
+        for version in versions {
+            if version.config.min_instances == 0 || !pointers.points_at(version.number) {
+                continue;
+            }
+            if let Err(e) = self.resolve_number(name, version.number).await {
+                tracing::warn!(function = %name, version = version.number, "cannot keep warm: {e}");
+            }
         }
         Ok(())
     }
@@ -52,7 +64,7 @@ impl Dispatcher {
             let still_loaded = idle_timeouts
                 .get(name.as_str())
                 .is_some_and(|idle| now - last_ms < *idle);
-            if !still_loaded || self.cached(&name).is_some() {
+            if !still_loaded || self.instances_of(&name) != InstanceCount::default() {
                 continue;
             }
             match self.resolve(&name).await {

@@ -31,6 +31,12 @@ pub async fn enqueue(
         .await
         .unwrap_or(Caller::Anonymous);
     let (function, parts, body) = admit(&state, request, "/async/").await?;
+    if function.contains('@') {
+        return Err(ApiError::bad_request(
+            "an asynchronous invocation runs the function's latest version: call \
+             /async/NAME (aliases and versions are for /fn/ and routes)",
+        ));
+    }
     let callback_url = callback_url(&parts.headers)?;
     if let Some(url) = &callback_url {
         let active = state.dispatcher.resolve(&function).await?;

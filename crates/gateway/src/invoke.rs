@@ -2,7 +2,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use gust_core::{Error, Origin, Permission, validate_function_name};
+use gust_core::{Error, Origin, Permission, Target};
 use gust_dispatch::{
     Admission, BILLED_MS, Entry, INVOCATION_ID, RequestBody, failure_status, number_value,
 };
@@ -13,9 +13,11 @@ use crate::access::Caller;
 use crate::{ApiError, AppState, guest_headers};
 
 pub const COLD_START: HeaderName = HeaderName::from_static("x-gust-cold-start");
+pub const VERSION: HeaderName = HeaderName::from_static("x-gust-version");
 
-/// `ANY /fn/{name}[/{rest}]`: calls the function's latest version with the request, the path
-/// after the function name and the streamed body.
+/// `ANY /fn/{target}[/{rest}]`: calls the function's latest version (`NAME`), an alias's
+/// (`NAME@ALIAS`) or a given one (`NAME@3`) with the request, the path after the target and
+/// the streamed body.
 pub async fn invoke(State(state): State<AppState>, request: Request) -> Response {
     match admit(&state, request, "/fn/").await {
         Ok((function, parts, body)) => answer(&state, &function, parts, body).await,
@@ -82,6 +84,9 @@ async fn call(
             .headers_mut()
             .insert(BILLED_MS, number_value(billed_ms));
     }
+    response
+        .headers_mut()
+        .insert(VERSION, number_value(invoked.version.into()));
     if invoked.cold {
         response
             .headers_mut()
@@ -90,8 +95,9 @@ async fn call(
     Ok(response)
 }
 
-/// Finds the function a request under `prefix` (`/fn/` or `/async/`) is for, checks that the
-/// caller may call it, and rewrites the request as the function will see it.
+/// Finds the function a request under `prefix` (`/fn/` or `/async/`) is for (`NAME`,
+/// `NAME@ALIAS` or `NAME@N`), checks that the caller may call it, and rewrites the request as
+/// the function will see it. Returns the target as named.
 pub async fn admit(
     state: &AppState,
     request: Request,
@@ -99,11 +105,11 @@ pub async fn admit(
 ) -> Result<(String, http::request::Parts, Body), ApiError> {
     let (mut parts, body) = request.into_parts();
     let path = parts.uri.path().to_string();
-    let (name, rest) = split_path(&path, prefix);
-    validate_function_name(name)?;
+    let (target, rest) = split_path(&path, prefix);
+    let name = Target::parse(target)?.function;
     // Checked before anything is loaded. To a caller without a valid token a private
     // function does not exist, so names cannot be probed.
-    if !state.dispatcher.is_public(name).await? {
+    if !state.dispatcher.is_public(target).await? {
         let caller = match state.access.caller(&parts.headers).await {
             Ok(Caller::Anonymous) | Err(_) => return Err(Error::function_not_found(name).into()),
             Ok(caller) => caller,
@@ -112,7 +118,7 @@ pub async fn admit(
             .access
             .permit(&caller, &[Permission::Invoke], Some(name))?;
     }
-    let name = name.to_string();
+    let target = target.to_string();
     guest_headers::scrub(&mut parts.headers, &state.access);
     parts.uri = guest_uri(rest, parts.uri.query())?;
     if !parts.headers.contains_key(header::HOST) {
@@ -120,7 +126,7 @@ pub async fn admit(
             .headers
             .insert(header::HOST, HeaderValue::from_static("localhost"));
     }
-    Ok((name, parts, body))
+    Ok((target, parts, body))
 }
 
 /// Splits `{prefix}{name}/{rest}` into the name and the path the function sees.

@@ -21,7 +21,8 @@ use crate::{api, permissions};
         api::remove_trigger, api::callback_secret, api::create_token, api::list_tokens,
         api::revoke_token, api::list_buckets, api::create_bucket, api::remove_bucket,
         api::list_keys, api::create_key, api::remove_key, api::list_secrets, api::set_secret,
-        api::remove_secret, api::add_route, api::list_routes, api::remove_route),
+        api::remove_secret, api::add_route, api::list_routes, api::remove_route, api::list_aliases,
+        api::set_alias, api::remove_alias, api::rollback),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &Permissions, &ErrorAnswers, &FunctionNames)
 )]

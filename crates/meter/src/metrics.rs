@@ -34,14 +34,14 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        let by_function = ["function"];
+        let by_function = ["function", "version"];
         let metrics = Metrics {
             invocations: IntCounterVec::new(
                 Opts::new(
                     "gust_invocations_total",
-                    "Invocations by function and how they ended",
+                    "Invocations by function, version and how they ended",
                 ),
-                &["function", "status"],
+                &["function", "version", "status"],
             )
             .expect("valid metric"),
             duration: HistogramVec::new(
@@ -80,9 +80,9 @@ impl Default for Metrics {
             instances: IntGaugeVec::new(
                 Opts::new(
                     "gust_instances",
-                    "Instances by function and state: warm (ready to serve) or busy (serving)",
+                    "Instances by function, version and state: warm (ready to serve) or busy (serving)",
                 ),
-                &["function", "state"],
+                &["function", "version", "state"],
             )
             .expect("valid metric"),
             in_flight: IntGauge::new(
@@ -162,11 +162,13 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// The handles of one function's series.
-    pub fn function(&self, function: &str) -> FunctionMetrics {
+    /// The handles of one version's series.
+    pub fn function(&self, function: &str, version: u32) -> FunctionMetrics {
+        let version = version.to_string();
+        let version = version.as_str();
         let by_status = |status: InvocationStatus| {
             self.invocations
-                .with_label_values(&[function, status.as_str()])
+                .with_label_values(&[function, version, status.as_str()])
         };
         FunctionMetrics {
             ok: by_status(InvocationStatus::Ok),
@@ -174,12 +176,18 @@ impl Metrics {
             timeout: by_status(InvocationStatus::Timeout),
             memory_exceeded: by_status(InvocationStatus::MemoryExceeded),
             crashed: by_status(InvocationStatus::Crashed),
-            throttled: self.throttled.with_label_values(&[function]),
-            duration: self.duration.with_label_values(&[function]),
-            cold_starts: self.cold_starts.with_label_values(&[function]),
-            billed_gb_seconds: self.billed_gb_seconds.with_label_values(&[function]),
-            warm: self.instances.with_label_values(&[function, "warm"]),
-            busy: self.instances.with_label_values(&[function, "busy"]),
+            throttled: self.throttled.with_label_values(&[function, version]),
+            duration: self.duration.with_label_values(&[function, version]),
+            cold_starts: self.cold_starts.with_label_values(&[function, version]),
+            billed_gb_seconds: self
+                .billed_gb_seconds
+                .with_label_values(&[function, version]),
+            warm: self
+                .instances
+                .with_label_values(&[function, version, "warm"]),
+            busy: self
+                .instances
+                .with_label_values(&[function, version, "busy"]),
         }
     }
 
@@ -295,7 +303,7 @@ mod tests {
     #[test]
     fn series_follow_invocations() {
         let metrics = Metrics::default();
-        let hello = metrics.function("hello");
+        let hello = metrics.function("hello", 3);
         hello.set_instances(2, 1);
         metrics.set_in_flight(1);
         hello.throttled();
@@ -303,14 +311,14 @@ mod tests {
         hello.finished(InvocationStatus::Ok, Duration::from_millis(3), 0.5);
         let text = metrics.encode();
         for expected in [
-            r#"gust_invocations_total{function="hello",status="ok"} 1"#,
-            r#"gust_cold_starts_total{function="hello"} 1"#,
-            r#"gust_throttled_total{function="hello"} 1"#,
-            r#"gust_instances{function="hello",state="busy"} 1"#,
-            r#"gust_instances{function="hello",state="warm"} 2"#,
+            r#"gust_invocations_total{function="hello",status="ok",version="3"} 1"#,
+            r#"gust_cold_starts_total{function="hello",version="3"} 1"#,
+            r#"gust_throttled_total{function="hello",version="3"} 1"#,
+            r#"gust_instances{function="hello",state="busy",version="3"} 1"#,
+            r#"gust_instances{function="hello",state="warm",version="3"} 2"#,
             "gust_concurrency_in_use 1",
-            r#"gust_invocation_duration_seconds_bucket{function="hello",le="0.005"} 1"#,
-            r#"gust_billed_gigabyte_seconds_total{function="hello"} 0.5"#,
+            r#"gust_invocation_duration_seconds_bucket{function="hello",version="3",le="0.005"} 1"#,
+            r#"gust_billed_gigabyte_seconds_total{function="hello",version="3"} 0.5"#,
         ] {
             assert!(text.contains(expected), "{expected} in {text}");
         }

@@ -1,6 +1,8 @@
 //! Where Gust keeps its state: the `Store` trait, its embedded SQLite implementation and the
 //! content-addressed blob store for artifacts.
 
+mod alias_sql;
+mod aliases;
 mod blobs;
 mod bucket_sql;
 mod buckets;
@@ -30,6 +32,7 @@ use gust_core::{
 };
 use serde_json::{Map, Value};
 
+pub use aliases::AliasStore;
 pub use blobs::BlobStore;
 pub use buckets::{BucketStore, ObjectQuery, Upload, UploadedPart};
 pub use private_file::write_private;

@@ -105,6 +105,17 @@ WHEN OLD.state IN ('queued', 'running', 'failed') BEGIN
     UPDATE async_backlog SET count = count - 1, bytes = bytes - length(OLD.body)
     WHERE function = OLD.function;
 END;
+-- Aliases: named pointers to versions, with an optional share for a second version.
+CREATE TABLE IF NOT EXISTS aliases (
+    function         TEXT NOT NULL REFERENCES functions(name) ON DELETE CASCADE,
+    name             TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    split_version    INTEGER,
+    split_percent    INTEGER,
+    previous_version INTEGER,
+    updated_at_ms    INTEGER NOT NULL,
+    PRIMARY KEY (function, name)
+);
 -- Routes of the API gateway.
 CREATE TABLE IF NOT EXISTS routes (
     id            TEXT PRIMARY KEY,

@@ -11,11 +11,14 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use crate::buckets::{BucketStore, ObjectQuery, Upload, UploadedPart};
 use crate::schema::SCHEMA;
 use crate::{
-    AttemptUpdate, NewAsync, NewToken, RouteStore, SealedSecret, SecretStore, TokenStore,
-    bucket_sql, queue_sql, record_sql, route_sql, secret_sql, token_sql, trigger_sql, usage_sql,
+    AliasStore, AttemptUpdate, NewAsync, NewToken, RouteStore, SealedSecret, SecretStore,
+    TokenStore, alias_sql, bucket_sql, queue_sql, record_sql, route_sql, secret_sql, token_sql,
+    trigger_sql, usage_sql,
 };
 use crate::{Deployed, NewVersion, Store, bad_column, named_column};
-use gust_core::{AsyncInvocation, AsyncState, BucketInfo, ObjectInfo, Route, S3Key, Trigger};
+use gust_core::{
+    Alias, AsyncInvocation, AsyncState, BucketInfo, ObjectInfo, Route, S3Key, Trigger,
+};
 use serde_json::{Map, Value};
 
 /// The embedded store: one SQLite database in WAL mode. Calls run on the blocking pool so that
@@ -294,6 +297,25 @@ impl RouteStore for SqliteStore {
     async fn delete_route(&self, id: &str) -> Result<bool, Error> {
         let id = id.to_string();
         self.with(move |conn| route_sql::delete(conn, &id)).await
+    }
+}
+
+#[async_trait]
+impl AliasStore for SqliteStore {
+    async fn put_alias(&self, alias: Alias) -> Result<(), Error> {
+        self.with(move |conn| alias_sql::put(conn, &alias)).await
+    }
+
+    async fn aliases(&self, function: &str) -> Result<Vec<Alias>, Error> {
+        let function = function.to_string();
+        self.with(move |conn| alias_sql::list(conn, &function))
+            .await
+    }
+
+    async fn delete_alias(&self, function: &str, name: &str) -> Result<bool, Error> {
+        let (function, name) = (function.to_string(), name.to_string());
+        self.with(move |conn| alias_sql::delete(conn, &function, &name))
+            .await
     }
 }
 

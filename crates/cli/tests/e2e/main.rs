@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod aliases;
 mod async_queue;
 mod aws_cli;
 mod broker;

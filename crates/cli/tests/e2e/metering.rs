@@ -269,13 +269,13 @@ fn metrics_parse_with_promtool_and_count_invocations() {
         String::from_utf8_lossy(&checked.stderr)
     );
     for expected in [
-        r#"gust_invocations_total{function="hello",status="ok"} 5"#,
-        r#"gust_invocations_total{function="busy",status="timeout"} 1"#,
-        r#"gust_invocations_total{function="memhog",status="memory_exceeded"} 1"#,
-        r#"gust_cold_starts_total{function="busy"} 1"#,
-        r#"gust_invocation_duration_seconds_count{function="busy"} 6"#,
-        r#"gust_instances{function="hello",state="warm"} 1"#,
-        r#"gust_instances{function="hello",state="busy"} 0"#,
+        r#"gust_invocations_total{function="hello",status="ok",version="1"} 5"#,
+        r#"gust_invocations_total{function="busy",status="timeout",version="1"} 1"#,
+        r#"gust_invocations_total{function="memhog",status="memory_exceeded",version="1"} 1"#,
+        r#"gust_cold_starts_total{function="busy",version="1"} 1"#,
+        r#"gust_invocation_duration_seconds_count{function="busy",version="1"} 6"#,
+        r#"gust_instances{function="hello",state="warm",version="1"} 1"#,
+        r#"gust_instances{function="hello",state="busy",version="1"} 0"#,
         "gust_concurrency_in_use 0",
         "gust_async_queue_depth 0",
     ] {

@@ -168,7 +168,7 @@ fn requests_over_the_limit_wait_then_get_429_and_are_not_billed() {
     assert_eq!(records.len(), 2, "429s are not recorded or billed");
     let metrics = server.get("/metrics").send().unwrap().text().unwrap();
     assert!(
-        metrics.contains(r#"gust_throttled_total{function="one"} 2"#),
+        metrics.contains(r#"gust_throttled_total{function="one",version="1"} 2"#),
         "{metrics}"
     );
 }

@@ -1,5 +1,6 @@
 //! The management API under `/v1`.
 
+mod aliases;
 mod buckets;
 mod callback_secret;
 mod deploy;
@@ -19,6 +20,10 @@ use crate::AppState;
 
 pub use deploy::DeployResponse;
 
+pub(crate) use aliases::{
+    __path_list as __path_list_aliases, __path_remove as __path_remove_alias, __path_rollback,
+    __path_set as __path_set_alias,
+};
 pub(crate) use buckets::{
     __path_create as __path_create_bucket, __path_create_key, __path_list as __path_list_buckets,
     __path_list_keys, __path_remove as __path_remove_bucket, __path_remove_key,
@@ -62,6 +67,15 @@ pub fn routes() -> Router<AppState> {
                 .delete(functions::delete),
         )
         .route("/functions/{name}/versions", get(functions::versions))
+        .route("/functions/{name}/aliases", get(aliases::list))
+        .route(
+            "/functions/{name}/aliases/{alias}",
+            put(aliases::set).delete(aliases::remove),
+        )
+        .route(
+            "/functions/{name}/aliases/{alias}/rollback",
+            post(aliases::rollback),
+        )
         .route("/functions/{name}/invocations", get(functions::invocations))
         .route("/functions/{name}/logs", get(logs::logs))
         .route(

@@ -20,6 +20,7 @@ pub struct NewRouteRequest {
     path: String,
     /// Only requests for this host; any host when absent.
     host: Option<String>,
+    /// `FN`, `FN@ALIAS` or `FN@VERSION`.
     function: String,
     /// Origins whose browsers may call it (CORS), or `*`.
     #[serde(default)]
@@ -28,16 +29,14 @@ pub struct NewRouteRequest {
 
 /// Adds a route.
 #[utoipa::path(post, path = "/v1/routes", tag = "routes", request_body = NewRouteRequest,
-    responses((status = 201, body = Route), (status = 400), (status = 409)),
+    responses((status = 201, body = Route), (status = 400), (status = 404), (status = 409)),
     security(("bearer" = [])))]
 pub async fn add(
     State(state): State<AppState>,
     body: Result<Json<NewRouteRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Route>), ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    if body.function.contains('@') {
-        return Err(Error::invalid("aliases (FUNCTION@ALIAS) are not built yet").into());
-    }
+    state.dispatcher.check_target(&body.function).await?;
     let route = state
         .routes
         .add(NewRoute {
