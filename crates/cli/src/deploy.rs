@@ -82,6 +82,10 @@ pub struct DeployArgs {
     /// set` makes secrets).
     #[arg(long = "secret", value_name = "VAR=SECRET_NAME")]
     secrets: Vec<String>,
+    /// A key-value store the function may use (repeatable): through wasi:keyvalue, or for
+    /// process functions the HTTP API on the socket in GUST_KV_SOCKET.
+    #[arg(long = "kv", value_name = "STORE")]
+    kv: Vec<String>,
     /// Where the answer of an event or asynchronous invocation goes once it succeeded:
     /// function:NAME, kafka:TOPIC, nats:SUBJECT, mqtt:TOPIC or webhook:URL.
     #[arg(long, value_name = "DEST", value_parser = parse_destination)]
@@ -119,6 +123,7 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
         queue_size: args.queue_size,
         queue_timeout_ms: parse_duration_ms(&args.queue_timeout)?,
         buckets: args.buckets,
+        kv: args.kv,
         on_success: args.on_success,
         on_failure: args.on_failure,
         ..FunctionConfig::default()

@@ -65,6 +65,9 @@ pub struct FunctionConfig {
     /// Secrets set as variables: variable name → secret name (`gust secret set`). Only the
     /// names are kept with the version; the values are set when it is loaded.
     pub secrets: BTreeMap<String, String>,
+    /// Key-value stores the function may use (wasi:keyvalue, or the socket API of process
+    /// functions), by name.
+    pub kv: Vec<String>,
     /// Where the answer of an event or asynchronous invocation that succeeded goes:
     /// `function:NAME`, `kafka:TOPIC`, `nats:SUBJECT`, `mqtt:TOPIC` or `webhook:URL`.
     #[schema(value_type = Option<String>, example = "kafka:sensor-stats")]
@@ -99,6 +102,7 @@ impl Default for FunctionConfig {
             max_concurrency: 100,
             buckets: Vec::new(),
             secrets: BTreeMap::new(),
+            kv: Vec::new(),
             on_success: None,
             on_failure: None,
             queue_size: 100,
@@ -153,6 +157,9 @@ impl FunctionConfig {
                     "invalid environment variable name `{key}`"
                 )));
             }
+        }
+        for store in &self.kv {
+            crate::validate_kv_store_name(store)?;
         }
         for (variable, secret) in &self.secrets {
             crate::validate_secret_name(secret)?;
@@ -401,6 +408,8 @@ pub struct ConfigPatch {
     pub buckets: Option<Vec<BucketGrant>>,
     /// Replaces the whole map of secret variables.
     pub secrets: Option<BTreeMap<String, String>>,
+    /// Replaces the whole list of key-value stores.
+    pub kv: Option<Vec<String>>,
     /// Sets the success destination; `""` removes it.
     #[schema(value_type = Option<String>)]
     pub on_success: Option<DestinationChange>,
@@ -434,6 +443,7 @@ impl ConfigPatch {
             max_concurrency: self.max_concurrency.unwrap_or(config.max_concurrency),
             buckets: self.buckets.unwrap_or_else(|| config.buckets.clone()),
             secrets: self.secrets.unwrap_or_else(|| config.secrets.clone()),
+            kv: self.kv.unwrap_or_else(|| config.kv.clone()),
             on_success: DestinationChange::apply(self.on_success, &config.on_success),
             on_failure: DestinationChange::apply(self.on_failure, &config.on_failure),
             queue_size: self.queue_size.unwrap_or(config.queue_size),

@@ -15,6 +15,7 @@ mod error;
 mod function;
 mod invocation;
 mod invocation_id;
+mod kv;
 mod name;
 mod origin;
 mod route;
@@ -43,6 +44,10 @@ pub use error::{Error, ErrorKind};
 pub use function::{FunctionInfo, FunctionStatus, InstanceCount, Runtime, Version};
 pub use invocation::{InvocationRecord, InvocationStatus, LogLine, LogStream};
 pub use invocation_id::InvocationId;
+pub use kv::{
+    KeyPage, KeyValue, KvStoreInfo, MAX_KV_BATCH, MAX_KV_KEY_BYTES, MAX_KV_KEYS,
+    MAX_KV_VALUE_BYTES, kv_store_full, validate_kv_key, validate_kv_store_name, validate_kv_value,
+};
 pub use name::{FUNCTION_NAME_PATTERN, validate_function_name};
 pub use origin::Origin;
 pub use route::{METHODS, RESERVED_PREFIXES, Route};

@@ -116,6 +116,31 @@ CREATE TABLE IF NOT EXISTS aliases (
     updated_at_ms    INTEGER NOT NULL,
     PRIMARY KEY (function, name)
 );
+-- Key-value stores of functions, and each store's size (kept by the triggers below).
+CREATE TABLE IF NOT EXISTS kv (
+    store TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value BLOB NOT NULL,
+    PRIMARY KEY (store, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS kv_stores (
+    store TEXT PRIMARY KEY,
+    keys  INTEGER NOT NULL,
+    bytes INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS kv_insert AFTER INSERT ON kv BEGIN
+    INSERT INTO kv_stores VALUES (NEW.store, 1, length(NEW.key) + length(NEW.value))
+    ON CONFLICT(store) DO UPDATE SET keys = keys + 1,
+        bytes = bytes + length(NEW.key) + length(NEW.value);
+END;
+CREATE TRIGGER IF NOT EXISTS kv_update AFTER UPDATE ON kv BEGIN
+    UPDATE kv_stores SET bytes = bytes - length(OLD.value) + length(NEW.value)
+    WHERE store = NEW.store;
+END;
+CREATE TRIGGER IF NOT EXISTS kv_delete AFTER DELETE ON kv BEGIN
+    UPDATE kv_stores SET keys = keys - 1, bytes = bytes - length(OLD.key) - length(OLD.value)
+    WHERE store = OLD.store;
+END;
 -- Routes of the API gateway.
 CREATE TABLE IF NOT EXISTS routes (
     id            TEXT PRIMARY KEY,

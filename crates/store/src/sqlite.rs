@@ -81,7 +81,7 @@ impl SqliteStore {
         })
     }
 
-    async fn with<T, F>(&self, f: F) -> Result<T, Error>
+    pub(crate) async fn with<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
