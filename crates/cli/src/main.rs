@@ -9,6 +9,7 @@ mod destinations;
 mod dlq;
 mod inspect;
 mod invoke;
+mod kv;
 mod logs;
 mod pack;
 mod route;
@@ -100,6 +101,11 @@ enum Command {
         #[command(subcommand)]
         command: route::RouteCommand,
     },
+    /// Key-value stores of functions (`gust deploy --kv STORE`): list, get, set, remove.
+    Kv {
+        #[command(subcommand)]
+        command: kv::KvCommand,
+    },
     /// Secrets for functions (`gust deploy --secret VAR=NAME`): set, list, remove.
     Secret {
         #[command(subcommand)]
@@ -158,6 +164,7 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Alias { command } => alias::run(&client, command).await,
         Command::Rollback(args) => alias::rollback(&client, args).await,
         Command::Route { command } => route::run(&client, command).await,
+        Command::Kv { command } => kv::run(&client, command).await,
         Command::Secret { command } => secret::run(&client, command).await,
         Command::Token { command } => token::run(&client, command).await,
         Command::Bucket { command } => bucket::run(&client, command).await,

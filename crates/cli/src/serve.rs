@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use gust_core::KeyValue;
 use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
 use gust_events::{
     BucketSource, CronSource, KafkaSource, MqttSource, NatsSource, RedisSource, SourceContext,
@@ -136,6 +137,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let tokens: Arc<dyn TokenStore> = sqlite.clone();
     let secret_store: Arc<dyn SecretStore> = sqlite.clone();
     let alias_store: Arc<dyn AliasStore> = sqlite.clone();
+    let key_value: Arc<dyn KeyValue> = sqlite.clone();
     let routes = Routes::load(sqlite.clone() as Arc<dyn RouteStore>).await?;
     let buckets: Arc<dyn BucketStore> = sqlite;
     let secret_key = std::env::var("GUST_SECRET_KEY").ok();
@@ -147,7 +149,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_memory: args.wasm_memory_mb << 20,
         ..EngineOptions::default()
     };
-    let wasm = WasmExecutor::new(data_dir.join("compiled"), engine_options)?;
+    let wasm = WasmExecutor::new(data_dir.join("compiled"), engine_options)?
+        .with_key_value(key_value.clone());
     let token_path = data_dir.join("admin.token");
     let token = AdminToken::load_or_create(&token_path)
         .with_context(|| format!("cannot write {}", token_path.display()))?;
@@ -237,6 +240,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         webhooks,
         buckets: s3.buckets,
         secrets,
+        kv: key_value,
         routes,
         max_async_payload_bytes: args.max_async_payload_kb * 1024,
     }));

@@ -111,11 +111,8 @@ pub trait KeyValue: Send + Sync + 'static {
         expected: Option<Vec<u8>>,
         new: Vec<u8>,
     ) -> Result<bool, Error>;
-    async fn get_many(
-        &self,
-        store: &str,
-        keys: Vec<String>,
-    ) -> Result<Vec<Option<Vec<u8>>>, Error>;
+    async fn get_many(&self, store: &str, keys: Vec<String>)
+    -> Result<Vec<Option<Vec<u8>>>, Error>;
     /// Sets several keys in one transaction.
     async fn set_many(&self, store: &str, pairs: Vec<(String, Vec<u8>)>) -> Result<(), Error>;
     async fn delete_many(&self, store: &str, keys: Vec<String>) -> Result<(), Error>;
@@ -132,10 +129,16 @@ mod tests {
         assert!(validate_kv_key("todo:1").is_ok());
         assert!(validate_kv_key("").is_err());
         let long = "k".repeat(MAX_KV_KEY_BYTES + 1);
-        assert_eq!(validate_kv_key(&long).unwrap_err().kind, ErrorKind::TooLarge);
+        assert_eq!(
+            validate_kv_key(&long).unwrap_err().kind,
+            ErrorKind::TooLarge
+        );
         assert!(validate_kv_value(&vec![0; MAX_KV_VALUE_BYTES]).is_ok());
         let big = vec![0; MAX_KV_VALUE_BYTES + 1];
-        assert_eq!(validate_kv_value(&big).unwrap_err().kind, ErrorKind::TooLarge);
+        assert_eq!(
+            validate_kv_value(&big).unwrap_err().kind,
+            ErrorKind::TooLarge
+        );
         assert!(validate_kv_store_name("todos").is_ok());
         assert!(validate_kv_store_name("Todos").is_err());
     }

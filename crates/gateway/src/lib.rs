@@ -22,6 +22,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
 use gust_bucket::Buckets;
+use gust_core::KeyValue;
 use gust_dispatch::{AsyncQueue, Dispatcher};
 use gust_events::{Triggers, WebhookSource};
 use gust_meter::{Metrics, PriceModel};
@@ -73,6 +74,8 @@ pub struct App {
     /// Buckets and S3 keys.
     pub buckets: Arc<Buckets>,
     pub secrets: Arc<SecretVault>,
+    /// Key-value stores of functions.
+    pub kv: Arc<dyn KeyValue>,
     /// The API gateway's routes.
     pub routes: Arc<Routes>,
     /// Largest asynchronous payload accepted, in bytes.

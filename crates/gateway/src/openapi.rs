@@ -22,7 +22,8 @@ use crate::{api, permissions};
         api::revoke_token, api::list_buckets, api::create_bucket, api::remove_bucket,
         api::list_keys, api::create_key, api::remove_key, api::list_secrets, api::set_secret,
         api::remove_secret, api::add_route, api::list_routes, api::remove_route, api::list_aliases,
-        api::set_alias, api::remove_alias, api::rollback),
+        api::set_alias, api::remove_alias, api::rollback, api::kv_stores, api::kv_keys,
+        api::get_kv, api::set_kv, api::remove_kv),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth, &Permissions, &ErrorAnswers, &FunctionNames)
 )]

@@ -66,9 +66,10 @@ pub fn keys(
     )?;
     let skipped = after.unwrap_or("");
     let mut keys: Vec<String> = stmt
-        .query_map(params![store, from, skipped, prefix, limit as i64 + 1], |row| {
-            row.get(0)
-        })?
+        .query_map(
+            params![store, from, skipped, prefix, limit as i64 + 1],
+            |row| row.get(0),
+        )?
         .collect::<rusqlite::Result<_>>()?;
     let next = (keys.len() > limit).then(|| {
         keys.truncate(limit);
@@ -81,7 +82,10 @@ pub fn increment(conn: &Connection, store: &str, key: &str, delta: i64) -> KvRes
     let current = match get(conn, store, key)? {
         None if !has_room(conn, store, key)? => return Ok(Err(kv_store_full(store))),
         None => 0,
-        Some(bytes) => match std::str::from_utf8(&bytes).ok().and_then(|t| t.parse().ok()) {
+        Some(bytes) => match std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| t.parse().ok())
+        {
             Some(number) => number,
             None => {
                 return Ok(Err(Error::invalid(format!(

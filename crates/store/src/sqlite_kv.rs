@@ -104,8 +104,13 @@ impl KeyValue for SqliteStore {
     }
 
     async fn set_many(&self, store: &str, pairs: Vec<(String, Vec<u8>)>) -> Result<(), Error> {
-        check_batch(store, &pairs.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>())?;
-        pairs.iter().try_for_each(|(_, value)| validate_kv_value(value))?;
+        check_batch(
+            store,
+            &pairs.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+        )?;
+        pairs
+            .iter()
+            .try_for_each(|(_, value)| validate_kv_value(value))?;
         let store = store.to_string();
         self.with(move |conn| kv_sql::set_many(conn, &store, &pairs))
             .await?
@@ -141,12 +146,17 @@ mod tests {
     async fn values_are_kept_per_store_and_listed_in_pages() {
         let (_dir, kv) = open();
         for i in 0..5 {
-            kv.set("todos", &format!("todo:{i}"), vec![i]).await.unwrap();
+            kv.set("todos", &format!("todo:{i}"), vec![i])
+                .await
+                .unwrap();
         }
         kv.set("todos", "other", b"x".to_vec()).await.unwrap();
         kv.set("elsewhere", "todo:0", b"y".to_vec()).await.unwrap();
         assert_eq!(kv.get("todos", "todo:3").await.unwrap(), Some(vec![3]));
-        assert_eq!(kv.get("elsewhere", "todo:0").await.unwrap(), Some(b"y".to_vec()));
+        assert_eq!(
+            kv.get("elsewhere", "todo:0").await.unwrap(),
+            Some(b"y".to_vec())
+        );
         let first = kv.keys("todos", "todo:", None, 3).await.unwrap();
         assert_eq!(first.keys, ["todo:0", "todo:1", "todo:2"]);
         let next = first.next.as_deref();
@@ -175,7 +185,10 @@ mod tests {
         for task in tasks {
             task.await.unwrap();
         }
-        assert_eq!(kv.get("counters", "hits").await.unwrap(), Some(b"800".to_vec()));
+        assert_eq!(
+            kv.get("counters", "hits").await.unwrap(),
+            Some(b"800".to_vec())
+        );
         kv.set("counters", "name", b"abc".to_vec()).await.unwrap();
         let err = kv.increment("counters", "name", 1).await.unwrap_err();
         assert!(err.message.contains("not a decimal integer"), "{err}");
@@ -184,12 +197,28 @@ mod tests {
     #[tokio::test]
     async fn compare_and_swap_writes_only_over_what_was_expected() {
         let (_dir, kv) = open();
-        assert!(kv.compare_and_swap("s", "k", None, b"1".to_vec()).await.unwrap());
-        assert!(!kv.compare_and_swap("s", "k", None, b"2".to_vec()).await.unwrap());
+        assert!(
+            kv.compare_and_swap("s", "k", None, b"1".to_vec())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !kv.compare_and_swap("s", "k", None, b"2".to_vec())
+                .await
+                .unwrap()
+        );
         let stale = Some(b"0".to_vec());
-        assert!(!kv.compare_and_swap("s", "k", stale, b"2".to_vec()).await.unwrap());
+        assert!(
+            !kv.compare_and_swap("s", "k", stale, b"2".to_vec())
+                .await
+                .unwrap()
+        );
         let current = Some(b"1".to_vec());
-        assert!(kv.compare_and_swap("s", "k", current, b"2".to_vec()).await.unwrap());
+        assert!(
+            kv.compare_and_swap("s", "k", current, b"2".to_vec())
+                .await
+                .unwrap()
+        );
         assert_eq!(kv.get("s", "k").await.unwrap(), Some(b"2".to_vec()));
     }
 

@@ -14,6 +14,7 @@
 pub mod bucket;
 mod fetch;
 pub mod kafka;
+pub mod kv;
 mod request;
 mod response;
 mod wire;

@@ -16,6 +16,7 @@ mod guest_headers;
 mod invoke;
 mod iot;
 mod kafka_triggers;
+mod kv;
 mod lifecycle;
 mod limits;
 mod logs;

@@ -6,6 +6,7 @@ mod callback_secret;
 mod deploy;
 mod functions;
 mod invocations;
+mod kv;
 mod logs;
 mod routes;
 mod secrets;
@@ -36,6 +37,10 @@ pub(crate) use functions::{
 pub(crate) use invocations::{
     __path_cancel, __path_dead_letters, __path_get as __path_get_invocation,
     __path_list as __path_list_async, __path_replay,
+};
+pub(crate) use kv::{
+    __path_get as __path_get_kv, __path_keys as __path_kv_keys, __path_remove as __path_remove_kv,
+    __path_set as __path_set_kv, __path_stores as __path_kv_stores,
 };
 pub(crate) use logs::__path_logs;
 pub(crate) use routes::{
@@ -104,6 +109,12 @@ pub fn routes() -> Router<AppState> {
         .route("/s3-keys/{id}", delete(buckets::remove_key))
         .route("/routes", get(routes::list).post(routes::add))
         .route("/routes/{id}", delete(routes::remove))
+        .route("/kv", get(kv::stores))
+        .route("/kv/{store}", get(kv::keys))
+        .route(
+            "/kv/{store}/{*key}",
+            get(kv::get).put(kv::set).delete(kv::remove),
+        )
         .route("/secrets", get(secrets::list))
         .route("/secrets/{name}", put(secrets::set).delete(secrets::remove))
 }

@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use gust_core::{InstanceCount, InvocationStatus};
+use gust_core::{InstanceCount, InvocationStatus, KeyValue};
 use tokio::sync::oneshot;
 use wasmtime::{Engine, Store, Trap, UpdateDeadline};
 use wasmtime_wasi::I32Exit;
@@ -38,6 +38,8 @@ struct Shared {
     warm: WarmPool,
     /// The node's budget of linear memory, which every instance draws from.
     memory: Arc<MemoryBudget>,
+    /// The node's key-value stores, for the instances of functions granted one.
+    kv: Option<Arc<dyn KeyValue>>,
     busy: AtomicU32,
     /// Epoch ticks, which running guests need to yield and time out, go on while it lives:
     /// as long as the version is loaded or one of its guests still runs.
@@ -50,6 +52,7 @@ impl WasmFunction {
         pre: Arc<ProxyPre<GuestState>>,
         budget: Arc<IdleBudget>,
         memory: Arc<MemoryBudget>,
+        kv: Option<Arc<dyn KeyValue>>,
         ticks: TickerUse,
     ) -> Self {
         WasmFunction {
@@ -58,6 +61,7 @@ impl WasmFunction {
                 pre,
                 warm: WarmPool::new(budget),
                 memory,
+                kv,
                 busy: AtomicU32::new(0),
                 _ticks: ticks,
             }),
@@ -147,7 +151,7 @@ async fn run(
     let (mut store, warm_proxy, served) = match shared.warm.take() {
         Some(warm) => (warm.store, Some(warm.proxy), warm.served),
         None => {
-            let state = GuestState::new(&call.config, shared.memory.clone());
+            let state = GuestState::new(&call.config, shared.memory.clone(), shared.kv.clone());
             let mut store = Store::new(&shared.engine, state);
             store.limiter(|state| &mut state.limiter);
             // CPU-bound guests yield to other tasks at every epoch tick and trap at the

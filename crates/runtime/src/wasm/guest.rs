@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use gust_core::{FunctionConfig, LogStream};
+use gust_core::{FunctionConfig, KeyValue, LogStream};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -12,6 +12,7 @@ use wasmtime_wasi_http::{
     WasiHttpView,
 };
 
+use super::keyvalue::KvAccess;
 use super::memory_budget::MemoryBudget;
 use super::stdio::LinePipe;
 use crate::{LogSink, SinkSlot};
@@ -22,7 +23,9 @@ pub struct GuestState {
     http: WasiHttpCtx,
     /// What wasi:config/store answers: the function's variables.
     pub variables: WasiConfigVariables,
-    table: ResourceTable,
+    /// What wasi:keyvalue reaches: the stores the function was granted.
+    pub kv: KvAccess,
+    pub table: ResourceTable,
     outbound: OutboundPolicy,
     pub limiter: MemoryLimiter,
     /// When the current invocation must have finished.
@@ -35,7 +38,11 @@ pub struct GuestState {
 }
 
 impl GuestState {
-    pub fn new(config: &FunctionConfig, budget: Arc<MemoryBudget>) -> Self {
+    pub fn new(
+        config: &FunctionConfig,
+        budget: Arc<MemoryBudget>,
+        kv: Option<Arc<dyn KeyValue>>,
+    ) -> Self {
         let current_logs = SinkSlot::new();
         let logs = current_logs.forwarder();
         let mut wasi = WasiCtx::builder();
@@ -59,6 +66,10 @@ impl GuestState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             variables: config.env.iter().collect(),
+            kv: KvAccess {
+                backend: kv,
+                granted: config.kv.clone(),
+            },
             table: ResourceTable::new(),
             outbound: OutboundPolicy {
                 config: config.clone(),

@@ -7,6 +7,7 @@ mod function;
 mod guest;
 mod header;
 mod inline_run;
+mod keyvalue;
 mod long_runners;
 mod memory_budget;
 mod stdio;
@@ -28,6 +29,8 @@ pub use engine::{DEFAULT_MAX_MEMORY, EngineOptions};
 use epoch_ticker::EpochTicker;
 use function::WasmFunction;
 use guest::GuestState;
+use gust_core::KeyValue;
+use keyvalue::KvView;
 use memory_budget::MemoryBudget;
 use warm_pool::IdleBudget;
 use wasmtime_wasi_config::WasiConfig;
@@ -40,6 +43,8 @@ pub struct WasmExecutor {
     idle_budget: Arc<IdleBudget>,
     memory: Arc<MemoryBudget>,
     ticker: Arc<EpochTicker>,
+    /// The node's key-value stores, when it has them.
+    kv: Option<Arc<dyn KeyValue>>,
     /// Linked components by artifact sha256, shared by every version (of any function) with
     /// that artifact while one of them is loaded.
     loaded: Mutex<HashMap<String, Weak<ProxyPre<GuestState>>>>,
@@ -58,6 +63,9 @@ impl WasmExecutor {
         wasmtime_wasi_config::add_to_linker(&mut linker, |guest: &mut GuestState| {
             WasiConfig::from(&guest.variables)
         })?;
+        keyvalue::add_to_linker(&mut linker, |guest: &mut GuestState| {
+            KvView::new(&mut guest.table, &guest.kv)
+        })?;
         Ok(WasmExecutor {
             cache: AotCache::open(cache_dir, &engine)?,
             engine,
@@ -68,8 +76,15 @@ impl WasmExecutor {
             ),
             memory: MemoryBudget::new(options.max_memory),
             ticker,
+            kv: None,
             loaded: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Gives functions granted a store (`--kv`) the node's key-value stores.
+    pub fn with_key_value(mut self, kv: Arc<dyn KeyValue>) -> Self {
+        self.kv = Some(kv);
+        self
     }
 
     /// The linked component of `sha256` if a loaded version already has it.
@@ -133,6 +148,7 @@ impl Executor for WasmExecutor {
             pre,
             self.idle_budget.clone(),
             self.memory.clone(),
+            self.kv.clone(),
             self.ticker.use_ticks(),
         )))
     }

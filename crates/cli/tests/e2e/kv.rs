@@ -1,0 +1,122 @@
+//! Key-value stores: functions granted a store share it (atomically, across instances and
+//! restarts); functions without the grant cannot open it; operators read and write it with
+//! `gust kv` and `/v1/kv`; limits are refused with clear errors.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::harness::{Server, error_of, stderr, stdout};
+
+fn cli_ok(server: &Server, args: &[&str]) -> String {
+    let output = server.cli(args);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    stdout(&output)
+}
+
+#[test]
+fn concurrent_increments_are_all_counted_and_kept() {
+    let data = TempDir::new().unwrap();
+    let server = Server::start_in(data.path(), &[]);
+    let config = json!({"public": true, "kv": ["counters"], "max_instances": 8});
+    server.deploy("counter", "counter", config);
+    let server = Arc::new(server);
+    let clients: Vec<_> = (0..32)
+        .map(|_| {
+            let server = server.clone();
+            std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    let response = server.get("/fn/counter?key=hits").send().unwrap();
+                    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    let mut server = Arc::into_inner(server).unwrap();
+    assert_eq!(cli_ok(&server, &["kv", "get", "counters", "hits"]), "32000");
+
+    // The store outlives the server.
+    drop(server);
+    server = Server::start_in(data.path(), &[]);
+    let next = server
+        .get("/fn/counter?key=hits")
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(next.trim(), "32001");
+}
+
+#[test]
+fn only_granted_functions_open_a_store() {
+    let server = Server::start();
+    server.deploy(
+        "counter",
+        "counter",
+        json!({"public": true, "kv": ["other"]}),
+    );
+    let response = server.get("/fn/counter").send().unwrap();
+    assert_eq!(response.status(), 403);
+    assert!(response.text().unwrap().contains("--kv counters"));
+    let (status, _, message) = error_of(server.deploy_raw(
+        "bad",
+        std::fs::read(crate::harness::guest("counter")).unwrap(),
+        json!({"kv": ["Not A Name"]}),
+    ));
+    assert_eq!(status, 400, "{message}");
+    assert!(
+        message.contains("invalid key-value store name"),
+        "{message}"
+    );
+}
+
+#[test]
+fn operators_read_and_write_stores() {
+    let server = Server::start();
+    cli_ok(
+        &server,
+        &["kv", "set", "todos", "todo:1", r#"{"title":"milk"}"#],
+    );
+    cli_ok(&server, &["kv", "set", "todos", "todo/2", "two"]);
+    cli_ok(&server, &["kv", "set", "todos", "note", "n"]);
+    assert_eq!(cli_ok(&server, &["kv", "get", "todos", "todo/2"]), "two");
+    let listed = cli_ok(&server, &["kv", "ls", "todos", "--prefix", "todo"]);
+    assert_eq!(listed.lines().collect::<Vec<_>>(), ["todo/2", "todo:1"]);
+    let stores = cli_ok(&server, &["kv", "ls"]);
+    assert!(stores.contains("todos"), "{stores}");
+    cli_ok(&server, &["kv", "rm", "todos", "note"]);
+    let page: Value = server.admin_json("/v1/kv/todos?limit=1");
+    assert_eq!(page["keys"], json!(["todo/2"]));
+    assert_eq!(page["next"], "todo/2");
+
+    let missing = server.cli(&["kv", "get", "todos", "nope"]);
+    assert!(
+        stderr(&missing).contains("no key `nope`"),
+        "{}",
+        stderr(&missing)
+    );
+    let put = |store: &str, key: &str, body: Vec<u8>| {
+        let path = format!("/v1/kv/{store}/{key}");
+        error_of(
+            server
+                .admin(reqwest::Method::PUT, &path)
+                .body(body)
+                .send()
+                .unwrap(),
+        )
+    };
+    let (status, _, message) = put("todos", "big", vec![b'x'; (1 << 20) + 1]);
+    assert_eq!(status, 413, "{message}");
+    assert!(message.contains("at most 1024 KiB"), "{message}");
+    let (status, _, message) = put("todos", &"k".repeat(1025), b"v".to_vec());
+    assert_eq!(status, 413, "{message}");
+    let (status, _, message) = put("Bad!", "k", b"v".to_vec());
+    assert_eq!(status, 400, "{message}");
+    // Without a token, no value is read.
+    let anonymous = server.get("/v1/kv/todos/todo:1").send().unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
