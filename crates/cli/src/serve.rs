@@ -157,7 +157,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = (!args.no_metering).then(|| Arc::new(Metrics::default()));
     let executors = Executors {
         wasm: Arc::new(wasm),
-        process: Arc::new(process_executor(&data_dir, args.insecure_process_runtime)?),
+        process: Arc::new(
+            process_executor(&data_dir, args.insecure_process_runtime)?
+                .with_key_value(key_value.clone()),
+        ),
     };
     let bucket_source = BucketSource::new(buckets.clone(), metrics.clone());
     let s3_settings = S3Settings {

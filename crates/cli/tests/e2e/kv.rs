@@ -120,3 +120,61 @@ fn operators_read_and_write_stores() {
     let anonymous = server.get("/v1/kv/todos/todo:1").send().unwrap();
     assert_eq!(anonymous.status(), 401);
 }
+
+#[test]
+fn process_functions_reach_their_stores_through_the_socket() {
+    let server = Server::start();
+    let dir = crate::harness::example_dir("process/python-kv");
+    let flags = [
+        "--public",
+        "--kv",
+        "counters",
+        "--max-instances",
+        "4",
+        "--concurrency",
+        "4",
+    ];
+    server.deploy_process("pykv", &dir, "python3 handler.py", &flags);
+    let server = Arc::new(server);
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let server = server.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let response = server.post("/fn/pykv").send().unwrap();
+                    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+                }
+            })
+        })
+        .collect();
+    for client in clients {
+        client.join().unwrap();
+    }
+    // Shared with Wasm functions and operators: the same store.
+    assert_eq!(cli_ok(&server, &["kv", "get", "counters", "hits"]), "400");
+    let put = server
+        .request(reqwest::Method::PUT, "/fn/pykv/note")
+        .body("hi");
+    assert_eq!(put.send().unwrap().status(), 204);
+    assert_eq!(
+        server.get("/fn/pykv/note").send().unwrap().text().unwrap(),
+        "hi"
+    );
+    assert_eq!(server.get("/fn/pykv/nope").send().unwrap().status(), 404);
+
+    // Another store than the one granted is refused.
+    server.deploy_process(
+        "other",
+        &dir,
+        "python3 handler.py",
+        &["--public", "--kv", "elsewhere"],
+    );
+    let refused = server.post("/fn/other").send().unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .unwrap()
+            .contains("not granted the store `counters`")
+    );
+}

@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 
 use super::cgroup::{Cgroup, CgroupLayout, Limits};
 use super::egress::{self, EGRESS_PORT};
+use super::kv_socket::{self, KvSocket};
 use super::loopback_relay;
 use super::netns::NetNamespace;
 use super::output::{OutputRouter, pump};
@@ -170,9 +171,16 @@ pub struct Launcher {
     next: AtomicU64,
 }
 
+/// What a function's sandboxes get from the host: its unpacked folder, and the socket of its
+/// key-value stores when it was granted some.
+pub struct FunctionFiles {
+    pub dir: PathBuf,
+    pub kv_socket: Option<KvSocket>,
+}
+
 /// What to run, and with which limits.
 pub struct LaunchSpec<'a> {
-    pub function_dir: &'a Path,
+    pub files: &'a FunctionFiles,
     /// The command, limits and allowed hosts.
     pub config: &'a Arc<FunctionConfig>,
     pub env: Vec<(String, String)>,
@@ -226,12 +234,25 @@ impl Launcher {
         if self.isolation.namespaces {
             env.extend(proxy_env());
         }
+        let kv_socket = spec
+            .files
+            .kv_socket
+            .as_ref()
+            .map(|s| s.path().to_path_buf());
+        if let Some(host_path) = &kv_socket {
+            let seen = match self.isolation.namespaces {
+                true => kv_socket::SANDBOX_PATH.to_string(),
+                false => host_path.to_string_lossy().into_owned(),
+            };
+            env.push((kv_socket::VARIABLE.to_string(), seen));
+        }
         let root_dir = self.roots.join(&id);
         std::fs::create_dir_all(&root_dir)
             .map_err(|e| format!("cannot create {}: {e}", root_dir.display()))?;
         let sandbox = SandboxSpec {
             command: config.command.clone().unwrap_or_default(),
-            function_dir: spec.function_dir.to_path_buf(),
+            function_dir: spec.files.dir.clone(),
+            kv_socket,
             root_dir: root_dir.clone(),
             env,
             cgroup_procs: cgroup.as_ref().map(Cgroup::procs_files).unwrap_or_default(),

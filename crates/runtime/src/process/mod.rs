@@ -5,6 +5,7 @@ mod cgroup;
 mod egress;
 mod http_mode;
 mod instance;
+mod kv_socket;
 mod launch;
 mod loopback_relay;
 mod netns;
@@ -21,14 +22,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gust_core::{FunctionConfig, InstanceCount, InvocationStatus, ProcessMode};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gust_core::{FunctionConfig, InstanceCount, InvocationStatus, KeyValue, ProcessMode};
 use tokio::time::Instant;
 
 use crate::{
     ArtifactSource, Call, Execution, Executor, Failure, LoadError, Loaded, Outcome, RequestBody,
 };
+use kv_socket::KvSocket;
 pub use launch::Isolation;
-use launch::Launcher;
+use launch::{FunctionFiles, Launcher};
 use pool::HttpPool;
 use spawner::Spawner;
 use stdio_mode::StdioRunner;
@@ -39,6 +43,10 @@ pub struct ProcessExecutor {
     launcher: Result<Arc<Launcher>, String>,
     /// Unpacked artifacts, one folder per sha256.
     artifacts: PathBuf,
+    /// The node's key-value stores, and where loaded versions' sockets to them are made.
+    kv: Option<Arc<dyn KeyValue>>,
+    kv_sockets: PathBuf,
+    next_socket: AtomicU64,
 }
 
 impl ProcessExecutor {
@@ -51,11 +59,39 @@ impl ProcessExecutor {
     ) -> std::io::Result<ProcessExecutor> {
         let roots = data_dir.join("process/roots");
         let _ = std::fs::remove_dir_all(&roots);
+        let kv_sockets = data_dir.join("process/kv");
+        let _ = std::fs::remove_dir_all(&kv_sockets);
+        std::fs::create_dir_all(&kv_sockets)?;
         let spawner = Spawner::start(tokio::runtime::Handle::current())?;
         Ok(ProcessExecutor {
             launcher: Ok(Arc::new(Launcher::new(helper, isolation, roots, spawner))),
             artifacts: data_dir.join("process/artifacts"),
+            kv: None,
+            kv_sockets,
+            next_socket: AtomicU64::new(0),
         })
+    }
+
+    /// Gives functions granted a store (`--kv`) the node's key-value stores, on a socket.
+    pub fn with_key_value(mut self, kv: Arc<dyn KeyValue>) -> Self {
+        self.kv = Some(kv);
+        self
+    }
+
+    /// The socket of a version's key-value stores, when it was granted any.
+    fn kv_socket(&self, config: &FunctionConfig) -> Result<Option<KvSocket>, LoadError> {
+        if config.kv.is_empty() {
+            return Ok(None);
+        }
+        let Some(kv) = &self.kv else {
+            let why = "this node has no key-value stores for --kv";
+            return Err(LoadError::Invalid(why.into()));
+        };
+        let n = self.next_socket.fetch_add(1, Ordering::Relaxed);
+        let path = self.kv_sockets.join(format!("{n}.sock"));
+        KvSocket::open(path, kv.clone(), &config.kv)
+            .map(Some)
+            .map_err(LoadError::Internal)
     }
 
     /// An executor that refuses every process function, saying `why`.
@@ -63,6 +99,9 @@ impl ProcessExecutor {
         ProcessExecutor {
             launcher: Err(why),
             artifacts: data_dir.join("process/artifacts"),
+            kv: None,
+            kv_sockets: data_dir.join("process/kv"),
+            next_socket: AtomicU64::new(0),
         }
     }
 }
@@ -91,12 +130,16 @@ impl Executor for ProcessExecutor {
             .map_err(|e| LoadError::Internal(e.to_string()))?
             .map_err(LoadError::Invalid)?;
         }
+        let files = FunctionFiles {
+            dir,
+            kv_socket: self.kv_socket(config)?,
+        };
         let function = match config.mode {
             ProcessMode::Http => {
-                ProcessFunction::Http(HttpPool::new(launcher, dir, config.clone()))
+                ProcessFunction::Http(HttpPool::new(launcher, files, config.clone()))
             }
             ProcessMode::Stdio => {
-                ProcessFunction::Stdio(StdioRunner::new(launcher, dir, config.clone()))
+                ProcessFunction::Stdio(StdioRunner::new(launcher, files, config.clone()))
             }
         };
         Ok(Arc::new(function))

@@ -2,7 +2,6 @@
 //! taking up to `concurrency` requests, stopped when idle, and backed off when they keep
 //! crashing at start.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use super::instance::HttpInstance;
-use super::launch::{LaunchSpec, Launcher};
+use super::launch::{FunctionFiles, LaunchSpec, Launcher};
 use crate::InstanceCount;
 
 /// Longest a program may take to listen on its port.
@@ -22,7 +21,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub struct HttpPool {
     launcher: Arc<Launcher>,
-    function_dir: PathBuf,
+    files: FunctionFiles,
     config: Arc<FunctionConfig>,
     instances: Mutex<Vec<Arc<HttpInstance>>>,
     /// One permit per request an instance could take: max_instances × concurrency.
@@ -60,15 +59,11 @@ impl Drop for Lease {
 }
 
 impl HttpPool {
-    pub fn new(
-        launcher: Arc<Launcher>,
-        function_dir: PathBuf,
-        config: Arc<FunctionConfig>,
-    ) -> Self {
+    pub fn new(launcher: Arc<Launcher>, files: FunctionFiles, config: Arc<FunctionConfig>) -> Self {
         let slots = config.max_instances as usize * config.concurrency as usize;
         HttpPool {
             launcher,
-            function_dir,
+            files,
             config,
             instances: Mutex::new(Vec::new()),
             slots: Arc::new(Semaphore::new(slots)),
@@ -122,7 +117,7 @@ impl HttpPool {
         env.retain(|(key, _)| key != "PORT");
         env.push(("PORT".into(), port.to_string()));
         let process = self.launcher.launch(LaunchSpec {
-            function_dir: &self.function_dir,
+            files: &self.files,
             config: &self.config,
             env,
             piped: false,

@@ -41,6 +41,8 @@ pub struct SandboxSpec {
     pub isolate: bool,
     /// Size of the private /tmp, in MiB.
     pub tmp_mb: u32,
+    /// The socket of the function's key-value stores, mounted at `/run/gust/kv.sock`.
+    pub kv_socket: Option<PathBuf>,
 }
 
 /// Runs the helper; never returns. The exit status is the command's (128 + signal if killed).
@@ -138,6 +140,19 @@ fn build_root(spec: &SandboxSpec) -> io::Result<()> {
         std::fs::write(&target, b"")?;
         mount(
             Some(&format!("/dev/{device}")),
+            &target,
+            None,
+            libc::MS_BIND,
+            None,
+        )?;
+    }
+    if let Some(socket) = &spec.kv_socket {
+        let run = root.join("run/gust");
+        std::fs::create_dir_all(&run)?;
+        let target = run.join("kv.sock");
+        std::fs::write(&target, b"")?;
+        mount(
+            Some(&socket.to_string_lossy()),
             &target,
             None,
             libc::MS_BIND,

@@ -2,7 +2,6 @@
 //! method, path, query and headers to environment variables; stdout is the response body and
 //! a non-zero exit is an error.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -16,7 +15,7 @@ use tokio::sync::Semaphore;
 use tokio::time::{Instant, timeout_at};
 
 use super::instance::describe;
-use super::launch::{LaunchSpec, Launched, Launcher};
+use super::launch::{FunctionFiles, LaunchSpec, Launched, Launcher};
 use super::{base_env, failed};
 use crate::{Call, Execution, Outcome, RequestBody};
 
@@ -25,7 +24,7 @@ const MAX_STDOUT: u64 = 6 * 1024 * 1024;
 
 pub struct StdioRunner {
     launcher: Arc<Launcher>,
-    function_dir: PathBuf,
+    files: FunctionFiles,
     config: Arc<FunctionConfig>,
     /// One permit per process that may run at once (max_instances).
     slots: Arc<Semaphore>,
@@ -33,15 +32,11 @@ pub struct StdioRunner {
 }
 
 impl StdioRunner {
-    pub fn new(
-        launcher: Arc<Launcher>,
-        function_dir: PathBuf,
-        config: Arc<FunctionConfig>,
-    ) -> Self {
+    pub fn new(launcher: Arc<Launcher>, files: FunctionFiles, config: Arc<FunctionConfig>) -> Self {
         StdioRunner {
             slots: Arc::new(Semaphore::new(config.max_instances as usize)),
             launcher,
-            function_dir,
+            files,
             config,
             running: AtomicU32::new(0),
         }
@@ -70,7 +65,7 @@ impl StdioRunner {
         let mut env = base_env(&self.config);
         env.extend(cgi_env(&parts, &call.invocation_id));
         let launched = self.launcher.launch(LaunchSpec {
-            function_dir: &self.function_dir,
+            files: &self.files,
             config: &self.config,
             env,
             piped: true,
