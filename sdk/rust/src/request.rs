@@ -37,6 +37,11 @@ impl Request {
             .and_then(|(_, v)| std::str::from_utf8(v).ok())
     }
 
+    /// A parameter of the route that called the function: `id` of `/api/todos/{id}`.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.header(&format!("x-gust-param-{name}"))
+    }
+
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
@@ -83,7 +88,10 @@ mod tests {
         Request {
             method: "GET".into(),
             path_with_query: path.into(),
-            headers: vec![("Content-Type".into(), b"text/plain".to_vec())],
+            headers: vec![
+                ("Content-Type".into(), b"text/plain".to_vec()),
+                ("x-gust-param-id".into(), b"7".to_vec()),
+            ],
             body: Vec::new(),
         }
     }
@@ -96,5 +104,6 @@ mod tests {
         assert_eq!(req.query("x").as_deref(), Some(""));
         assert_eq!(req.query("y"), None);
         assert_eq!(req.header("content-type"), Some("text/plain"));
+        assert_eq!(req.param("id"), Some("7"));
     }
 }

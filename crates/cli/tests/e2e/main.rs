@@ -33,6 +33,7 @@ mod secrets;
 mod subject_log;
 mod tcp_sockets;
 mod thumbnails;
+mod todo_api;
 mod tokens;
 mod walls;
 mod webhooks;
