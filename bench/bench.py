@@ -20,6 +20,7 @@ import bucket_bench
 import density_bench
 import process_bench
 import route_bench
+import web_bench
 import stream_bench
 from common import (GUESTS, GUST, NATIVE, ROOT, UNCAPPED_BACKLOG, admin_of, first_byte_us,
                     free_port, gust_server, load_cells, process, summary, wait_until_up, wrk)
@@ -359,8 +360,30 @@ def routing_section(quick, seconds):
     ])
 
 
+WEB_API_TITLE = "## Web API backends"
+
+
+def web_api_section(quick, seconds):
+    """The web API scenario and its section of the report."""
+    print("web API", file=sys.stderr)
+    runs = 1 if quick else 3
+    loads, per_call, increments, counted = web_bench.web_api(runs, seconds)
+    return "\n".join([
+        WEB_API_TITLE,
+        "",
+        "examples/todo-api deployed by its own script (alias `live`, five routes, the `todos` "
+        "store) with 20 todos; `wrk -t2 -c32` on each target in turn, the hello component at "
+        "`/fn/hello` on the same server as the floor. Key-value calls are timed inside a guest "
+        "(examples/kv-probe: one 100-byte value, store on the node's SQLite); increments per "
+        "second are examples/counter under 32 connections.",
+        "",
+        web_bench.format_web_api(loads, per_call, increments, counted, seconds),
+        "",
+    ])
+
+
 SECTIONS = {"buckets": (BUCKETS_TITLE, bucket_section), "streams": (STREAMS_TITLE, stream_section),
-            "routing": (ROUTING_TITLE, routing_section)}
+            "routing": (ROUTING_TITLE, routing_section), "webapi": (WEB_API_TITLE, web_api_section)}
 
 
 def only_section(name, args, seconds):
@@ -430,6 +453,7 @@ def main():
     buckets = bucket_section(args.quick, seconds)
     streams = stream_section(args.quick, seconds)
     routing = routing_section(args.quick, seconds)
+    web_api = web_api_section(args.quick, seconds)
     plot = ROOT / "bench/step-load.svg"
     if not args.quick:
         plot.write_text(process_bench.step_plot(step))
@@ -524,6 +548,7 @@ def main():
         buckets,
         streams,
         routing,
+        web_api,
         (ROOT / "bench/notes.md").read_text(),
     ])
     if args.quick:
