@@ -377,7 +377,7 @@ def web_api_section(quick, seconds):
         "(examples/kv-probe: one 100-byte value, store on the node's SQLite); increments per "
         "second are examples/counter under 32 connections.",
         "",
-        web_bench.format_web_api(loads, per_call, increments, counted, seconds),
+        web_bench.format_web_api(loads, per_call, increments, counted),
         "",
     ])
 

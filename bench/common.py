@@ -103,6 +103,7 @@ def wrk(url, connections, seconds, pid):
         "p50_us": parse_latency(out, "50"),
         "p99_us": parse_latency(out, "99"),
         "cpu_us_per_req": cpu * 1e6 / max(requests, 1),
+        "requests": requests,
     }
 
 
