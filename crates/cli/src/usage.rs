@@ -23,7 +23,7 @@ pub struct UsageArgs {
     /// Only this function.
     #[arg(long)]
     function: Option<String>,
-    /// function, day or hour.
+    /// function, version (FN@N), day or hour.
     #[arg(long, default_value = "function")]
     group_by: String,
     #[arg(long, short, value_enum, default_value_t)]

@@ -7,6 +7,8 @@ use utoipa::ToSchema;
 pub enum UsageGroup {
     #[default]
     Function,
+    /// Each version of each function apart: `FN@N`.
+    Version,
     Day,
     Hour,
 }
@@ -15,7 +17,7 @@ impl UsageGroup {
     /// Width of a time bucket in milliseconds, for the time groupings.
     pub fn bucket_ms(self) -> Option<i64> {
         match self {
-            UsageGroup::Function => None,
+            UsageGroup::Function | UsageGroup::Version => None,
             UsageGroup::Day => Some(86_400_000),
             UsageGroup::Hour => Some(3_600_000),
         }
@@ -34,7 +36,8 @@ pub struct UsageQuery {
 /// Exact sums over invocation records (and their hourly roll-ups) for one group.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UsageSums {
-    /// The function name, or the bucket's start (ms since the epoch) for time groupings.
+    /// The function name, `FN@VERSION`, or the bucket's start (ms since the epoch) for time
+    /// groupings.
     pub key: String,
     pub invocations: u64,
     pub errors: u64,

@@ -9,7 +9,7 @@ use crate::PriceModel;
 /// Usage of one group (a function, a day or an hour) and its list price.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct UsageLine {
-    /// Function name, or the start of the day or hour (RFC 3339, UTC).
+    /// Function name, `FN@VERSION`, or the start of the day or hour (RFC 3339, UTC).
     pub key: String,
     pub invocations: u64,
     pub errors: u64,

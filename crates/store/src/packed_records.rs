@@ -55,9 +55,10 @@ impl<'a> PackedId<'a> {
     }
 }
 
-/// The records of one function in one hour, ready to be a row.
+/// The records of one version of a function in one hour, ready to be a row.
 pub struct Batch<'a> {
     pub function: &'a str,
+    pub version: u32,
     /// Earliest and latest start among the records.
     pub first_ms: i64,
     pub last_ms: i64,
@@ -73,23 +74,27 @@ fn hour_of(started_at_ms: i64) -> i64 {
     started_at_ms.div_euclid(width)
 }
 
-/// Splits records into batches by function and hour, so that every time bucket of usage holds
-/// whole batches.
+/// Splits records into batches by function, version and hour, so that every time bucket of
+/// usage, and every version, holds whole batches.
 pub fn batches(records: &[InvocationRecord]) -> Vec<Batch<'_>> {
-    let mut groups: RunKeyed<(&str, i64), Vec<&InvocationRecord>> = RunKeyed::default();
+    let mut groups: RunKeyed<(&str, u32, i64), Vec<&InvocationRecord>> = RunKeyed::default();
     for record in records {
-        let key = (&*record.function, hour_of(record.started_at_ms));
+        let key = (
+            &*record.function,
+            record.version,
+            hour_of(record.started_at_ms),
+        );
         groups.entry(&key, |_| Vec::new()).push(record);
     }
     let mut groups = groups.into_entries();
     groups.sort_unstable_by_key(|(key, _)| *key);
     groups
         .into_iter()
-        .map(|((function, _), group)| pack(function, &group))
+        .map(|((function, version, _), group)| pack(function, version, &group))
         .collect()
 }
 
-fn pack<'a>(function: &'a str, group: &[&InvocationRecord]) -> Batch<'a> {
+fn pack<'a>(function: &'a str, version: u32, group: &[&InvocationRecord]) -> Batch<'a> {
     let first_ms = group.iter().map(|r| r.started_at_ms).min().unwrap_or(0);
     let mut writer = PackedWriter::new(group.len());
     for r in group {
@@ -110,6 +115,7 @@ fn pack<'a>(function: &'a str, group: &[&InvocationRecord]) -> Batch<'a> {
     }
     Batch {
         function,
+        version,
         first_ms,
         last_ms: group.iter().map(|r| r.started_at_ms).max().unwrap_or(0),
         invocations: group.len() as u64,

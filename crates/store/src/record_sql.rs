@@ -6,15 +6,16 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use crate::packed_records::{batches, unpack};
 use crate::{bad_column, named_column};
 
-/// Stores records as one row per function and hour among them.
+/// Stores records as one row per function, version and hour among them.
 pub fn insert(tx: &Transaction, records: &[InvocationRecord]) -> rusqlite::Result<()> {
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO invocation_batches (function, first_ms, last_ms, invocations, errors,
-         billed_ms, mb_ms, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        "INSERT INTO invocation_batches (function, version, first_ms, last_ms, invocations,
+         errors, billed_ms, mb_ms, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?;
     for batch in batches(records) {
         stmt.execute(params![
             batch.function,
+            batch.version,
             batch.first_ms,
             batch.last_ms,
             batch.invocations,
@@ -81,6 +82,39 @@ pub fn last_invoked(conn: &Connection, since_ms: i64) -> rusqlite::Result<Vec<(S
     )?;
     stmt.query_map([since_ms], |row| Ok((row.get(0)?, row.get(1)?)))?
         .collect()
+}
+
+/// Gives a store from before usage per version its version columns: batches written before
+/// hold version 0 (their records keep their own), and hourly usage moves to `usage_hours` as
+/// version 0. Runs at open; does nothing once done.
+pub fn add_version(conn: &mut Connection) -> rusqlite::Result<()> {
+    let has_version: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('invocation_batches') WHERE name = 'version'",
+        [],
+        |row| row.get(0),
+    )?;
+    let tx = conn.transaction()?;
+    if !has_version {
+        tx.execute_batch(
+            "ALTER TABLE invocation_batches ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
+        )?;
+    }
+    let old_hours = tx
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_hourly'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some();
+    if old_hours {
+        tx.execute_batch(
+            "INSERT INTO usage_hours SELECT function, 0, hour_ms, invocations, errors,
+             billed_ms, mb_ms FROM usage_hourly;
+             DROP TABLE usage_hourly;",
+        )?;
+    }
+    tx.commit()
 }
 
 /// Records moved into batches at a time when an old store is converted.

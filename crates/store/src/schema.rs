@@ -20,6 +20,8 @@ CREATE TABLE IF NOT EXISTS versions (
 CREATE TABLE IF NOT EXISTS invocation_batches (
     seq         INTEGER PRIMARY KEY,
     function    TEXT NOT NULL,
+    -- 0 in batches written before batches were per version (see `record_sql::add_version`).
+    version     INTEGER NOT NULL DEFAULT 0,
     first_ms    INTEGER NOT NULL,
     last_ms     INTEGER NOT NULL,
     invocations INTEGER NOT NULL,
@@ -40,15 +42,17 @@ CREATE TABLE IF NOT EXISTS logs (
 );
 CREATE INDEX IF NOT EXISTS logs_by_function ON logs(function, seq);
 CREATE INDEX IF NOT EXISTS logs_by_time ON logs(ts_ms);
--- Usage of invocation records past their retention, one row per function and hour.
-CREATE TABLE IF NOT EXISTS usage_hourly (
+-- Usage of invocation records past their retention, one row per version and hour (version 0:
+-- folded before usage was kept per version).
+CREATE TABLE IF NOT EXISTS usage_hours (
     function    TEXT NOT NULL,
+    version     INTEGER NOT NULL,
     hour_ms     INTEGER NOT NULL,
     invocations INTEGER NOT NULL,
     errors      INTEGER NOT NULL,
     billed_ms   INTEGER NOT NULL,
     mb_ms       INTEGER NOT NULL,
-    PRIMARY KEY (function, hour_ms)
+    PRIMARY KEY (function, version, hour_ms)
 );
 -- The durable queue of asynchronous invocations. `request` is JSON (method, path, headers);
 -- `errors` a JSON list of failed attempts; `result` the JSON of the final answer.

@@ -55,6 +55,7 @@ impl SqliteStore {
         if !had_backlog {
             queue_sql::count_backlog(&conn).map_err(db_error)?;
         }
+        record_sql::add_version(&mut conn).map_err(db_error)?;
         record_sql::adopt_row_table(&mut conn).map_err(db_error)?;
         trigger_sql::adopt_cron_table(&mut conn).map_err(db_error)?;
         let reader = Connection::open_with_flags(

@@ -90,9 +90,24 @@ fn an_alias_splits_traffic_and_rolls_back() {
     cli_ok(&server, &["rollback", "hello"]);
     assert_eq!(version_of(&server.get("/fn/hello@live").send().unwrap()), 2);
 
-    // Records and metrics are per version.
+    // Records, usage and metrics are per version.
     let records = server.admin_json("/v1/functions/hello/invocations?limit=5");
     assert_eq!(records[0]["version"], 2, "{records}");
+    let usage = server.admin_json("/v1/usage?group_by=version");
+    let count = |key: &str| {
+        let lines = usage["lines"].as_array().unwrap();
+        let line = lines.iter().find(|l| l["key"] == key);
+        line.map_or(0, |l| l["invocations"].as_u64().unwrap())
+    };
+    // Version 2: `hello@2`, its share of the split, 20 after the promotion, one after the
+    // last rollback, and maybe the one call while pinned.
+    let expected = canary as u64 + 22;
+    assert!(
+        (expected..=expected + 1).contains(&count("hello@2")),
+        "{usage}"
+    );
+    assert!(count("hello@1") >= 1000 - canary as u64, "{usage}");
+    assert_eq!(count("hello@4"), 1, "{usage}");
     let metrics = server.get("/metrics").send().unwrap().text().unwrap();
     assert!(
         metrics.contains(r#"gust_invocations_total{function="hello",status="ok",version="1"}"#),

@@ -17,7 +17,7 @@ pub struct UsageParams {
     to: Option<String>,
     /// Only this function.
     function: Option<String>,
-    /// `function` (default), `day` or `hour`.
+    /// `function` (default), `version` (keys `FN@N`), `day` or `hour`.
     group_by: Option<UsageGroup>,
 }
 
