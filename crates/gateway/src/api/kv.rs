@@ -48,7 +48,8 @@ pub async fn keys(
 /// A key's value, as stored.
 #[utoipa::path(get, path = "/v1/kv/{store}/{key}", tag = "kv",
     params(("store" = String, Path), ("key" = String, Path)),
-    responses((status = 200, content_type = "application/octet-stream"), (status = 404)),
+    responses((status = 200, content_type = "application/octet-stream"), (status = 400),
+        (status = 404)),
     security(("bearer" = [])))]
 pub async fn get(
     State(state): State<AppState>,
@@ -79,7 +80,7 @@ pub async fn set(
 /// Deletes a key.
 #[utoipa::path(delete, path = "/v1/kv/{store}/{key}", tag = "kv",
     params(("store" = String, Path), ("key" = String, Path)),
-    responses((status = 204), (status = 404)), security(("bearer" = [])))]
+    responses((status = 204), (status = 400), (status = 404)), security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
     Path((store, key)): Path<(String, String)>,
