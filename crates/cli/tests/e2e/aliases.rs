@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::harness::{Server, error_of, stderr, stdout};
+use crate::harness::{Server, error_of, stderr};
 
 fn version_of(response: &reqwest::blocking::Response) -> u32 {
     let header = response
@@ -15,12 +15,6 @@ fn version_of(response: &reqwest::blocking::Response) -> u32 {
         .get("x-gust-version")
         .expect("x-gust-version");
     header.to_str().unwrap().parse().unwrap()
-}
-
-fn cli_ok(server: &Server, args: &[&str]) -> String {
-    let output = server.cli(args);
-    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-    stdout(&output)
 }
 
 /// Three versions of `hello`, told apart by an env value.
@@ -47,10 +41,7 @@ fn an_alias_splits_traffic_and_rolls_back() {
         assert_eq!(version_of(&response), expected, "{target}");
     }
 
-    let set = cli_ok(
-        &server,
-        &["alias", "set", "hello", "live", "1", "--split", "2=10"],
-    );
+    let set = server.cli_ok(&["alias", "set", "hello", "live", "1", "--split", "2=10"]);
     assert!(set.contains("version 1 (90%), version 2 (10%)"), "{set}");
     let mut counts: HashMap<u32, u32> = HashMap::new();
     for _ in 0..1000 {
@@ -73,21 +64,21 @@ fn an_alias_splits_traffic_and_rolls_back() {
     assert_eq!(version_of(&server.get("/fn/hello").send().unwrap()), 4);
 
     // Promote, then roll back to where it was.
-    cli_ok(&server, &["alias", "set", "hello", "live", "2"]);
+    server.cli_ok(&["alias", "set", "hello", "live", "2"]);
     for _ in 0..20 {
         assert_eq!(version_of(&server.get("/fn/hello@live").send().unwrap()), 2);
     }
-    let rolled = cli_ok(&server, &["rollback", "hello"]);
+    let rolled = server.cli_ok(&["rollback", "hello"]);
     assert!(rolled.contains("hello@live → version 1"), "{rolled}");
     assert_eq!(version_of(&server.get("/fn/hello@live").send().unwrap()), 1);
-    let listed = cli_ok(&server, &["alias", "ls", "hello"]);
+    let listed = server.cli_ok(&["alias", "ls", "hello"]);
     assert!(listed.contains("live"), "{listed}");
 
     // Aliases and their previous versions outlast a restart.
     drop(server);
     server = Server::start_in(data.path(), &[]);
     assert_eq!(version_of(&server.get("/fn/hello@live").send().unwrap()), 1);
-    cli_ok(&server, &["rollback", "hello"]);
+    server.cli_ok(&["rollback", "hello"]);
     assert_eq!(version_of(&server.get("/fn/hello@live").send().unwrap()), 2);
 
     // Records, usage and metrics are per version.
@@ -179,7 +170,7 @@ fn aliases_and_versions_are_checked() {
     );
     let (status, _, message) = error_of(rollback.send().unwrap());
     assert_eq!(status, 409, "{message}");
-    cli_ok(&server, &["route", "add", "GET /hello", "hello@live"]);
+    server.cli_ok(&["route", "add", "GET /hello", "hello@live"]);
     let routed = server.get("/hello").send().unwrap();
     assert_eq!((routed.status().as_u16(), version_of(&routed)), (200, 1));
     let removed = server.cli(&["alias", "rm", "hello", "live"]);
@@ -210,12 +201,7 @@ fn a_pinned_version_keeps_its_warm_instances_across_deploys() {
     let server = Server::start();
     let config = json!({"public": true, "min_instances": 1});
     server.deploy("warm", "hello", config.clone());
-    let set = server
-        .admin(reqwest::Method::PUT, "/v1/functions/warm/aliases/live")
-        .json(&json!({"version": 1}))
-        .send()
-        .unwrap();
-    assert_eq!(set.status(), 200);
+    server.cli_ok(&["alias", "set", "warm", "live", "1"]);
     server.deploy(
         "warm",
         "hello",
@@ -229,12 +215,7 @@ fn a_pinned_version_keeps_its_warm_instances_across_deploys() {
     let response = server.get("/fn/warm@live").send().unwrap();
     assert_eq!(version_of(&response), 1);
     // Moving the alias to the latest releases version 1: one warm version is left.
-    let moved = server
-        .admin(reqwest::Method::PUT, "/v1/functions/warm/aliases/live")
-        .json(&json!({"version": 2}))
-        .send()
-        .unwrap();
-    assert_eq!(moved.status(), 200);
+    server.cli_ok(&["alias", "set", "warm", "live", "2"]);
     let (warm, _) = server.wait_for_instances("warm", |(warm, _)| warm == 1);
     assert_eq!(warm, 1);
 }

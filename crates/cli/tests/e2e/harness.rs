@@ -250,6 +250,13 @@ impl Server {
             .expect("run gust")
     }
 
+    /// Runs the CLI and returns what it printed; panics unless it succeeds.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let output = self.cli(args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    }
+
     /// Deploys a process function's folder with the CLI, as a user would; panics unless it
     /// succeeds.
     pub fn deploy_process(&self, name: &str, dir: &Path, command: &str, flags: &[&str]) {

@@ -2,42 +2,34 @@
 //! restarts); functions without the grant cannot open it; operators read and write it with
 //! `gust kv` and `/v1/kv`; limits are refused with clear errors.
 
-use std::sync::Arc;
-
+use reqwest::blocking::RequestBuilder;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::harness::{Server, error_of, stderr, stdout};
+use crate::harness::{Server, error_of, stderr};
 
-fn cli_ok(server: &Server, args: &[&str]) -> String {
-    let output = server.cli(args);
-    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-    stdout(&output)
+/// Sends `each` requests from each of `clients` threads at once; every answer must be a 200.
+fn from_clients(clients: usize, each: usize, request: impl Fn() -> RequestBuilder + Sync) {
+    std::thread::scope(|scope| {
+        for _ in 0..clients {
+            scope.spawn(|| {
+                for _ in 0..each {
+                    let response = request().send().unwrap();
+                    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
+                }
+            });
+        }
+    });
 }
 
 #[test]
 fn concurrent_increments_are_all_counted_and_kept() {
     let data = TempDir::new().unwrap();
-    let server = Server::start_in(data.path(), &[]);
+    let mut server = Server::start_in(data.path(), &[]);
     let config = json!({"public": true, "kv": ["counters"], "max_instances": 8});
     server.deploy("counter", "counter", config);
-    let server = Arc::new(server);
-    let clients: Vec<_> = (0..32)
-        .map(|_| {
-            let server = server.clone();
-            std::thread::spawn(move || {
-                for _ in 0..1000 {
-                    let response = server.get("/fn/counter?key=hits").send().unwrap();
-                    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
-                }
-            })
-        })
-        .collect();
-    for client in clients {
-        client.join().unwrap();
-    }
-    let mut server = Arc::into_inner(server).unwrap();
-    assert_eq!(cli_ok(&server, &["kv", "get", "counters", "hits"]), "32000");
+    from_clients(32, 1000, || server.get("/fn/counter?key=hits"));
+    assert_eq!(server.cli_ok(&["kv", "get", "counters", "hits"]), "32000");
 
     // The store outlives the server.
     drop(server);
@@ -77,18 +69,15 @@ fn only_granted_functions_open_a_store() {
 #[test]
 fn operators_read_and_write_stores() {
     let server = Server::start();
-    cli_ok(
-        &server,
-        &["kv", "set", "todos", "todo:1", r#"{"title":"milk"}"#],
-    );
-    cli_ok(&server, &["kv", "set", "todos", "todo/2", "two"]);
-    cli_ok(&server, &["kv", "set", "todos", "note", "n"]);
-    assert_eq!(cli_ok(&server, &["kv", "get", "todos", "todo/2"]), "two");
-    let listed = cli_ok(&server, &["kv", "ls", "todos", "--prefix", "todo"]);
+    server.cli_ok(&["kv", "set", "todos", "todo:1", r#"{"title":"milk"}"#]);
+    server.cli_ok(&["kv", "set", "todos", "todo/2", "two"]);
+    server.cli_ok(&["kv", "set", "todos", "note", "n"]);
+    assert_eq!(server.cli_ok(&["kv", "get", "todos", "todo/2"]), "two");
+    let listed = server.cli_ok(&["kv", "ls", "todos", "--prefix", "todo"]);
     assert_eq!(listed.lines().collect::<Vec<_>>(), ["todo/2", "todo:1"]);
-    let stores = cli_ok(&server, &["kv", "ls"]);
+    let stores = server.cli_ok(&["kv", "ls"]);
     assert!(stores.contains("todos"), "{stores}");
-    cli_ok(&server, &["kv", "rm", "todos", "note"]);
+    server.cli_ok(&["kv", "rm", "todos", "note"]);
     let page: Value = server.admin_json("/v1/kv/todos?limit=1");
     assert_eq!(page["keys"], json!(["todo/2"]));
     assert_eq!(page["next"], "todo/2");
@@ -135,23 +124,9 @@ fn process_functions_reach_their_stores_through_the_socket() {
         "4",
     ];
     server.deploy_process("pykv", &dir, "python3 handler.py", &flags);
-    let server = Arc::new(server);
-    let clients: Vec<_> = (0..8)
-        .map(|_| {
-            let server = server.clone();
-            std::thread::spawn(move || {
-                for _ in 0..50 {
-                    let response = server.post("/fn/pykv").send().unwrap();
-                    assert_eq!(response.status(), 200, "{}", response.text().unwrap());
-                }
-            })
-        })
-        .collect();
-    for client in clients {
-        client.join().unwrap();
-    }
+    from_clients(8, 50, || server.post("/fn/pykv"));
     // Shared with Wasm functions and operators: the same store.
-    assert_eq!(cli_ok(&server, &["kv", "get", "counters", "hits"]), "400");
+    assert_eq!(server.cli_ok(&["kv", "get", "counters", "hits"]), "400");
     let put = server
         .request(reqwest::Method::PUT, "/fn/pykv/note")
         .body("hi");

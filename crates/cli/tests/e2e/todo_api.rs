@@ -93,11 +93,6 @@ fn deploy(server: &Server) {
     assert!(output.status.success(), "deploy.sh: {}", stderr(&output));
 }
 
-fn cli_ok(server: &Server, args: &[&str]) {
-    let output = server.cli(args);
-    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-}
-
 #[test]
 fn a_browser_app_uses_the_todo_api() {
     let server = Server::start();
@@ -239,22 +234,16 @@ fn version_two_goes_out_as_a_canary_then_is_promoted_and_rolled_back() {
     // Version 2: the same code with another setting, as a new build would be.
     let wasm = guest("todo-api");
     let wasm = wasm.to_str().unwrap();
-    cli_ok(
-        &server,
-        &[
-            "deploy",
-            "todo-api",
-            wasm,
-            "--kv",
-            "todos",
-            "--env",
-            "RELEASE=2",
-        ],
-    );
-    cli_ok(
-        &server,
-        &["alias", "set", "todo-api", "live", "1", "--split", "2=10"],
-    );
+    server.cli_ok(&[
+        "deploy",
+        "todo-api",
+        wasm,
+        "--kv",
+        "todos",
+        "--env",
+        "RELEASE=2",
+    ]);
+    server.cli_ok(&["alias", "set", "todo-api", "live", "1", "--split", "2=10"]);
     let versions = |n: usize| {
         let mut counts: HashMap<String, usize> = HashMap::new();
         for _ in 0..n {
@@ -274,8 +263,8 @@ fn version_two_goes_out_as_a_canary_then_is_promoted_and_rolled_back() {
         "version 2 got {canary} of 1000: {split:?}"
     );
 
-    cli_ok(&server, &["alias", "set", "todo-api", "live", "2"]);
+    server.cli_ok(&["alias", "set", "todo-api", "live", "2"]);
     assert_eq!(versions(20), HashMap::from([("2".to_string(), 20)]));
-    cli_ok(&server, &["rollback", "todo-api"]);
+    server.cli_ok(&["rollback", "todo-api"]);
     assert_eq!(versions(20), HashMap::from([("1".to_string(), 20)]));
 }

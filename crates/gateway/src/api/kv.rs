@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -36,8 +37,9 @@ pub struct KeysQuery {
 pub async fn keys(
     State(state): State<AppState>,
     Path(store): Path<String>,
-    Query(query): Query<KeysQuery>,
+    query: Result<Query<KeysQuery>, QueryRejection>,
 ) -> Result<Json<KeyPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = query.limit.unwrap_or(MAX_KV_BATCH);
     let page = state
         .kv
