@@ -127,14 +127,7 @@ fn over_limits(conn: &Connection, new: &NewAsync) -> rusqlite::Result<Option<Str
 
 /// Whether the backlog table exists yet (a database from before it needs it counted).
 pub fn has_backlog_table(conn: &Connection) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'async_backlog'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+    crate::schema::has_table(conn, "async_backlog")
 }
 
 /// Counts what is waiting into a new backlog table, once.

@@ -1,9 +1,10 @@
 //! Invocation records in the embedded store, packed in batches (see `packed_records`).
 
 use gust_core::{InvocationId, InvocationRecord, InvocationStatus, Origin};
-use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
+use rusqlite::{Connection, Row, Transaction, params};
 
 use crate::packed_records::{batches, unpack};
+use crate::schema::has_table;
 use crate::{bad_column, named_column};
 
 /// Stores records as one row per function, version and hour among them.
@@ -99,15 +100,7 @@ pub fn add_version(conn: &mut Connection) -> rusqlite::Result<()> {
             "ALTER TABLE invocation_batches ADD COLUMN version INTEGER NOT NULL DEFAULT 0",
         )?;
     }
-    let old_hours = tx
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'usage_hourly'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    if old_hours {
+    if has_table(&tx, "usage_hourly")? {
         tx.execute_batch(
             "INSERT INTO usage_hours SELECT function, 0, hour_ms, invocations, errors,
              billed_ms, mb_ms FROM usage_hourly;
@@ -123,15 +116,7 @@ const ADOPT_CHUNK: usize = 10_000;
 /// Moves the rows of the table that held one record per row (before batches) into batches, and
 /// drops it. Runs at open; does nothing once done.
 pub fn adopt_row_table(conn: &mut Connection) -> rusqlite::Result<()> {
-    let exists = conn
-        .query_row(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'invocations'",
-            [],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some();
-    if !exists {
+    if !has_table(conn, "invocations")? {
         return Ok(());
     }
     let tx = conn.transaction()?;

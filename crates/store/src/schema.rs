@@ -1,3 +1,12 @@
+/// Whether a table exists: the conversions at open look for what older versions made.
+pub fn has_table(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)",
+        [name],
+        |row| row.get(0),
+    )
+}
+
 /// The embedded store's schema. Each statement is idempotent so that opening is migrating.
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS functions (

@@ -61,12 +61,7 @@ pub fn set_state(conn: &Connection, id: &str, state: &Map<String, Value>) -> rus
 
 /// Schedules from before triggers were generic move into `triggers` as kind `cron`.
 pub fn adopt_cron_table(conn: &mut Connection) -> rusqlite::Result<()> {
-    let exists: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'cron_triggers')",
-        [],
-        |row| row.get(0),
-    )?;
-    if !exists {
+    if !crate::schema::has_table(conn, "cron_triggers")? {
         return Ok(());
     }
     let tx = conn.transaction()?;
