@@ -13,7 +13,13 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, Error> {
         ))
     })?;
     let factor = match unit {
-        "" | "ms" => 1,
+        // `--timeout 30` read as milliseconds would be a surprise; as seconds, a guess.
+        "" => {
+            return Err(Error::invalid(format!(
+                "the duration `{text}` needs a unit: {text}s, {text}ms, {text}m, {text}h or {text}d"
+            )));
+        }
+        "ms" => 1,
         "s" => 1_000,
         "m" => 60_000,
         "h" => 3_600_000,
@@ -40,7 +46,12 @@ mod tests {
         assert_eq!(parse_duration_ms("15m").unwrap(), 900_000);
         assert_eq!(parse_duration_ms("1h").unwrap(), 3_600_000);
         assert_eq!(parse_duration_ms("7d").unwrap(), 604_800_000);
-        assert_eq!(parse_duration_ms("42").unwrap(), 42);
+    }
+
+    #[test]
+    fn a_bare_number_is_refused_with_the_units() {
+        let err = parse_duration_ms("30").unwrap_err();
+        assert!(err.message.contains("needs a unit: 30s, 30ms"), "{err}");
     }
 
     #[test]
@@ -63,8 +74,7 @@ mod properties {
         fn a_number_and_a_unit_read_back(
             value in 0u64..1_000_000,
             (unit, factor) in prop::sample::select(vec![
-                ("", 1u64), ("ms", 1), ("s", 1_000), ("m", 60_000), ("h", 3_600_000),
-                ("d", 86_400_000),
+                ("ms", 1u64), ("s", 1_000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000),
             ]),
         ) {
             prop_assert_eq!(parse_duration_ms(&format!("{value}{unit}")).unwrap(), value * factor);

@@ -22,6 +22,13 @@ impl Origin {
     pub const HTTP: Origin = Origin::of("http");
     pub const ASYNC: Origin = Origin::of("async");
 
+    /// Whether the caller waits for the answer and gets it as it is (a request at `/fn` or
+    /// through a route). Every other origin is an event, whose answer says whether it was
+    /// handled.
+    pub fn is_request(&self) -> bool {
+        self.kind == Self::HTTP.kind
+    }
+
     /// An origin with no particular source.
     pub const fn of(kind: &'static str) -> Origin {
         Origin {

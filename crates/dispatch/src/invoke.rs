@@ -41,6 +41,10 @@ pub fn failure_status(status: InvocationStatus) -> u16 {
 }
 
 /// What is known of an invocation before it ends; `finish` turns it into its record.
+///
+/// An event (anything but a request) answered with 4xx or 5xx was not handled: its record is
+/// an `error`, so that usage counts it. A request's answer is the function's to give: its
+/// record is `ok` with the status it answered.
 struct Pending {
     record: InvocationRecord,
     timeout_ms: u64,
@@ -50,11 +54,16 @@ struct Pending {
 
 impl Pending {
     fn finish(mut self, outcome: Outcome) -> InvocationRecord {
+        let r = &mut self.record;
+        let refused_event = !r.origin.is_request() && r.http_status >= 400;
         let (status, error) = match (outcome.status, self.failed_early) {
             (InvocationStatus::Ok, Some(failure)) => (failure.status, Some(failure.message)),
+            (InvocationStatus::Ok, None) if refused_event => (
+                InvocationStatus::Error,
+                Some(format!("the function answered {}", r.http_status)),
+            ),
             (status, _) => (status, outcome.error),
         };
-        let r = &mut self.record;
         r.duration_us = outcome.duration.as_micros() as u64;
         r.billed_ms = InvocationRecord::billed_ms_for(r.duration_us, status, self.timeout_ms);
         r.gb_seconds = InvocationRecord::gb_seconds_for(r.billed_ms, r.memory_mb);

@@ -115,7 +115,7 @@ impl AsyncQueue {
     pub(super) fn next_step(&self, invocation: &AsyncInvocation, answer: Answer) -> AttemptUpdate {
         let now = now_ms();
         let (http_status, message, result) = match answer {
-            Answer::Response(result) if result.http_status < 500 => {
+            Answer::Response(result) if result.http_status < 400 => {
                 return AttemptUpdate {
                     state: AsyncState::Succeeded,
                     now_ms: now,
@@ -124,11 +124,16 @@ impl AsyncQueue {
                     result: Some(result),
                 };
             }
-            Answer::Response(result) => (
-                Some(result.http_status),
-                format!("the function answered {}", result.http_status),
-                Some(result),
-            ),
+            Answer::Response(result) => {
+                let status = result.http_status;
+                let message = match may_change(status) {
+                    true => format!("the function answered {status}"),
+                    false => format!(
+                        "the function answered {status}: not retried, the same event would get it again"
+                    ),
+                };
+                (Some(status), message, Some(result))
+            }
             Answer::Failed {
                 http_status,
                 message,
@@ -137,7 +142,8 @@ impl AsyncQueue {
         let delay = retry_delay(self.options.base_delay, invocation.attempts);
         let next_attempt_at_ms = now + delay.as_millis() as i64;
         let retry = invocation.attempts <= invocation.max_retries
-            && next_attempt_at_ms <= invocation.expires_at_ms;
+            && next_attempt_at_ms <= invocation.expires_at_ms
+            && http_status.is_none_or(may_change);
         AttemptUpdate {
             state: if retry {
                 AsyncState::Failed
@@ -155,6 +161,12 @@ impl AsyncQueue {
             result,
         }
     }
+}
+
+/// Whether a failed answer may be another next time: a 5xx, a timeout (408) or too many
+/// requests (429). Any other 4xx refused the event itself; the same event gets it again.
+fn may_change(http_status: u16) -> bool {
+    http_status >= 500 || http_status == 408 || http_status == 429
 }
 
 fn build_request(
