@@ -115,6 +115,33 @@ fn failures_are_retried_then_dead_lettered_and_can_be_replayed() {
 }
 
 #[test]
+fn an_event_answered_with_4xx_is_refused_at_once_and_counted_as_an_error() {
+    let server = Server::start();
+    let config = json!({"public": true, "max_retries": 3});
+    server.deploy("hello", "hello", config);
+    // The function answers 400 to a body that is not JSON.
+    let id = enqueue(&server, "/async/hello", "{");
+    let view = wait_final(&server, &id);
+    assert_eq!(
+        (view["state"].as_str(), view["attempts"].as_u64()),
+        (Some("dead"), Some(1))
+    );
+    let error = view["errors"][0]["message"].as_str().unwrap();
+    assert!(error.contains("answered 400: not retried"), "{error}");
+    let sync = server.post("/fn/hello").body("{").send().unwrap();
+    assert_eq!(sync.status(), 400, "a request gets the answer as it is");
+    let records = server.invocations("hello", 2);
+    let status = |origin: &str| {
+        let record = records.iter().find(|r| r["trigger"] == origin).unwrap();
+        (record["status"].clone(), record["http_status"].clone())
+    };
+    assert_eq!(status("async"), (json!("error"), json!(400)), "{records:?}");
+    assert_eq!(status("http"), (json!("ok"), json!(400)), "{records:?}");
+    let usage = server.admin_json("/v1/usage?function=hello");
+    assert_eq!(usage["total"]["errors"], 1, "{usage}");
+}
+
+#[test]
 fn bad_async_requests_are_refused_before_anything_is_queued() {
     let server = Server::start_with(&["--max-async-payload-kb", "1"]);
     server.deploy("echo", "echo", public());
