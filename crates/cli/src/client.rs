@@ -25,7 +25,12 @@ pub struct Client {
     http: reqwest::Client,
     server: String,
     token: Option<String>,
+    /// Where the token came from, or where it was looked for: said with a 401.
+    token_source: String,
 }
+
+/// The longest part of a non-Gust answer shown in an error.
+const SHOWN_BYTES: usize = 200;
 
 impl Client {
     pub fn new(target: Target) -> anyhow::Result<Self> {
@@ -40,10 +45,22 @@ impl Client {
             .server
             .or_else(|| read("server.url"))
             .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+        let token_file = data_dir.join("admin.token");
+        let (token, token_source) = match target.token {
+            Some(token) => (Some(token), "--token or GUST_TOKEN".to_string()),
+            None => (
+                read("admin.token"),
+                format!(
+                    "{} (none was given with --token or GUST_TOKEN)",
+                    token_file.display()
+                ),
+            ),
+        };
         Ok(Client {
             http: reqwest::Client::builder().build()?,
-            server: server.trim_end_matches('/').to_string(),
-            token: target.token.or_else(|| read("admin.token")),
+            server: with_scheme(server.trim_end_matches('/')),
+            token,
+            token_source,
         })
     }
 
@@ -69,13 +86,46 @@ impl Client {
         if response.status().is_success() {
             return Ok(response);
         }
+        self.refusal(response).await
+    }
+
+    /// The error a non-2xx answer of Gust's stands for, with the server's message.
+    async fn refusal(&self, response: Response) -> anyhow::Result<Response> {
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<serde_json::Value>(&body)
+        let Some(message) = serde_json::from_str::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
-            .unwrap_or(body);
+        else {
+            bail!(
+                "the server at {} answered {status} without a Gust error: is it a Gust server? \
+                 It said: {}",
+                self.server,
+                shortened(&body)
+            );
+        };
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            let looked = match &self.token {
+                Some(_) => format!("the token from {} was refused", self.token_source),
+                None => format!("no token was found: looked in {}", self.token_source),
+            };
+            bail!("{message} (HTTP {status}): {looked}");
+        }
         bail!("{message} (HTTP {status})")
+    }
+
+    /// Sends a call of a function: its answer, whatever the status, once the function ran
+    /// (Gust marks it with `x-gust-version`); Gust's own refusals (no such function, no
+    /// token) are errors as with `send`.
+    pub async fn answer_of_function(&self, request: RequestBuilder) -> anyhow::Result<Response> {
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Gust server at {}", self.server))?;
+        if response.status().is_success() || response.headers().contains_key("x-gust-version") {
+            return Ok(response);
+        }
+        self.refusal(response).await
     }
 
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> anyhow::Result<T> {
@@ -87,5 +137,45 @@ impl Client {
         self.send(self.request(reqwest::Method::DELETE, path))
             .await?;
         Ok(())
+    }
+}
+
+/// `HOST:PORT` as a URL: the CLI talks HTTP unless told `https://`.
+fn with_scheme(server: &str) -> String {
+    if server.contains("://") {
+        server.to_string()
+    } else {
+        format!("http://{server}")
+    }
+}
+
+/// The start of a text, on one line.
+fn shortened(text: &str) -> String {
+    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(SHOWN_BYTES) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_without_a_scheme_is_http() {
+        assert_eq!(with_scheme("127.0.0.1:8080"), "http://127.0.0.1:8080");
+        assert_eq!(with_scheme("https://gust.example"), "https://gust.example");
+    }
+
+    #[test]
+    fn a_long_foreign_answer_is_cut() {
+        let page = format!("<html>\n<body>{}</body></html>", "x".repeat(500));
+        let shown = shortened(&page);
+        assert!(
+            shown.starts_with("<html> <body>xxx") && shown.ends_with("..."),
+            "{shown}"
+        );
+        assert!(shown.len() < 210);
     }
 }

@@ -57,12 +57,19 @@ pub async fn run(client: &Client, args: InvokeArgs) -> anyhow::Result<()> {
     if let Some(data) = args.data {
         request = request.body(data);
     }
-    let response = client.send(request).await?;
     if args.queue {
-        let accepted: serde_json::Value = response.json().await?;
+        let accepted: serde_json::Value = client.send(request).await?.json().await?;
         println!("{}", accepted["id"].as_str().unwrap_or_default());
         return Ok(());
     }
+    let response = client.answer_of_function(request).await?;
+    let status = response.status();
+    let invocation = response
+        .headers()
+        .get("x-gust-invocation-id")
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or("unknown")
+        .to_string();
     if args.verbose {
         eprintln!("HTTP {}", response.status());
         for (name, value) in response.headers() {
@@ -74,6 +81,10 @@ pub async fn run(client: &Client, args: InvokeArgs) -> anyhow::Result<()> {
     while let Some(chunk) = body.next().await {
         stdout.write_all(&chunk?)?;
         stdout.flush()?;
+    }
+    // The function's own answer is printed as it is; a failed one also fails the command.
+    if !status.is_success() {
+        anyhow::bail!("{} answered {status} (invocation {invocation})", args.name);
     }
     Ok(())
 }

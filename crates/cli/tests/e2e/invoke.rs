@@ -49,6 +49,53 @@ fn a_deployed_function_answers_over_http_and_the_cli() {
     );
 }
 
+#[test]
+fn the_cli_shows_a_functions_own_error_and_says_what_went_wrong_with_gust() {
+    let server = Server::start();
+    server.deploy("hello", "hello", public());
+    // The function's 400: its body on stdout, the status and invocation on stderr.
+    let refused = server.cli(&["invoke", "hello", "--data", "{"]);
+    assert!(!refused.status.success());
+    assert!(
+        stdout(&refused).contains("invalid JSON body"),
+        "{}",
+        stdout(&refused)
+    );
+    let said = stderr(&refused);
+    assert!(
+        said.contains("hello answered 400 Bad Request (invocation 0"),
+        "{said}"
+    );
+
+    let gust = env!("CARGO_BIN_EXE_gust");
+    let nowhere = tempfile::TempDir::new().unwrap();
+    let run = |server_url: &str, args: &[&str]| {
+        std::process::Command::new(gust)
+            .args([
+                "--server",
+                server_url,
+                "--data-dir",
+                nowhere.path().to_str().unwrap(),
+            ])
+            .args(args)
+            .env_remove("GUST_TOKEN")
+            .env_remove("GUST_SERVER")
+            .output()
+            .unwrap()
+    };
+    // A server without a scheme is HTTP; without a token, the error says where it looked.
+    let bare = server.url.trim_start_matches("http://");
+    let unauthorized = run(bare, &["ls"]);
+    let said = stderr(&unauthorized);
+    assert!(said.contains("no token was found: looked in"), "{said}");
+    assert!(said.contains("admin.token"), "{said}");
+    // Another kind of server on the port: said so, with a short part of its answer.
+    let foreign = run(&server.s3_url(), &["ls"]);
+    let said = stderr(&foreign);
+    assert!(said.contains("is it a Gust server?"), "{said}");
+    assert!(said.len() < 600, "{said}");
+}
+
 fn ulid_like(id: &str) -> bool {
     id.len() == 26
         && id
