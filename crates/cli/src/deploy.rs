@@ -142,6 +142,13 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
             .secrets
             .insert(variable.to_string(), secret.to_string());
     }
+    if args.runtime == "wasm" && args.artifact.is_dir() {
+        anyhow::bail!(
+            "{} is a folder: a process function deploys with --runtime process --command \
+             'COMMAND' (a Wasm function is one .wasm file)",
+            args.artifact.display()
+        );
+    }
     let artifact = pack::artifact_bytes(&args.artifact)?;
     let form = Form::new()
         .text("runtime", args.runtime)

@@ -12,6 +12,14 @@ enum Format {
     Csv,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum Grouping {
+    Function,
+    Version,
+    Day,
+    Hour,
+}
+
 #[derive(Args)]
 pub struct UsageArgs {
     /// Start: RFC 3339, YYYY-MM-DD or ms since the epoch.
@@ -23,15 +31,19 @@ pub struct UsageArgs {
     /// Only this function.
     #[arg(long)]
     function: Option<String>,
-    /// function, version (FN@N), day or hour.
-    #[arg(long, default_value = "function")]
-    group_by: String,
+    /// How lines are grouped (a version's key is FN@N).
+    #[arg(long, value_enum, default_value_t = Grouping::Function)]
+    group_by: Grouping,
     #[arg(long, short, value_enum, default_value_t)]
     output: Format,
 }
 
 pub async fn run(client: &Client, args: UsageArgs) -> anyhow::Result<()> {
-    let mut query = vec![("group_by", args.group_by)];
+    let group_by = args
+        .group_by
+        .to_possible_value()
+        .expect("no value is skipped");
+    let mut query = vec![("group_by", group_by.get_name().to_string())];
     query.extend(args.from.map(|v| ("from", v)));
     query.extend(args.to.map(|v| ("to", v)));
     query.extend(args.function.map(|v| ("function", v)));

@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::harness::{Server, error_of, public, result_header, stdout};
+use crate::harness::{Server, error_of, public, result_header, stderr, stdout};
 
 /// Polls an asynchronous invocation until it reaches a final state (bounded).
 pub fn wait_final(server: &Server, id: &str) -> Value {
@@ -112,6 +112,13 @@ fn failures_are_retried_then_dead_lettered_and_can_be_replayed() {
     let again = wait_final(&server, &id);
     assert_eq!(again["state"], "dead");
     assert_eq!(again["errors"].as_array().unwrap().len(), 6);
+    let unknown = server.cli(&["dlq", "replay", "panic", "01BADID", &id]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("not a dead letter of `panic`: 01BADID"),
+        "{}",
+        stderr(&unknown)
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@ mod signature;
 use std::sync::Arc;
 use std::time::Duration;
 
-use gust_core::{AsyncInvocation, Error, Origin, StoredRequest, now_ms};
+use gust_core::{AsyncInvocation, AsyncState, Error, Origin, StoredRequest, now_ms};
 use gust_store::{BacklogLimits, NewAsync, Store};
 use tokio::sync::{Notify, Semaphore};
 
@@ -159,8 +159,24 @@ impl AsyncQueue {
     }
 
     /// Puts dead invocations back in the queue (all of the function's when `ids` is empty).
+    /// An id that is not one of the function's dead letters is refused (404), and then none
+    /// is replayed.
     pub async fn replay(&self, function: &str, ids: Vec<String>) -> Result<u64, Error> {
         let info = self.dispatcher.function(function).await?;
+        let mut unknown = Vec::new();
+        for id in &ids {
+            let found = self.store.async_invocation(id).await?;
+            let dead = found.is_some_and(|i| i.function == function && i.state == AsyncState::Dead);
+            if !dead {
+                unknown.push(id.as_str());
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(Error::not_found(format!(
+                "not a dead letter of `{function}`: {}; `gust dlq {function}` lists them",
+                unknown.join(", ")
+            )));
+        }
         let expires = now_ms() + info.latest.config.max_event_age_ms as i64;
         let replayed = self.store.replay_dead(function, ids, expires).await?;
         self.work_ready.notify_one();

@@ -25,6 +25,7 @@ impl CronSchedule {
                 )));
             }
         };
+        check_ranges(expression, &full)?;
         let schedule = ::cron::Schedule::from_str(&full).map_err(|e| {
             Error::invalid(format!(
                 "cron expression `{expression}` does not parse: {e}"
@@ -58,6 +59,38 @@ impl CronSchedule {
     }
 }
 
+/// The fields with numeric ranges, in the order of a six-field expression.
+const RANGES: [(&str, u32, u32); 5] = [
+    ("second", 0, 59),
+    ("minute", 0, 59),
+    ("hour", 0, 23),
+    ("day of the month", 1, 31),
+    ("month", 1, 12),
+];
+
+/// Checks the numbers of the fields with plain ranges (not steps, names or the weekday) and
+/// says which field is out of range and what it takes.
+fn check_ranges(expression: &str, full: &str) -> Result<(), Error> {
+    for (field, (name, low, high)) in full.split_whitespace().zip(RANGES) {
+        // A step (`*/90`) is not a value of the field.
+        let values = field
+            .split(',')
+            .flat_map(|part| part.split('/').next())
+            .flat_map(|part| part.split('-'));
+        for value in values {
+            let Ok(number) = value.parse::<u32>() else {
+                continue;
+            };
+            if !(low..=high).contains(&number) {
+                return Err(Error::invalid(format!(
+                    "cron expression `{expression}`: the {name} {number} is out of range: use {low} to {high}"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,7 +116,23 @@ mod tests {
     fn errors_say_why() {
         let fields = CronSchedule::parse("* *", None).err().unwrap().message;
         assert!(fields.contains("2 fields"), "{fields}");
-        let parse = CronSchedule::parse("61 * * * * *", None)
+        let range = CronSchedule::parse("60 * * * *", None)
+            .err()
+            .unwrap()
+            .message;
+        assert!(
+            range.contains("the minute 60 is out of range: use 0 to 59"),
+            "{range}"
+        );
+        let range = CronSchedule::parse("0 0 25 * * *", None)
+            .err()
+            .unwrap()
+            .message;
+        assert!(
+            range.contains("the hour 25 is out of range: use 0 to 23"),
+            "{range}"
+        );
+        let parse = CronSchedule::parse("x * * * * *", None)
             .err()
             .unwrap()
             .message;
