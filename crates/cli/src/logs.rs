@@ -1,7 +1,9 @@
+use anyhow::Context;
 use clap::Args;
 use futures::StreamExt;
 use gust_core::LogLine;
 
+use crate::Output;
 use crate::client::Client;
 use crate::inspect::timestamp;
 
@@ -14,6 +16,9 @@ pub struct LogsArgs {
     /// How many of the latest lines to start with.
     #[arg(long, default_value_t = 100)]
     limit: u32,
+    /// json: each line as the API gives it, one JSON object per line.
+    #[arg(long, short, value_enum, default_value_t)]
+    output: Output,
 }
 
 pub async fn run(client: &Client, args: LogsArgs) -> anyhow::Result<()> {
@@ -26,11 +31,16 @@ pub async fn run(client: &Client, args: LogsArgs) -> anyhow::Result<()> {
         .await?;
     let mut body = response.bytes_stream();
     let mut pending = Vec::new();
+    let closed = "the server closed the log stream (it stopped or restarted)";
     while let Some(chunk) = body.next().await {
-        pending.extend_from_slice(&chunk?);
+        pending.extend_from_slice(&chunk.context(closed)?);
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
-            let line: LogLine = serde_json::from_slice(&line)?;
+            let raw: Vec<u8> = pending.drain(..=end).collect();
+            if matches!(args.output, Output::Json) {
+                print!("{}", String::from_utf8_lossy(&raw));
+                continue;
+            }
+            let line: LogLine = serde_json::from_slice(&raw)?;
             println!(
                 "{} {} {} {}",
                 timestamp(line.ts_ms),
@@ -39,6 +49,9 @@ pub async fn run(client: &Client, args: LogsArgs) -> anyhow::Result<()> {
                 printable(&line.line)
             );
         }
+    }
+    if args.follow {
+        anyhow::bail!(closed);
     }
     Ok(())
 }

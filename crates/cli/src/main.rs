@@ -39,7 +39,7 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, ValueEnum, Default)]
-enum Output {
+pub enum Output {
     #[default]
     Table,
     Json,
@@ -66,8 +66,14 @@ enum Command {
     },
     /// Print a function's log lines.
     Logs(logs::LogsArgs),
-    /// Delete a function with its versions and logs (its invocation records stay, for usage).
-    Rm { name: String },
+    /// Delete a function with its versions, aliases, triggers and logs (its invocation records
+    /// stay, for usage). Asks first at a terminal.
+    Rm {
+        name: String,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// A function's dead-letter list: asynchronous invocations whose every attempt failed.
     Dlq {
         name: Option<String>,
@@ -118,6 +124,33 @@ enum Command {
     },
     /// What functions used and cost: invocations, errors, GB-seconds, price.
     Usage(usage::UsageArgs),
+    /// Print a shell's completion script: `gust completions bash > /etc/bash_completion.d/gust`.
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Writes the completion script for `shell` (a reader that stops early, like `head`, is fine).
+fn print_completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "gust", &mut script);
+    match std::io::stdout().write_all(&script) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// Asks a person at a terminal to say yes; anyone else (a script, a pipe) is taken as yes.
+fn confirmed(question: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Ok(true);
+    }
+    print!("{question} [y/N] ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 /// Where a local server keeps its state, unless told otherwise.
@@ -141,6 +174,7 @@ async fn run() {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,
+        Command::Completions { shell } => print_completions(shell),
         command => run_client(cli.target, command).await,
     };
     if let Err(err) = result {
@@ -152,7 +186,7 @@ async fn run() {
 async fn run_client(target: client::Target, command: Command) -> anyhow::Result<()> {
     let client = client::Client::new(target)?;
     match command {
-        Command::Serve(_) => unreachable!("handled by main"),
+        Command::Serve(_) | Command::Completions { .. } => unreachable!("handled by run"),
         Command::Deploy(args) => deploy::run(&client, args).await,
         Command::Invoke(args) => invoke::run(&client, args).await,
         Command::Ls { output } => inspect::list(&client, output).await,
@@ -169,7 +203,10 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Token { command } => token::run(&client, command).await,
         Command::Bucket { command } => bucket::run(&client, command).await,
         Command::Key { command } => bucket::run_key(&client, command).await,
-        Command::Rm { name } => {
+        Command::Rm { name, yes } => {
+            if !yes && !confirmed(&format!("delete {name} and everything it has?"))? {
+                anyhow::bail!("not deleted");
+            }
             client.delete(&format!("/v1/functions/{name}")).await?;
             println!("deleted {name}");
             Ok(())

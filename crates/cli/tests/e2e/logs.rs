@@ -45,6 +45,7 @@ fn logs_follow_streams_new_lines() {
         .env("GUST_SERVER", &server.url)
         .env("GUST_TOKEN", &server.token)
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(follower.stdout.take().unwrap()).lines();
@@ -61,8 +62,12 @@ fn logs_follow_streams_new_lines() {
     }
     let line = reader.join().unwrap();
     assert!(line.contains("greeting follow"), "{line}");
-    follower.kill().unwrap();
-    follower.wait().unwrap();
+    // When the server goes, the follower says so and fails.
+    drop(server);
+    let ended = follower.wait_with_output().unwrap();
+    assert!(!ended.status.success());
+    let said = String::from_utf8_lossy(&ended.stderr);
+    assert!(said.contains("the server closed the log stream"), "{said}");
 }
 
 #[test]

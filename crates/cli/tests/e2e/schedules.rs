@@ -104,7 +104,10 @@ fn bad_schedules_are_refused_with_the_reason() {
     };
     let (status, _, message) = add("echo", json!({"cron": "61 * * * * *"}));
     assert_eq!(status, 400);
-    assert!(message.contains("the second 61 is out of range: use 0 to 59"), "{message}");
+    assert!(
+        message.contains("the second 61 is out of range: use 0 to 59"),
+        "{message}"
+    );
     let (status, _, message) = add(
         "echo",
         json!({"cron": "* * * * * *", "timezone": "Nowhere/City"}),
