@@ -1,23 +1,41 @@
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, Parser};
 use gust_core::{BucketGrant, Destination, FunctionConfig, ProcessMode, parse_duration_ms};
 use reqwest::multipart::{Form, Part};
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer};
 
 use crate::client::Client;
-use crate::pack;
+use crate::{pack, progress, project};
 
 #[derive(Args)]
+#[command(
+    after_help = "Examples:\n  gust deploy hello examples/target/wasm32-wasip2/release/hello.wasm --public\n  \
+gust deploy api ./api --runtime process --command 'python3 main.py' --public\n  \
+gust deploy            (in a folder with gust.toml: build it, deploy it, apply its routes and triggers)"
+)]
 pub struct DeployArgs {
-    /// Function name: [a-z][a-z0-9-]{0,62}
-    name: String,
+    /// Function name: a lowercase letter, then up to 62 lowercase letters, digits or `-`
+    /// [default: the project's, in a folder with gust.toml]
+    name: Option<String>,
     /// The component (.wasm) to upload; for `--runtime process`, the function's folder (or a
     /// .tar.gz of it).
-    artifact: PathBuf,
+    artifact: Option<PathBuf>,
+    #[command(flatten)]
+    settings: FunctionSettings,
+}
+
+/// A function's settings: from the command line, or from a project's gust.toml (where the
+/// same names are keys, `env` and `secrets` are tables, and leaving one out means its default).
+#[derive(Parser, Deserialize)]
+#[serde(default)]
+pub struct FunctionSettings {
     /// How the artifact runs: wasm (a wasi:http component) or process (any program).
     #[arg(long, default_value = "wasm")]
-    runtime: String,
+    pub runtime: String,
     /// Process runtime: the command that starts the function (run by /bin/sh -c in its folder).
     #[arg(long)]
     command: Option<String>,
@@ -52,7 +70,7 @@ pub struct DeployArgs {
     /// Time limit of one invocation (e.g. 500ms, 30s, 15m).
     #[arg(long, default_value = "30s")]
     timeout: String,
-    /// Memory limit in MB.
+    /// Memory limit in MB, 16 to 4096.
     #[arg(long, default_value_t = 128)]
     memory: u32,
     /// Process runtime: CPU of one instance in millicores (1000 is one core).
@@ -60,6 +78,7 @@ pub struct DeployArgs {
     cpu: u32,
     /// Environment variable KEY=VALUE (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE")]
+    #[serde(deserialize_with = "pairs")]
     env: Vec<String>,
     /// Host the function may call over HTTP, HOST or HOST:PORT (repeatable).
     #[arg(long = "allow-host", value_name = "HOST[:PORT]")]
@@ -77,10 +96,12 @@ pub struct DeployArgs {
     /// gets a key of its own in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and the S3
     /// endpoint in AWS_ENDPOINT_URL.
     #[arg(long = "bucket", value_name = "NAME[:ACCESS]", value_parser = parse_grant)]
+    #[serde(deserialize_with = "parsed_list")]
     buckets: Vec<BucketGrant>,
     /// A secret the function gets as a variable, VAR=SECRET_NAME (repeatable; `gust secret
     /// set` makes secrets).
     #[arg(long = "secret", value_name = "VAR=SECRET_NAME")]
+    #[serde(deserialize_with = "pairs")]
     secrets: Vec<String>,
     /// A key-value store the function may use (repeatable): through wasi:keyvalue, or for
     /// process functions the HTTP API on the socket in GUST_KV_SOCKET.
@@ -89,12 +110,20 @@ pub struct DeployArgs {
     /// Where the answer of an event or asynchronous invocation goes once it succeeded:
     /// function:NAME, kafka:TOPIC, nats:SUBJECT, mqtt:TOPIC or webhook:URL.
     #[arg(long, value_name = "DEST", value_parser = parse_destination)]
+    #[serde(deserialize_with = "parsed_option")]
     on_success: Option<Destination>,
     /// Where an event or asynchronous invocation is reported once every attempt failed.
     #[arg(long, value_name = "DEST", value_parser = parse_destination)]
+    #[serde(deserialize_with = "parsed_option")]
     on_failure: Option<Destination>,
 }
 
+impl Default for FunctionSettings {
+    /// The command line's defaults, so that gust.toml and `gust deploy` never disagree.
+    fn default() -> Self {
+        FunctionSettings::parse_from(["gust"])
+    }
+}
 fn parse_destination(text: &str) -> Result<Destination, String> {
     Destination::parse(text).map_err(|e| e.message)
 }
@@ -103,67 +132,137 @@ fn parse_grant(text: &str) -> Result<BucketGrant, String> {
     BucketGrant::parse(text).map_err(|e| e.message)
 }
 
+/// `gust deploy NAME ARTIFACT`, or with no arguments the project in this folder.
 pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
-    let mut config = FunctionConfig {
-        public: args.public,
-        timeout_ms: parse_duration_ms(&args.timeout)?,
-        memory_mb: args.memory,
-        cpu_millis: args.cpu,
-        allow_hosts: args.allow_hosts,
-        max_retries: args.max_retries,
-        max_event_age_ms: parse_duration_ms(&args.max_event_age)?,
-        allow_callbacks: args.allow_callbacks,
-        command: args.command,
-        mode: ProcessMode::parse(&args.mode).context("--mode is http or stdio")?,
-        concurrency: args.concurrency,
-        min_instances: args.min_instances,
-        max_instances: args.max_instances,
-        idle_timeout_ms: parse_duration_ms(&args.idle_timeout)?,
-        max_concurrency: args.max_concurrency,
-        queue_size: args.queue_size,
-        queue_timeout_ms: parse_duration_ms(&args.queue_timeout)?,
-        buckets: args.buckets,
-        kv: args.kv,
-        on_success: args.on_success,
-        on_failure: args.on_failure,
-        ..FunctionConfig::default()
-    };
-    for pair in &args.env {
-        let (key, value) = pair
-            .split_once('=')
-            .with_context(|| format!("--env `{pair}` must be KEY=VALUE"))?;
-        config.env.insert(key.to_string(), value.to_string());
+    match (args.name, args.artifact) {
+        (Some(name), Some(artifact)) => {
+            upload(client, &name, &artifact, &args.settings).await?;
+            Ok(())
+        }
+        (None, None) => project::deploy(client).await,
+        (Some(_), None) => anyhow::bail!(
+            "gust deploy NAME needs the ARTIFACT to upload (or, with no arguments, a folder \
+             with gust.toml)"
+        ),
+        (None, Some(_)) => unreachable!("clap fills NAME first"),
     }
-    for pair in &args.secrets {
-        let (variable, secret) = pair
-            .split_once('=')
-            .with_context(|| format!("--secret `{pair}` must be VAR=SECRET_NAME"))?;
-        config
-            .secrets
-            .insert(variable.to_string(), secret.to_string());
-    }
-    if args.runtime == "wasm" && args.artifact.is_dir() {
+}
+
+/// What a deploy did: made a new version, or found the same code and settings already there.
+pub struct Deployed {
+    pub version: u64,
+    pub created: bool,
+}
+
+/// Uploads `artifact` as a version of `name` (the server makes none for the same code and
+/// settings) and says which version it is.
+pub async fn upload(
+    client: &Client,
+    name: &str,
+    artifact: &Path,
+    settings: &FunctionSettings,
+) -> anyhow::Result<Deployed> {
+    let config = settings.config()?;
+    if settings.runtime == "wasm" && artifact.is_dir() {
         anyhow::bail!(
             "{} is a folder: a process function deploys with --runtime process --command \
              'COMMAND' (a Wasm function is one .wasm file)",
-            args.artifact.display()
+            artifact.display()
         );
     }
-    let artifact = pack::artifact_bytes(&args.artifact)?;
+    let bytes = pack::artifact_bytes(artifact)?;
+    let size = bytes.len() as u64;
+    let bar = progress::bar(size, &format!("uploading {name}"));
     let form = Form::new()
-        .text("runtime", args.runtime)
+        .text("runtime", settings.runtime.clone())
         .text("config", serde_json::to_string(&config)?)
-        .part("artifact", Part::bytes(artifact).file_name("artifact"));
-    let path = format!("/v1/functions/{}", args.name);
+        .part(
+            "artifact",
+            Part::stream_with_length(progress::body(bytes, bar.clone()), size)
+                .file_name("artifact"),
+        );
+    let path = format!("/v1/functions/{name}");
     let response = client
         .send(client.request(reqwest::Method::PUT, &path).multipart(form))
-        .await?;
-    let body: serde_json::Value = response.json().await?;
-    let version = &body["version"]["number"];
-    if body["created"].as_bool() == Some(true) {
-        println!("deployed {} version {version}", args.name);
+        .await;
+    bar.finish_and_clear();
+    let body: serde_json::Value = response?.json().await?;
+    let deployed = Deployed {
+        version: body["version"]["number"].as_u64().unwrap_or_default(),
+        created: body["created"].as_bool() == Some(true),
+    };
+    if deployed.created {
+        println!("deployed {name} version {}", deployed.version);
     } else {
-        println!("{} is unchanged at version {version}", args.name);
+        println!("{name} is unchanged at version {}", deployed.version);
     }
-    Ok(())
+    Ok(deployed)
+}
+
+impl FunctionSettings {
+    /// The settings as the API takes them.
+    pub fn config(&self) -> anyhow::Result<FunctionConfig> {
+        let mut config = FunctionConfig {
+            public: self.public,
+            timeout_ms: parse_duration_ms(&self.timeout)?,
+            memory_mb: self.memory,
+            cpu_millis: self.cpu,
+            allow_hosts: self.allow_hosts.clone(),
+            max_retries: self.max_retries,
+            max_event_age_ms: parse_duration_ms(&self.max_event_age)?,
+            allow_callbacks: self.allow_callbacks,
+            command: self.command.clone(),
+            mode: ProcessMode::parse(&self.mode).context("mode is http or stdio")?,
+            concurrency: self.concurrency,
+            min_instances: self.min_instances,
+            max_instances: self.max_instances,
+            idle_timeout_ms: parse_duration_ms(&self.idle_timeout)?,
+            max_concurrency: self.max_concurrency,
+            queue_size: self.queue_size,
+            queue_timeout_ms: parse_duration_ms(&self.queue_timeout)?,
+            buckets: self.buckets.clone(),
+            kv: self.kv.clone(),
+            on_success: self.on_success.clone(),
+            on_failure: self.on_failure.clone(),
+            ..FunctionConfig::default()
+        };
+        for pair in &self.env {
+            let (key, value) = pair
+                .split_once('=')
+                .with_context(|| format!("env `{pair}` must be KEY=VALUE"))?;
+            config.env.insert(key.to_string(), value.to_string());
+        }
+        for pair in &self.secrets {
+            let (variable, secret) = pair
+                .split_once('=')
+                .with_context(|| format!("secret `{pair}` must be VAR=SECRET_NAME"))?;
+            config
+                .secrets
+                .insert(variable.to_string(), secret.to_string());
+        }
+        Ok(config)
+    }
+}
+
+/// gust.toml's tables of `KEY = "value"`, as the command line's `KEY=VALUE` pairs.
+fn pairs<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let table = BTreeMap::<String, String>::deserialize(deserializer)?;
+    Ok(table.into_iter().map(|(k, v)| format!("{k}={v}")).collect())
+}
+
+/// gust.toml's list of bucket grants, written as on the command line (`photos:read`).
+fn parsed_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<BucketGrant>, D::Error> {
+    let texts = Vec::<String>::deserialize(deserializer)?;
+    texts
+        .iter()
+        .map(|text| parse_grant(text).map_err(D::Error::custom))
+        .collect()
+}
+
+/// gust.toml's destination, written as on the command line (`function:NAME`).
+fn parsed_option<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Destination>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    parse_destination(&text).map(Some).map_err(D::Error::custom)
 }

@@ -12,6 +12,8 @@ mod invoke;
 mod kv;
 mod logs;
 mod pack;
+mod progress;
+mod project;
 mod route;
 mod s3_endpoint;
 mod secret;
@@ -49,7 +51,12 @@ pub enum Output {
 enum Command {
     /// Run the platform.
     Serve(serve::ServeArgs),
-    /// Upload a component as a new version of a function.
+    /// Make a project folder from a template (`--list` shows them).
+    New(project::NewArgs),
+    /// Build the project in this folder, with the build command of its gust.toml.
+    Build,
+    /// Upload a component as a new version of a function; with no arguments, build and deploy
+    /// the project in this folder with its routes and triggers.
     Deploy(deploy::DeployArgs),
     /// Call a function and print its response body.
     Invoke(invoke::InvokeArgs),
@@ -175,6 +182,8 @@ async fn run() {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::Completions { shell } => print_completions(shell),
+        Command::New(args) => project::new(args),
+        Command::Build => project::build().await,
         command => run_client(cli.target, command).await,
     };
     if let Err(err) = result {
@@ -186,7 +195,9 @@ async fn run() {
 async fn run_client(target: client::Target, command: Command) -> anyhow::Result<()> {
     let client = client::Client::new(target)?;
     match command {
-        Command::Serve(_) | Command::Completions { .. } => unreachable!("handled by run"),
+        Command::Serve(_) | Command::Completions { .. } | Command::New(_) | Command::Build => {
+            unreachable!("handled by run")
+        }
         Command::Deploy(args) => deploy::run(&client, args).await,
         Command::Invoke(args) => invoke::run(&client, args).await,
         Command::Ls { output } => inspect::list(&client, output).await,

@@ -27,6 +27,29 @@ pub enum RouteCommand {
     Rm { id: String },
 }
 
+/// `METHOD` and `/path` of `METHOD /path`.
+pub fn split_spec(route: &str) -> anyhow::Result<(&str, &str)> {
+    let (method, path) = route
+        .trim()
+        .split_once(' ')
+        .context("a route is `METHOD /path`, e.g. 'GET /api/todos/{id}'")?;
+    Ok((method, path.trim()))
+}
+
+/// The API's body for a new route.
+pub fn body(
+    route: &str,
+    function: &str,
+    host: Option<&str>,
+    cors_origins: &[String],
+) -> anyhow::Result<serde_json::Value> {
+    let (method, path) = split_spec(route)?;
+    Ok(json!({
+        "method": method, "path": path, "host": host, "function": function,
+        "cors_origins": cors_origins,
+    }))
+}
+
 pub async fn run(client: &Client, command: RouteCommand) -> anyhow::Result<()> {
     match command {
         RouteCommand::Add {
@@ -35,14 +58,7 @@ pub async fn run(client: &Client, command: RouteCommand) -> anyhow::Result<()> {
             host,
             cors_origins,
         } => {
-            let (method, path) = route
-                .trim()
-                .split_once(' ')
-                .context("a route is `METHOD /path`, e.g. 'GET /api/todos/{id}'")?;
-            let body = json!({
-                "method": method, "path": path.trim(), "host": host, "function": function,
-                "cors_origins": cors_origins,
-            });
+            let body = body(&route, &function, host.as_deref(), &cors_origins)?;
             let request = client
                 .request(reqwest::Method::POST, "/v1/routes")
                 .json(&body);

@@ -242,7 +242,13 @@ impl Server {
 
     /// Runs the `gust` CLI against this server.
     pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_in(Path::new("."), args)
+    }
+
+    /// Runs the `gust` CLI in `dir` (a project folder) against this server.
+    pub fn cli_in(&self, dir: &Path, args: &[&str]) -> Output {
         Command::new(GUST)
+            .current_dir(dir)
             .args(args)
             .env("GUST_SERVER", &self.url)
             .env("GUST_TOKEN", &self.token)

@@ -25,6 +25,7 @@ mod metering;
 mod mqtt_triggers;
 mod nats_triggers;
 mod process;
+mod projects;
 mod redis_streams;
 mod routes;
 mod scaling;
