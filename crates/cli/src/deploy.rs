@@ -136,7 +136,7 @@ fn parse_grant(text: &str) -> Result<BucketGrant, String> {
 pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
     match (args.name, args.artifact) {
         (Some(name), Some(artifact)) => {
-            upload(client, &name, &artifact, &args.settings).await?;
+            upload(client, &name, &artifact, &args.settings, &[]).await?;
             Ok(())
         }
         (None, None) => project::deploy(client).await,
@@ -155,12 +155,14 @@ pub struct Deployed {
 }
 
 /// Uploads `artifact` as a version of `name` (the server makes none for the same code and
-/// settings) and says which version it is.
+/// settings) and says which version it is. A folder is packed without the entries at its top
+/// named in `leave_out`.
 pub async fn upload(
     client: &Client,
     name: &str,
     artifact: &Path,
     settings: &FunctionSettings,
+    leave_out: &[&str],
 ) -> anyhow::Result<Deployed> {
     let config = settings.config()?;
     if settings.runtime == "wasm" && artifact.is_dir() {
@@ -170,7 +172,7 @@ pub async fn upload(
             artifact.display()
         );
     }
-    let bytes = pack::artifact_bytes(artifact)?;
+    let bytes = pack::artifact_bytes(artifact, leave_out)?;
     let size = bytes.len() as u64;
     let bar = progress::bar(size, &format!("uploading {name}"));
     let form = Form::new()

@@ -43,6 +43,11 @@ pub struct Build {
     /// Programs the build needs, each with how to install it (said when it is missing).
     #[serde(default)]
     pub tools: BTreeMap<String, String>,
+    /// The build's inputs (files or folders): when the artifact is newer than all of them,
+    /// `gust deploy` does not build again. For builds that do not make the same bytes twice
+    /// (which would be a new version each time); without it, the build always runs.
+    #[serde(default)]
+    pub watch: Vec<PathBuf>,
 }
 
 #[derive(Deserialize, Clone)]

@@ -27,7 +27,7 @@ pub struct NewArgs {
     #[arg(required_unless_present = "list")]
     name: Option<String>,
     /// List the templates.
-    #[arg(long, exclusive = true)]
+    #[arg(long, conflicts_with_all = ["template", "name"])]
     list: bool,
 }
 
@@ -57,9 +57,18 @@ pub async fn build() -> anyhow::Result<()> {
 pub async fn deploy(client: &Client) -> anyhow::Result<()> {
     let dir = Path::new(".");
     let manifest = Manifest::load(dir)?;
-    toolchain::build(dir, &manifest).await?;
+    toolchain::build_if_changed(dir, &manifest).await?;
     let artifact = manifest.artifact(dir)?;
-    deploy::upload(client, &manifest.name, &artifact, &manifest.settings).await?;
+    // The manifest is the project's, not the function's: a change of routes is no new version.
+    let leave_out = [manifest::FILE_NAME];
+    deploy::upload(
+        client,
+        &manifest.name,
+        &artifact,
+        &manifest.settings,
+        &leave_out,
+    )
+    .await?;
     apply::routes(client, &manifest).await?;
     apply::triggers(client, &manifest).await
 }

@@ -1,12 +1,21 @@
 //! `gust build`: runs a project's build command, after checking that its tools are installed.
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use anyhow::Context;
 
 use super::Manifest;
 use crate::progress;
+
+/// Builds the project in `dir` unless its artifact is newer than every input it watches.
+pub async fn build_if_changed(dir: &Path, manifest: &Manifest) -> anyhow::Result<()> {
+    if manifest.build.command.is_some() && up_to_date(dir, manifest)? {
+        println!("{} is up to date", manifest.name);
+        return Ok(());
+    }
+    build(dir, manifest).await
+}
 
 /// Builds the project in `dir`; its output is shown only when it fails.
 pub async fn build(dir: &Path, manifest: &Manifest) -> anyhow::Result<()> {
@@ -50,6 +59,39 @@ pub async fn build(dir: &Path, manifest: &Manifest) -> anyhow::Result<()> {
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+fn up_to_date(dir: &Path, manifest: &Manifest) -> anyhow::Result<bool> {
+    let artifact = manifest.artifact(dir)?;
+    let Ok(built) = artifact.metadata().and_then(|m| m.modified()) else {
+        return Ok(false);
+    };
+    if manifest.build.watch.is_empty() {
+        return Ok(false);
+    }
+    let mut newest = SystemTime::UNIX_EPOCH;
+    for input in &manifest.build.watch {
+        newest = newest.max(newest_change(&dir.join(input), &artifact));
+    }
+    Ok(newest < built)
+}
+
+/// When a file under `path` last changed, `artifact` aside (a folder's own time changes when
+/// the build writes the artifact into it, so only files count).
+fn newest_change(path: &Path, artifact: &Path) -> SystemTime {
+    let Ok(meta) = path.symlink_metadata() else {
+        return SystemTime::UNIX_EPOCH;
+    };
+    if path == artifact {
+        SystemTime::UNIX_EPOCH
+    } else if meta.is_dir() {
+        let children = std::fs::read_dir(path).into_iter().flatten().flatten();
+        children
+            .map(|child| newest_change(&child.path(), artifact))
+            .fold(SystemTime::UNIX_EPOCH, SystemTime::max)
+    } else {
+        meta.modified().unwrap_or(SystemTime::UNIX_EPOCH)
+    }
 }
 
 /// Whether `tool` is a program on the PATH (or a path to one).
@@ -106,6 +148,28 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(err.contains("was not found"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_build_newer_than_what_it_watches_is_not_run_again() {
+        let (dir, manifest) = project(
+            "name = \"a\"\n[build]\ncommand = \"echo x >> log; touch out\"\nartifact = \"out\"\nwatch = [\"app.py\"]\n",
+        );
+        std::fs::write(dir.path().join("app.py"), "1").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let runs = || {
+            std::fs::read_to_string(dir.path().join("log"))
+                .unwrap()
+                .lines()
+                .count()
+        };
+        build_if_changed(dir.path(), &manifest).await.unwrap();
+        build_if_changed(dir.path(), &manifest).await.unwrap();
+        assert_eq!(runs(), 1, "the second found it up to date");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(dir.path().join("app.py"), "2").unwrap();
+        build_if_changed(dir.path(), &manifest).await.unwrap();
+        assert_eq!(runs(), 2, "a changed input builds again");
     }
 
     #[test]
