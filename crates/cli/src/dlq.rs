@@ -1,9 +1,10 @@
 use clap::Subcommand;
 use gust_core::AsyncInvocation;
 
+use crate::Output;
 use crate::client::Client;
-use crate::inspect::timestamp;
-use crate::table::print_table;
+use crate::inspect::print_json;
+use crate::queue::print_invocations;
 
 #[derive(Subcommand)]
 pub enum DlqCommand {
@@ -15,6 +16,7 @@ pub enum DlqCommand {
 pub async fn run(
     client: &Client,
     name: Option<String>,
+    output: Output,
     command: Option<DlqCommand>,
 ) -> anyhow::Result<()> {
     match (name, command) {
@@ -27,34 +29,20 @@ pub async fn run(
             println!("requeued {} invocations of {name}", answer["replayed"]);
             Ok(())
         }
-        (Some(name), None) => list(client, &name).await,
+        (Some(name), None) => list(client, &name, output).await,
         (None, None) => {
             anyhow::bail!("name a function: gust dlq NAME, or gust dlq replay NAME [ID...]")
         }
     }
 }
 
-async fn list(client: &Client, name: &str) -> anyhow::Result<()> {
+async fn list(client: &Client, name: &str, output: Output) -> anyhow::Result<()> {
     let dead: Vec<AsyncInvocation> = client
         .get_json(&format!("/v1/functions/{name}/dlq"))
         .await?;
-    let rows = dead
-        .into_iter()
-        .map(|invocation| {
-            let errors = invocation
-                .errors
-                .iter()
-                .map(|e| format!("#{}: {}", e.attempt, e.message))
-                .collect::<Vec<_>>()
-                .join("; ");
-            vec![
-                invocation.id,
-                timestamp(invocation.enqueued_at_ms),
-                invocation.attempts.to_string(),
-                errors,
-            ]
-        })
-        .collect();
-    print_table(&["ID", "ENQUEUED", "ATTEMPTS", "ERRORS"], rows);
+    match output {
+        Output::Json => print_json(&dead)?,
+        Output::Table => print_invocations(dead),
+    }
     Ok(())
 }

@@ -11,7 +11,7 @@ pub fn timestamp(ms: i64) -> String {
     humantime::format_rfc3339_millis(time).to_string()
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }

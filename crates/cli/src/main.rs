@@ -7,6 +7,7 @@ mod config;
 mod deploy;
 mod destinations;
 mod dlq;
+mod function;
 mod inspect;
 mod invoke;
 mod kv;
@@ -14,6 +15,7 @@ mod logs;
 mod pack;
 mod progress;
 mod project;
+mod queue;
 mod route;
 mod s3_endpoint;
 mod secret;
@@ -65,6 +67,28 @@ enum Command {
         #[arg(long, short, value_enum, default_value_t)]
         output: Output,
     },
+    /// Show one function: its version, settings, instances, aliases and triggers.
+    Show {
+        name: String,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Change a function's settings without uploading it again (a new version, same code).
+    Set(function::SetArgs),
+    /// A function's recent invocations: status, duration, cold or warm, billed ms.
+    Invocations {
+        name: String,
+        /// How many, newest first (at most 1000).
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: Output,
+    },
+    /// Asynchronous invocations: list, show one, cancel one.
+    Async {
+        #[command(subcommand)]
+        command: queue::AsyncCommand,
+    },
     /// List a function's versions.
     Versions {
         name: String,
@@ -84,6 +108,8 @@ enum Command {
     /// A function's dead-letter list: asynchronous invocations whose every attempt failed.
     Dlq {
         name: Option<String>,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: Output,
         #[command(subcommand)]
         command: Option<dlq::DlqCommand>,
     },
@@ -204,7 +230,19 @@ async fn run_client(target: client::Target, command: Command) -> anyhow::Result<
         Command::Versions { name, output } => inspect::versions(&client, &name, output).await,
         Command::Logs(args) => logs::run(&client, args).await,
         Command::Usage(args) => usage::run(&client, args).await,
-        Command::Dlq { name, command } => dlq::run(&client, name, command).await,
+        Command::Dlq {
+            name,
+            output,
+            command,
+        } => dlq::run(&client, name, output, command).await,
+        Command::Show { name, output } => function::show(&client, &name, output).await,
+        Command::Set(args) => function::set(&client, args).await,
+        Command::Invocations {
+            name,
+            limit,
+            output,
+        } => function::invocations(&client, &name, limit, output).await,
+        Command::Async { command } => queue::run(&client, command).await,
         Command::Trigger { command } => trigger::run(&client, command).await,
         Command::Alias { command } => alias::run(&client, command).await,
         Command::Rollback(args) => alias::rollback(&client, args).await,

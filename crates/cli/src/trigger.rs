@@ -5,8 +5,9 @@ use clap::{ArgGroup, Args, Subcommand};
 use gust_core::Trigger;
 use serde_json::{Map, Value, json};
 
+use crate::Output;
 use crate::client::Client;
-use crate::inspect::timestamp;
+use crate::inspect::{print_json, timestamp};
 use crate::table::print_table;
 
 #[derive(Subcommand)]
@@ -21,6 +22,8 @@ pub enum TriggerCommand {
     Ls {
         /// Only this function's.
         name: Option<String>,
+        #[arg(long, short, value_enum, default_value_t)]
+        output: Output,
     },
     /// Remove a trigger by id.
     Rm { id: String },
@@ -190,12 +193,15 @@ pub async fn run(client: &Client, command: TriggerCommand) -> anyhow::Result<()>
             }
             Ok(())
         }
-        TriggerCommand::Ls { name } => {
+        TriggerCommand::Ls { name, output } => {
             let path = match name {
                 Some(name) => format!("/v1/triggers?function={name}"),
                 None => "/v1/triggers".into(),
             };
             let triggers: Vec<Trigger> = client.get_json(&path).await?;
+            if let Output::Json = output {
+                return print_json(&triggers);
+            }
             let rows = triggers
                 .into_iter()
                 .map(|t| {

@@ -13,6 +13,7 @@ mod connections;
 mod deploy_errors;
 mod destinations;
 mod guest_headers;
+mod inspect;
 mod invoke;
 mod iot;
 mod kafka_triggers;
