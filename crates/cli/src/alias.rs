@@ -9,22 +9,34 @@ use crate::table::print_table;
 pub enum AliasCommand {
     /// Point an alias at a version: `gust alias set todo live 3 --split 4=10`.
     Set {
+        /// The function's name.
         function: String,
+        /// The alias's name, e.g. live.
         name: String,
+        /// The version it points to.
         version: u32,
         /// Send PERCENT of the requests to VERSION instead (a canary): `4=10`.
         #[arg(long, value_name = "VERSION=PERCENT")]
         split: Option<String>,
     },
     /// List a function's aliases.
-    Ls { function: String },
+    Ls {
+        /// The function's name.
+        function: String,
+    },
     /// Remove an alias.
-    Rm { function: String, name: String },
+    Rm {
+        /// The function's name.
+        function: String,
+        /// The alias's name.
+        name: String,
+    },
 }
 
 /// `gust rollback FN [--alias NAME]`.
 #[derive(Args)]
 pub struct RollbackArgs {
+    /// The function's name.
     function: String,
     /// The alias to move back.
     #[arg(long, default_value = "live")]

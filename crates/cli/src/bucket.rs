@@ -8,11 +8,15 @@ use crate::table::print_table;
 #[derive(Subcommand)]
 pub enum BucketCommand {
     /// Create a bucket of the S3 endpoint.
-    Create { name: String },
+    Create {
+        /// The bucket's name: 3 to 63 lowercase letters, digits, `-` or `.`.
+        name: String,
+    },
     /// List buckets.
     Ls,
     /// Remove a bucket (an empty one, unless --force).
     Rm {
+        /// The bucket's name.
         name: String,
         /// Remove its objects too; they raise no events.
         #[arg(long)]
@@ -32,7 +36,10 @@ pub enum KeyCommand {
     /// List key pairs (without secrets).
     Ls,
     /// Remove a key pair by its access key id.
-    Rm { id: String },
+    Rm {
+        /// The key's id (`gust key ls`).
+        id: String,
+    },
 }
 
 pub async fn run(client: &Client, command: BucketCommand) -> anyhow::Result<()> {

@@ -7,8 +7,10 @@ use serde::de::DeserializeOwned;
 
 use crate::default_data_dir;
 
-/// Which server to talk to and how to authenticate.
+/// Which server to talk to and how to authenticate: taken by every command, and shown under
+/// a heading of their own so that a command's own options stand apart.
 #[derive(Args)]
+#[command(next_help_heading = "Connection options (any command)")]
 pub struct Target {
     /// Server URL [default: the local server of --data-dir, else http://127.0.0.1:8080]
     #[arg(long, env = "GUST_SERVER", global = true)]

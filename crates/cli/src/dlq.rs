@@ -9,7 +9,12 @@ use crate::queue::print_invocations;
 #[derive(Subcommand)]
 pub enum DlqCommand {
     /// Requeue dead invocations (all of the function's when no id is given).
-    Replay { name: String, ids: Vec<String> },
+    Replay {
+        /// The function's name.
+        name: String,
+        /// Ids of dead letters [default: all of them].
+        ids: Vec<String>,
+    },
 }
 
 /// `gust dlq NAME` lists the dead letters; `gust dlq replay NAME [ID...]` requeues them.

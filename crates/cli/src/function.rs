@@ -119,6 +119,7 @@ pub async fn show(client: &Client, name: &str, output: Output) -> anyhow::Result
     after_help = "Examples:\n  gust set hello --memory 256 --timeout 5s\n  gust set hello --public false"
 )]
 pub struct SetArgs {
+    /// The function's name.
     name: String,
     /// Callable without a token: true or false.
     #[arg(long)]

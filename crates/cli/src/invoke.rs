@@ -8,6 +8,7 @@ use crate::client::Client;
 
 #[derive(Args)]
 pub struct InvokeArgs {
+    /// The function's name, NAME@ALIAS or NAME@VERSION.
     name: String,
     /// Request body; makes the default method POST.
     #[arg(long, short)]

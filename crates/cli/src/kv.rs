@@ -12,23 +12,37 @@ use crate::table::print_table;
 pub enum KvCommand {
     /// List the stores, or a store's keys.
     Ls {
+        /// The store whose keys to list [default: list the stores].
         store: Option<String>,
         /// Only keys that start with it.
         #[arg(long, default_value = "")]
         prefix: String,
     },
     /// Print a key's value.
-    Get { store: String, key: String },
+    Get {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+    },
     /// Set a key to VALUE, or to what --from-file or stdin holds.
     Set {
+        /// The store.
         store: String,
+        /// The key.
         key: String,
+        /// The value [default: what --from-file or stdin holds].
         value: Option<String>,
         #[arg(long)]
         from_file: Option<PathBuf>,
     },
     /// Delete a key.
-    Rm { store: String, key: String },
+    Rm {
+        /// The store.
+        store: String,
+        /// The key.
+        key: String,
+    },
 }
 
 fn key_path(store: &str, key: &str) -> String {

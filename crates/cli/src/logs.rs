@@ -9,6 +9,7 @@ use crate::inspect::timestamp;
 
 #[derive(Args)]
 pub struct LogsArgs {
+    /// The function's name.
     name: String,
     /// Keep printing new lines as they are written.
     #[arg(long, short)]

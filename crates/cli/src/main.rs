@@ -33,7 +33,14 @@ use clap::{Parser, Subcommand, ValueEnum};
 #[command(
     name = "gust",
     version,
-    about = "Gust: a self-hosted serverless platform"
+    about = "Gust: a self-hosted serverless platform",
+    after_help = "Examples:\n  \
+        gust serve                                  run the platform on 127.0.0.1:8080\n  \
+        gust new rust hello && cd hello && gust deploy\n  \
+        gust deploy hello hello.wasm --public       deploy a component\n  \
+        gust invoke hello --data '{\"name\":\"Ada\"}'\n  \
+        gust logs hello --follow\n  \
+        gust usage --group-by day"
 )]
 struct Cli {
     #[command(flatten)]
@@ -69,6 +76,7 @@ enum Command {
     },
     /// Show one function: its version, settings, instances, aliases and triggers.
     Show {
+        /// The function's name.
         name: String,
         #[arg(long, short, value_enum, default_value_t)]
         output: Output,
@@ -77,6 +85,7 @@ enum Command {
     Set(function::SetArgs),
     /// A function's recent invocations: status, duration, cold or warm, billed ms.
     Invocations {
+        /// The function's name.
         name: String,
         /// How many, newest first (at most 1000).
         #[arg(long, default_value_t = 20)]
@@ -91,6 +100,7 @@ enum Command {
     },
     /// List a function's versions.
     Versions {
+        /// The function's name.
         name: String,
         #[arg(long, short, value_enum, default_value_t)]
         output: Output,
@@ -100,6 +110,7 @@ enum Command {
     /// Delete a function with its versions, aliases, triggers and logs (its invocation records
     /// stay, for usage). Asks first at a terminal.
     Rm {
+        /// The function's name.
         name: String,
         /// Do not ask.
         #[arg(long, short)]
@@ -107,6 +118,7 @@ enum Command {
     },
     /// A function's dead-letter list: asynchronous invocations whose every attempt failed.
     Dlq {
+        /// The function whose dead letters to list.
         name: Option<String>,
         #[arg(long, short, value_enum, default_value_t)]
         output: Output,

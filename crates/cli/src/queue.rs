@@ -14,6 +14,7 @@ use crate::table::print_table;
 pub enum AsyncCommand {
     /// A function's asynchronous invocations, newest first.
     Ls {
+        /// The function's name.
         name: String,
         /// Only those in this state: queued, running, failed, succeeded, dead, cancelled.
         #[arg(long)]
@@ -23,12 +24,16 @@ pub enum AsyncCommand {
     },
     /// One invocation: its state, attempts, errors, result and log lines.
     Show {
+        /// The invocation's id (printed by `gust invoke --async`).
         id: String,
         #[arg(long, short, value_enum, default_value_t)]
         output: Output,
     },
     /// Cancel an invocation that has not run yet.
-    Cancel { id: String },
+    Cancel {
+        /// The invocation's id.
+        id: String,
+    },
 }
 
 pub async fn run(client: &Client, command: AsyncCommand) -> anyhow::Result<()> {

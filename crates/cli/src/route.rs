@@ -13,6 +13,7 @@ pub enum RouteCommand {
         /// `METHOD /path`: a method (or ANY) and a path template with `{param}` segments and
         /// an optional final `{*rest}`.
         route: String,
+        /// The function's name, or NAME@ALIAS.
         function: String,
         /// Only requests for this host.
         #[arg(long)]
@@ -24,7 +25,10 @@ pub enum RouteCommand {
     /// List routes.
     Ls,
     /// Remove a route by id.
-    Rm { id: String },
+    Rm {
+        /// The route's id (`gust route ls`).
+        id: String,
+    },
 }
 
 /// `METHOD` and `/path` of `METHOD /path`.

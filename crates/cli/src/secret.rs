@@ -13,6 +13,7 @@ use crate::table::print_table;
 pub enum SecretCommand {
     /// Set a secret's value, read from stdin (or --from-file); it is never shown again.
     Set {
+        /// The secret's name.
         name: String,
         /// Read the value from this file instead of stdin.
         #[arg(long)]
@@ -21,7 +22,10 @@ pub enum SecretCommand {
     /// List secrets: names and dates, never values.
     Ls,
     /// Remove a secret that no function uses.
-    Rm { name: String },
+    Rm {
+        /// The secret's name.
+        name: String,
+    },
 }
 
 pub async fn run(client: &Client, command: SecretCommand) -> anyhow::Result<()> {

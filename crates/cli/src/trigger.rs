@@ -13,7 +13,13 @@ use crate::table::print_table;
 #[derive(Subcommand)]
 pub enum TriggerCommand {
     /// Invoke a function on events from a source (each event is an asynchronous invocation).
+    #[command(after_help = "Examples:\n  \
+        gust trigger add report --cron '0 8 * * 1-5' --timezone Europe/Paris\n  \
+        gust trigger add thumbnail --bucket photos --suffix .jpg --events created\n  \
+        gust trigger add ingest --kafka 127.0.0.1:9092 --topic readings --group g --batch-size 100\n  \
+        gust trigger add deploy-hook --webhook --verify github --secret-file hook.secret")]
     Add {
+        /// The function's name.
         name: String,
         #[command(flatten)]
         source: Box<SourceArgs>,
@@ -26,7 +32,10 @@ pub enum TriggerCommand {
         output: Output,
     },
     /// Remove a trigger by id.
-    Rm { id: String },
+    Rm {
+        /// The trigger's id (`gust trigger ls`).
+        id: String,
+    },
 }
 
 /// The source of a new trigger: exactly one of these, with its own settings.
