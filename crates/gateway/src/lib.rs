@@ -5,6 +5,7 @@ mod access;
 mod api;
 mod auth;
 mod body_limit;
+mod dashboard;
 mod enqueue;
 mod error;
 mod guest_headers;
@@ -103,6 +104,9 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(health::metrics))
         .route("/healthz", get(health::alive))
         .route("/readyz", get(health::ready))
+        .route("/ui", get(dashboard::page))
+        .route("/ui/", get(dashboard::page))
+        .route("/ui/{*path}", get(dashboard::file))
         .nest("/v1", management)
         .fallback(routes::serve)
         .with_state(state)

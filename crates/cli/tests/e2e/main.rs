@@ -10,6 +10,7 @@ mod broker;
 mod buckets;
 mod callbacks;
 mod connections;
+mod dashboard;
 mod deploy_errors;
 mod destinations;
 mod guest_headers;
