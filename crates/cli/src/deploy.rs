@@ -166,9 +166,12 @@ pub async fn upload(
 ) -> anyhow::Result<Deployed> {
     let config = settings.config()?;
     if settings.runtime == "wasm" && artifact.is_dir() {
+        let told = match settings.command {
+            Some(_) => "a command is for the process runtime: add --runtime process",
+            None => "a process function deploys with --runtime process --command 'COMMAND'",
+        };
         anyhow::bail!(
-            "{} is a folder: a process function deploys with --runtime process --command \
-             'COMMAND' (a Wasm function is one .wasm file)",
+            "{} is a folder: {told} (a Wasm function is one .wasm file)",
             artifact.display()
         );
     }
