@@ -20,7 +20,7 @@ use crate::deploy;
     after_help = "Examples:\n  gust new --list\n  gust new rust hello && cd hello && gust deploy"
 )]
 pub struct NewArgs {
-    /// The template: rust, python, python-process or node-process (`--list` says more).
+    /// The template: rust, python, js, python-process or node-process (`--list` says more).
     #[arg(required_unless_present = "list")]
     template: Option<String>,
     /// The function's name, and the folder made for it.

@@ -16,6 +16,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "a Wasm component in Rust, written with the Gust SDK (cargo)",
     ),
     ("python", "a Wasm component in Python (componentize-py)"),
+    (
+        "js",
+        "a Wasm component in JavaScript (componentize-js, through npm)",
+    ),
     ("python-process", "a process function: a Python HTTP server"),
     ("node-process", "a process function: a Node.js HTTP server"),
 ];
