@@ -124,6 +124,7 @@ impl Default for FunctionSettings {
         FunctionSettings::parse_from(["gust"])
     }
 }
+
 fn parse_destination(text: &str) -> Result<Destination, String> {
     Destination::parse(text).map_err(|e| e.message)
 }
@@ -139,7 +140,17 @@ pub async fn run(client: &Client, args: DeployArgs) -> anyhow::Result<()> {
             upload(client, &name, &artifact, &args.settings, &[]).await?;
             Ok(())
         }
-        (None, None) => project::deploy(client).await,
+        (None, None) => {
+            let given = serde_json::to_value(args.settings.config()?)?;
+            let defaults = serde_json::to_value(FunctionSettings::default().config()?)?;
+            if given != defaults || args.settings.runtime != "wasm" {
+                anyhow::bail!(
+                    "a project's settings are in its gust.toml: options such as --memory are \
+                     for `gust deploy NAME ARTIFACT`"
+                );
+            }
+            project::deploy(client).await
+        }
         (Some(_), None) => anyhow::bail!(
             "gust deploy NAME needs the ARTIFACT to upload (or, with no arguments, a folder \
              with gust.toml)"

@@ -148,6 +148,12 @@ fn a_folder_without_a_manifest_or_with_a_typo_is_told() {
         "name = \"x\"\nmemroy = 64\n",
     )
     .unwrap();
+    let output = server.cli_in(empty.path(), &["deploy", "--memory", "256"]);
+    assert!(
+        stderr(&output).contains("settings are in its gust.toml"),
+        "{}",
+        stderr(&output)
+    );
     let output = server.cli_in(empty.path(), &["build"]);
     assert!(
         stderr(&output).contains("unknown key `memroy`"),
