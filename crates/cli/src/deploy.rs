@@ -218,7 +218,7 @@ pub async fn upload(
 impl FunctionSettings {
     /// The settings as the API takes them.
     pub fn config(&self) -> anyhow::Result<FunctionConfig> {
-        let mut config = FunctionConfig {
+        Ok(FunctionConfig {
             public: self.public,
             timeout_ms: parse_duration_ms(&self.timeout)?,
             memory_mb: self.memory,
@@ -240,24 +240,27 @@ impl FunctionSettings {
             kv: self.kv.clone(),
             on_success: self.on_success.clone(),
             on_failure: self.on_failure.clone(),
-            ..FunctionConfig::default()
-        };
-        for pair in &self.env {
+            env: key_values(&self.env, "env", "KEY=VALUE")?,
+            secrets: key_values(&self.secrets, "secret", "VAR=SECRET_NAME")?,
+        })
+    }
+}
+
+/// `KEY=VALUE` pairs as a map; a pair without `=` is refused, named as `what` and `shape` say.
+pub fn key_values(
+    pairs: &[String],
+    what: &str,
+    shape: &str,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    pairs
+        .iter()
+        .map(|pair| {
             let (key, value) = pair
                 .split_once('=')
-                .with_context(|| format!("env `{pair}` must be KEY=VALUE"))?;
-            config.env.insert(key.to_string(), value.to_string());
-        }
-        for pair in &self.secrets {
-            let (variable, secret) = pair
-                .split_once('=')
-                .with_context(|| format!("secret `{pair}` must be VAR=SECRET_NAME"))?;
-            config
-                .secrets
-                .insert(variable.to_string(), secret.to_string());
-        }
-        Ok(config)
-    }
+                .with_context(|| format!("{what} `{pair}` must be {shape}"))?;
+            Ok((key.to_string(), value.to_string()))
+        })
+        .collect()
 }
 
 /// gust.toml's tables of `KEY = "value"`, as the command line's `KEY=VALUE` pairs.

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::Output;
 use crate::client::Client;
+use crate::deploy::key_values;
 use crate::inspect::{print_json, timestamp};
 use crate::table::print_table;
 
@@ -169,14 +170,8 @@ pub async fn set(client: &Client, args: SetArgs) -> anyhow::Result<()> {
     put("max_concurrency", args.max_concurrency.map(Value::from));
     put("max_retries", args.max_retries.map(Value::from));
     if !args.env.is_empty() {
-        let mut env = Map::new();
-        for pair in &args.env {
-            let (key, value) = pair
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("--env `{pair}` must be KEY=VALUE"))?;
-            env.insert(key.into(), value.into());
-        }
-        put("env", Some(Value::Object(env)));
+        let env = key_values(&args.env, "--env", "KEY=VALUE")?;
+        put("env", Some(serde_json::to_value(env)?));
     }
     if patch.is_empty() {
         anyhow::bail!("nothing to change: give at least one setting (gust set --help)");
