@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use gust_core::KeyValue;
-use gust_dispatch::{AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions};
+use gust_dispatch::{
+    AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions, Telemetry,
+};
 use gust_events::{
     BucketSource, CronSource, KafkaSource, MqttSource, NatsSource, RedisSource, SourceContext,
     Triggers, WebhookSource,
@@ -23,6 +25,7 @@ use gust_store::{
     AliasStore, BacklogLimits, BlobStore, BucketStore, RouteStore, SecretStore, SqliteStore, Store,
     TokenStore,
 };
+use gust_trace::Tracer;
 use tokio::sync::watch;
 
 use crate::config::ServerConfig;
@@ -109,6 +112,10 @@ pub struct ServeArgs {
     /// Largest object the S3 endpoint takes, in MiB.
     #[arg(long, default_value_t = gust_bucket::DEFAULT_MAX_OBJECT_BYTES >> 20)]
     max_object_mb: u64,
+    /// Export a trace of every invocation over OTLP/HTTP to this collector, e.g.
+    /// http://127.0.0.1:4318 (`/v1/traces` is added unless the URL ends with it).
+    #[arg(long, env = "GUST_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     #[command(flatten)]
     destinations: DestinationArgs,
 }
@@ -158,6 +165,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let token = AdminToken::load_or_create(&token_path)
         .with_context(|| format!("cannot write {}", token_path.display()))?;
     let metrics = (!args.no_metering).then(|| Arc::new(Metrics::default()));
+    let (tracer, trace_exporter) = match &args.otlp_endpoint {
+        Some(endpoint) => {
+            let (tracer, exporter) = Tracer::otlp(endpoint).map_err(anyhow::Error::msg)?;
+            (tracer, Some(exporter))
+        }
+        None => (Tracer::off(), None),
+    };
     let executors = Executors {
         wasm: Arc::new(wasm),
         process: Arc::new(
@@ -177,7 +191,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         alias_store,
         blobs,
         executors,
-        metrics.clone(),
+        Telemetry {
+            metrics: metrics.clone(),
+            tracer,
+        },
         NodeLimits {
             max_in_flight: args.max_in_flight,
             log_bytes_per_invocation: args.max_log_kb * 1024,
@@ -287,6 +304,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         () = grace_over => tracing::warn!("grace period over: exiting with requests in flight"),
     }
     dispatcher.flush().await;
+    if let Some(exporter) = trace_exporter {
+        exporter.shutdown().await;
+    }
     let _ = std::fs::remove_file(data_dir.join("server.url"));
     Ok(())
 }

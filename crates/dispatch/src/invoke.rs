@@ -1,10 +1,13 @@
 use gust_core::{Error, InvocationId, InvocationRecord, InvocationStatus, Origin, now_ms};
 use gust_runtime::{Call, Failure, Outcome, RequestBody, ResponseBody};
+use gust_trace::Span;
+use gust_trace::traceparent::TRACEPARENT;
 use http::{HeaderMap, HeaderName};
 
 use crate::hold::{Held, hold};
 use crate::number_header::number_value;
-use crate::{ActiveVersion, Admission, Dispatcher, Permit};
+use crate::recorder::Recorder;
+use crate::{ActiveVersion, Admission, Dispatcher, Permit, traced};
 
 // Names made once: a name given as text is parsed again at every insert.
 pub const BILLED_MS: HeaderName = HeaderName::from_static("x-gust-billed-ms");
@@ -19,6 +22,9 @@ pub struct Entry<'a> {
     pub origin: Origin,
     pub attempt: u32,
     pub admission: Admission,
+    /// When its event was queued, for one that waited in a queue (milliseconds since the
+    /// epoch): its trace starts there.
+    pub queued_since_ms: Option<i64>,
 }
 
 /// What an invocation produced: the response or why there is none, whether it paid a start,
@@ -80,11 +86,32 @@ impl Dispatcher {
     pub async fn call(
         &self,
         entry: Entry<'_>,
-        request: http::Request<RequestBody>,
+        mut request: http::Request<RequestBody>,
     ) -> Result<Invoked, Error> {
-        let active = self.resolve(entry.function).await?;
-        let permit = self.admit(&active, entry.admission).await?;
-        Ok(self.run(&active, entry, request, permit).await)
+        let mut trace = traced::start(&self.tracer, &entry, request.headers());
+        let admitted = async {
+            let (active, loaded) = self.resolve_loading(entry.function).await?;
+            match loaded {
+                true => trace.phase("code load"),
+                false => trace.skip(),
+            }
+            let permit = self.admit(&active, entry.admission).await?;
+            trace.phase("admission");
+            Ok::<_, Error>((active, permit))
+        };
+        let (active, permit) = match admitted.await {
+            Ok(admitted) => admitted,
+            Err(e) => {
+                trace.fail(|| e.message.clone());
+                trace.end();
+                return Err(e);
+            }
+        };
+        // What the function calls next is a child of this invocation.
+        if let Some(traceparent) = trace.traceparent() {
+            request.headers_mut().insert(TRACEPARENT, traceparent);
+        }
+        Ok(self.run(&active, entry, request, permit, trace).await)
     }
 
     /// Runs one invocation of a resolved version, holding `permit` until it finishes; with
@@ -95,6 +122,7 @@ impl Dispatcher {
         entry: Entry<'_>,
         request: http::Request<RequestBody>,
         permit: Permit,
+        mut trace: Span,
     ) -> Invoked {
         let Entry {
             invocation_id,
@@ -115,7 +143,9 @@ impl Dispatcher {
                 .log_sink(invocation_id.clone(), active.version.function.clone()),
             invocation_id,
             config: active.config.clone(),
+            traceparent: trace.traceparent(),
         };
+        trace.skip();
         let execution = active.loaded.invoke(call, request).await;
         let cold = execution.cold;
         let mut finished = execution.finished;
@@ -125,6 +155,8 @@ impl Dispatcher {
         // Without metering (a mode for measuring its cost), the limits count until the
         // response head rather than until the function finishes.
         let Some(id) = record_id else {
+            trace.set(|| traced::ran_as(&active.name, active.version.number, cold));
+            trace.end();
             return Invoked {
                 response: execution.response,
                 cold,
@@ -160,7 +192,7 @@ impl Dispatcher {
             Err(failure) => {
                 // The run is over: its outcome is already waiting.
                 let billed_ms = match finished.await {
-                    Ok(outcome) => Some(self.recorder.record(pending.finish(outcome))),
+                    Ok(outcome) => Some(conclude(&self.recorder, pending, outcome, trace)),
                     Err(_) => None,
                 };
                 return Invoked {
@@ -176,7 +208,7 @@ impl Dispatcher {
             Held::Complete(response, outcome) => Invoked {
                 response: Ok(response),
                 cold,
-                billed_ms: Some(self.recorder.record(pending.finish(outcome))),
+                billed_ms: Some(conclude(&self.recorder, pending, outcome, trace)),
                 version: active.version.number,
             },
             Held::Streaming(response, trailers) => {
@@ -185,7 +217,7 @@ impl Dispatcher {
                     let outcome = finished.await;
                     drop(permit);
                     let Ok(outcome) = outcome else { return };
-                    let billed_ms = recorder.record(pending.finish(outcome));
+                    let billed_ms = conclude(&recorder, pending, outcome, trace);
                     let _ = trailers.send(billed_header(billed_ms));
                 });
                 Invoked {
@@ -197,6 +229,19 @@ impl Dispatcher {
             }
         }
     }
+}
+
+/// Records a finished run and ends its trace with the runtime's phases, the record's and what
+/// the record says. Returns the billed milliseconds.
+fn conclude(recorder: &Recorder, pending: Pending, outcome: Outcome, mut trace: Span) -> u64 {
+    traced::ran(&mut trace, &outcome);
+    trace.skip();
+    let record = pending.finish(outcome);
+    traced::describe(&mut trace, &record);
+    let billed_ms = recorder.record(record);
+    trace.phase("record");
+    trace.end();
+    billed_ms
 }
 
 fn billed_header(billed_ms: u64) -> HeaderMap {

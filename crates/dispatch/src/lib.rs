@@ -13,6 +13,7 @@ mod pointers;
 mod queue;
 mod recorder;
 mod scaler;
+mod traced;
 mod warm_up;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use gust_core::{
 use gust_meter::Metrics;
 use gust_runtime::{ArtifactSource, Executor, LoadError, Loaded};
 use gust_store::{AliasStore, BlobStore, Deployed, NewVersion, Store};
+use gust_trace::Tracer;
 use tokio::sync::broadcast;
 
 pub use active::ActiveVersion;
@@ -79,6 +81,17 @@ pub struct Dispatcher {
     metrics: Option<Arc<Metrics>>,
     /// What grants in a config turn into when a version is loaded.
     capabilities: Vec<Arc<dyn Capability>>,
+    tracer: Tracer,
+}
+
+/// What a node tells of its invocations besides their answers.
+#[derive(Default)]
+pub struct Telemetry {
+    /// Present when metering is on: records, metrics and billed durations. Off, there are no
+    /// invocation records, metrics or billed durations (a mode for measuring their cost).
+    pub metrics: Option<Arc<Metrics>>,
+    /// Where invocation spans go (nowhere unless `--otlp-endpoint` is given).
+    pub tracer: Tracer,
 }
 
 /// What one node allows, over all functions.
@@ -91,17 +104,16 @@ pub struct NodeLimits {
 }
 
 impl Dispatcher {
-    /// `metrics` is the node's metrics with metering on; `None` turns metering off (no
-    /// invocation records, metrics or billed durations: for measuring what metering costs).
     pub fn new(
         store: Arc<dyn Store>,
         aliases: Arc<dyn AliasStore>,
         blobs: BlobStore,
         executors: Executors,
-        metrics: Option<Arc<Metrics>>,
+        telemetry: Telemetry,
         limits: NodeLimits,
         capabilities: Vec<Arc<dyn Capability>>,
     ) -> Arc<Self> {
+        let Telemetry { metrics, tracer } = telemetry;
         let recorder = Recorder::spawn(
             store.clone(),
             metrics.clone(),
@@ -121,9 +133,14 @@ impl Dispatcher {
             pointer_reads: tokio::sync::Mutex::new(()),
             loading: std::sync::Mutex::new(HashMap::new()),
             capabilities,
+            tracer,
         });
         scaler::spawn(Arc::downgrade(&dispatcher));
         dispatcher
+    }
+
+    pub fn tracer(&self) -> &Tracer {
+        &self.tracer
     }
 
     pub fn store(&self) -> &dyn Store {
@@ -301,10 +318,19 @@ impl Dispatcher {
     /// The version that serves `target` (`FN`, `FN@ALIAS` or `FN@N`), loading it on first
     /// use. An alias with a split picks one of its versions at random, by its weights.
     pub async fn resolve(&self, target: &str) -> Result<Arc<ActiveVersion>, Error> {
+        Ok(self.resolve_loading(target).await?.0)
+    }
+
+    /// Resolves `target`, and says whether its code had to be loaded (by this call, or by
+    /// another one it waited for).
+    async fn resolve_loading(&self, target: &str) -> Result<(Arc<ActiveVersion>, bool), Error> {
         let target = Target::parse(target)?;
         let name = target.function;
         let number = self.pointers(name).await?.pick(name, target.selector)?;
-        self.resolve_number(name, number).await
+        if let Some(active) = self.cached(name, number) {
+            return Ok((active, false));
+        }
+        Ok((self.resolve_number(name, number).await?, true))
     }
 
     async fn resolve_number(&self, name: &str, number: u32) -> Result<Arc<ActiveVersion>, Error> {

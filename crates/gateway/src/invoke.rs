@@ -63,6 +63,7 @@ async fn call(
         origin: Origin::HTTP,
         attempt: 1,
         admission: Admission::Queue,
+        queued_since_ms: None,
     };
     let request = http::Request::from_parts(parts, body);
     let invoked = state.dispatcher.call(entry, request).await?;

@@ -3,6 +3,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gust_core::{FunctionConfig, InvocationStatus};
+use http::HeaderValue;
 use http_body_util::combinators::UnsyncBoxBody;
 use tokio::sync::oneshot;
 
@@ -18,6 +19,9 @@ pub struct Call {
     pub invocation_id: String,
     pub config: Arc<FunctionConfig>,
     pub logs: LogSink,
+    /// The `traceparent` the function's outbound requests carry, when the invocation is
+    /// traced (unless the function sets its own).
+    pub traceparent: Option<HeaderValue>,
 }
 
 /// How the function's run ended, known once it has finished (after the body was streamed).
@@ -26,6 +30,8 @@ pub struct Outcome {
     pub status: InvocationStatus,
     pub error: Option<String>,
     pub duration: Duration,
+    /// How much of `duration` went to starting a new instance (none when a warm one served).
+    pub instance_start: Option<Duration>,
 }
 
 /// A run that ended before the function produced a response.

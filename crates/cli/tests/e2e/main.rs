@@ -38,5 +38,6 @@ mod tcp_sockets;
 mod thumbnails;
 mod todo_api;
 mod tokens;
+mod traces;
 mod walls;
 mod webhooks;

@@ -78,6 +78,7 @@ impl AsyncQueue {
             attempt: invocation.attempts,
             // The event is safe in the store: wait for the function's limit rather than refuse.
             admission: Admission::Wait,
+            queued_since_ms: Some(invocation.next_attempt_at_ms),
         };
         let invoked = match self.dispatcher.call(entry, request).await {
             Ok(invoked) => invoked,

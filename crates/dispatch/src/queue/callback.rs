@@ -3,6 +3,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gust_core::{AsyncInvocation, now_ms};
+use gust_trace::traceparent::{self, TRACEPARENT};
+use gust_trace::{KeyValue, SpanKind};
 use tokio::sync::Semaphore;
 
 use super::AsyncQueue;
@@ -11,6 +13,7 @@ use super::backoff::retry_delay;
 use super::callback_client::{literal_refusal, redacted};
 use super::result_body::body_and_type;
 use super::signature::SIGNATURE;
+use super::trace_context::stored_parent;
 use crate::INVOCATION_ID;
 
 /// Deliveries tried before a callback is given up.
@@ -171,11 +174,29 @@ impl AsyncQueue {
         if let Some(result) = &invocation.result {
             request = request.header("x-gust-function-status", result.http_status);
         }
-        match request.body(body).send().await {
+        // The delivery is a span of the invocation's trace, and the receiver's parent.
+        let parent = stored_parent(&invocation.request);
+        let mut span = self.dispatcher.tracer().start(
+            || "callback".into(),
+            SpanKind::Client,
+            parent.and_then(traceparent::parse),
+            None,
+            || vec![KeyValue::new("faas.invocation_id", invocation.id.clone())],
+        );
+        let ours = span.context().map(|context| traceparent::format(&context));
+        if let Some(value) = ours.as_deref().or(parent) {
+            request = request.header(TRACEPARENT, value);
+        }
+        let delivered = match request.body(body).send().await {
             Ok(response) if response.status().is_success() => Ok(()),
             Ok(response) => Err(Some(format!("the receiver answered {}", response.status()))),
             Err(e) => Err(Some(error_chain(&e))),
+        };
+        if let Err(Some(why)) = &delivered {
+            span.fail(|| why.clone());
         }
+        span.end();
+        delivered
     }
 }
 

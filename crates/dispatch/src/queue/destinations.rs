@@ -17,12 +17,14 @@ use gust_core::{
     AsyncInvocation, AsyncResult, AttemptError, Destination, DestinationKind, Error,
     FunctionConfig, Origin, StoredRequest, now_ms,
 };
+use gust_trace::traceparent::TRACEPARENT;
 use serde_json::json;
 
 use super::AsyncQueue;
 use super::callback_client::{literal_refusal, redacted};
 use super::result_body::body_and_type;
 use super::signature::SIGNATURE;
+use super::trace_context::stored_parent;
 
 const SEND_TRIES: u32 = 3;
 const FIRST_RETRY: Duration = Duration::from_millis(500);
@@ -211,16 +213,18 @@ fn message(invocation: &AsyncInvocation, outcome: &Outcome<'_>) -> Message {
             )
         }
     };
-    Message {
-        headers: vec![
-            ("content-type".into(), content_type),
-            ("gust-invocation-id".into(), invocation.id.clone()),
-            (FUNCTION.into(), invocation.function.clone()),
-            ("gust-origin".into(), origin),
-            ("gust-condition".into(), condition.into()),
-        ],
-        body,
+    let mut headers = vec![
+        ("content-type".into(), content_type),
+        ("gust-invocation-id".into(), invocation.id.clone()),
+        (FUNCTION.into(), invocation.function.clone()),
+        ("gust-origin".into(), origin),
+        ("gust-condition".into(), condition.into()),
+    ];
+    // What the destination does is part of the invocation's trace.
+    if let Some(parent) = stored_parent(&invocation.request) {
+        headers.push((TRACEPARENT.to_string(), parent.to_string()));
     }
+    Message { headers, body }
 }
 
 /// A destination as logs may show it: a webhook's URL without credentials.

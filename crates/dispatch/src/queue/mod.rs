@@ -9,6 +9,7 @@ mod destinations;
 mod in_place;
 mod result_body;
 mod signature;
+mod trace_context;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -130,7 +131,7 @@ impl AsyncQueue {
         // The loaded version (kept in memory) has the settings: no store read per enqueue.
         let config = self.dispatcher.resolve(function).await?.config.clone();
         let now = now_ms();
-        Ok(NewAsync {
+        let mut new = NewAsync {
             id: ulid::Ulid::new().to_string(),
             function: function.to_string(),
             origin,
@@ -140,7 +141,9 @@ impl AsyncQueue {
             enqueued_at_ms: now,
             expires_at_ms: now + config.max_event_age_ms as i64,
             limits: self.options.backlog,
-        })
+        };
+        self.trace_enqueue(&mut new);
+        Ok(new)
     }
 
     /// New invocations were stored: a worker takes them.

@@ -35,6 +35,7 @@ pub async fn invoke(
         }
     };
     let cold = lease.cold;
+    let instance_start = cold.then(|| started.elapsed());
     let listening = lease.instance.process.output.attach(call.logs.clone());
     strip_hop_headers(request.headers_mut());
     let response = match timeout_at(deadline, lease.instance.send(request)).await {
@@ -80,6 +81,7 @@ pub async fn invoke(
             status,
             error,
             duration,
+            instance_start,
         });
     });
     let body = WatchedBody::new(body, deadline, on_end).boxed_unsync();

@@ -231,6 +231,7 @@ fn failed(status: InvocationStatus, message: String, started: Instant, cold: boo
         status,
         error: Some(message),
         duration: started.elapsed(),
+        instance_start: None,
     };
     Execution::over(Err(failure), outcome, cold)
 }

@@ -74,6 +74,7 @@ impl StdioRunner {
             Ok(process) => process,
             Err(message) => return failed(InvocationStatus::Crashed, message, started, true),
         };
+        let instance_start = Some(started.elapsed());
         let running = Running::count(&self.running);
         let listening = process.output.attach(call.logs.clone());
         let result = timeout_at(deadline, run(&mut process, body)).await;
@@ -101,6 +102,7 @@ impl StdioRunner {
                     status: InvocationStatus::Ok,
                     error: None,
                     duration: started.elapsed(),
+                    instance_start,
                 };
                 Execution::over(Ok(response), outcome, true)
             }

@@ -109,6 +109,7 @@ impl Loaded for WasmFunction {
             status: InvocationStatus::Error,
             error: Some("the function's task was lost".into()),
             duration: Duration::ZERO,
+            instance_start: None,
         });
         let failure = failure.unwrap_or_else(|| match outcome.status {
             InvocationStatus::Ok => Failure {
@@ -169,15 +170,20 @@ async fn run(
     };
     store
         .data_mut()
-        .begin(call.logs, started + timeout, computing);
+        .begin(call.logs, call.traceparent, started + timeout, computing);
     store.set_epoch_deadline(1);
+    let mut instance_start = None;
     let result = tokio::time::timeout(timeout, async {
         let mut http = store.data_mut().http();
         let request = http.new_incoming_request(Scheme::Http, request)?;
         let response = http.new_response_outparam(response_tx)?;
         let proxy = match warm_proxy {
             Some(proxy) => proxy,
-            None => shared.pre.instantiate_async(&mut store).await?,
+            None => {
+                let proxy = shared.pre.instantiate_async(&mut store).await?;
+                instance_start = Some(started.elapsed());
+                proxy
+            }
         };
         proxy
             .wasi_http_incoming_handler()
@@ -219,6 +225,7 @@ async fn run(
         status,
         error,
         duration: started.elapsed(),
+        instance_start,
     });
     // Keeping or tearing down the instance (resetting its memory) happens after the outcome
     // is out, so that nothing waiting on it waits for that too.

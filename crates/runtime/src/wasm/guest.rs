@@ -3,6 +3,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use gust_core::{FunctionConfig, KeyValue, LogStream};
+use http::{HeaderName, HeaderValue};
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -16,6 +17,8 @@ use super::keyvalue::KvAccess;
 use super::memory_budget::MemoryBudget;
 use super::stdio::LinePipe;
 use crate::{LogSink, SinkSlot};
+
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Everything one instance owns; it may serve several requests of its version in turn.
 pub struct GuestState {
@@ -74,6 +77,7 @@ impl GuestState {
             outbound: OutboundPolicy {
                 config: config.clone(),
                 logs,
+                traceparent: None,
             },
             limiter: MemoryLimiter::new(config.memory_mb, budget),
             deadline: Instant::now(),
@@ -83,8 +87,15 @@ impl GuestState {
     }
 
     /// Readies the instance for one invocation, whose sink gets what it logs.
-    pub fn begin(&mut self, logs: LogSink, deadline: Instant, computing: Arc<AtomicBool>) {
+    pub fn begin(
+        &mut self,
+        logs: LogSink,
+        traceparent: Option<HeaderValue>,
+        deadline: Instant,
+        computing: Arc<AtomicBool>,
+    ) {
         self.current_logs.set(logs);
+        self.outbound.traceparent = traceparent;
         self.computing = computing;
         self.deadline = deadline;
         self.limiter.exceeded = None;
@@ -198,6 +209,8 @@ fn deny(logs: &LogSink, host: &str, port: u16, why: &str) -> SendResult {
 struct OutboundPolicy {
     config: FunctionConfig,
     logs: LogSink,
+    /// The current invocation's, when it is traced.
+    traceparent: Option<HeaderValue>,
 }
 
 type SendResult = Box<
@@ -215,7 +228,7 @@ type SendResult = Box<
 impl WasiHttpHooks for OutboundPolicy {
     fn send_request(
         &mut self,
-        request: http::Request<WasiBody>,
+        mut request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> SendResult {
@@ -232,6 +245,14 @@ impl WasiHttpHooks for OutboundPolicy {
             return deny(&self.logs, &host, port, &why);
         }
         let _ = fut;
+        // The call goes on in the same trace, unless the function carries one of its own.
+        if let Some(traceparent) = &self.traceparent
+            && !request.headers().contains_key(TRACEPARENT)
+        {
+            request
+                .headers_mut()
+                .insert(TRACEPARENT, traceparent.clone());
+        }
         let (config, logs) = (self.config.clone(), self.logs.clone());
         Box::new(async move {
             use http_body_util::BodyExt;

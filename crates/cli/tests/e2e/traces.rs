@@ -1,0 +1,280 @@
+//! Traces: with `--otlp-endpoint`, every invocation is a span with its phases as children,
+//! exported over OTLP/HTTP; a caller's `traceparent` is continued into the function's own
+//! requests, and an asynchronous invocation, its attempts and its callback are one trace.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::callbacks::{header, receiver};
+use crate::harness::Server;
+
+const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN: &str = "00f067aa0ba902b7";
+
+/// The test receiver (`tests/otlp/receiver.py`), and the spans it was sent.
+struct Collector {
+    child: Child,
+    url: String,
+    spans: mpsc::Receiver<Value>,
+    seen: Vec<Value>,
+}
+
+impl Collector {
+    fn start() -> Collector {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/otlp/receiver.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the OTLP receiver (python3 with opentelemetry-proto)");
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let url = lines.next().unwrap().unwrap();
+        let (tx, spans) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let _ = tx.send(serde_json::from_str::<Value>(&line).unwrap());
+            }
+        });
+        Collector {
+            child,
+            url,
+            spans,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until the spans of `trace_id` include one named each of `names`, and returns
+    /// them all.
+    fn trace(&mut self, trace_id: &str, names: &[&str]) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let spans: Vec<Value> = self
+                .seen
+                .iter()
+                .filter(|s| s["trace_id"] == trace_id)
+                .cloned()
+                .collect();
+            if names.iter().all(|n| spans.iter().any(|s| s["name"] == *n)) {
+                return spans;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.spans.recv_timeout(left) {
+                Ok(span) => self.seen.push(span),
+                Err(_) => panic!("no spans {names:?} in trace {trace_id}; have {spans:#?}"),
+            }
+        }
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn named<'a>(spans: &'a [Value], name: &str) -> &'a Value {
+    let found = spans.iter().find(|s| s["name"] == name);
+    found.unwrap_or_else(|| panic!("no span {name} in {spans:#?}"))
+}
+
+fn children<'a>(spans: &'a [Value], parent: &Value) -> Vec<&'a str> {
+    let parent_id = &parent["span_id"];
+    let found = spans.iter().filter(|s| s["parent_span_id"] == *parent_id);
+    found.map(|s| s["name"].as_str().unwrap()).collect()
+}
+
+/// The trace and parent span a `traceparent` header names.
+fn parent_of(traceparent: &str) -> (String, String) {
+    let fields: Vec<&str> = traceparent.split('-').collect();
+    assert_eq!(fields.len(), 4, "{traceparent}");
+    (fields[1].to_string(), fields[2].to_string())
+}
+
+fn traceparent(trace: &str, sampled: bool) -> String {
+    format!("00-{trace}-{CALLER_SPAN}-0{}", u8::from(sampled))
+}
+
+#[test]
+fn an_invocation_is_a_span_with_its_phases_and_its_outbound_calls_continue_the_trace() {
+    let mut collector = Collector::start();
+    let server = Server::start_with(&["--otlp-endpoint", &collector.url]);
+    let (upstream, upstream_saw) = receiver(vec![(200, "")]);
+    let upstream_host = upstream
+        .trim_start_matches("http://")
+        .trim_end_matches("/done");
+    server.deploy(
+        "fetch",
+        "fetch",
+        json!({"public": true, "allow_hosts": [upstream_host]}),
+    );
+
+    let path = format!("/fn/fetch?url={upstream}");
+    let response = server
+        .get(&path)
+        .header("traceparent", traceparent(CALLER_TRACE, true))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["x-gust-invocation-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let spans = collector.trace(CALLER_TRACE, &["fetch", "guest run", "record"]);
+
+    let invocation = named(&spans, "fetch");
+    assert_eq!(
+        invocation["parent_span_id"], CALLER_SPAN,
+        "the caller's trace"
+    );
+    assert_eq!(invocation["service"], "gust");
+    assert_eq!(invocation["kind"], 2, "a server span");
+    let attributes = &invocation["attributes"];
+    assert_eq!(attributes["faas.name"], "fetch");
+    assert_eq!(attributes["faas.version"], 1);
+    assert_eq!(attributes["faas.invocation_id"], id.as_str());
+    assert_eq!(attributes["gust.origin"], "http");
+    assert_eq!(attributes["faas.coldstart"], true);
+    assert!(
+        attributes["gust.billed_ms"].as_i64().unwrap() >= 1,
+        "{attributes}"
+    );
+    assert_eq!(attributes["http.response.status_code"], 200);
+    assert_eq!(
+        children(&spans, invocation),
+        [
+            "code load",
+            "admission",
+            "instance start",
+            "guest run",
+            "record"
+        ],
+        "the phases in order"
+    );
+    for child in spans
+        .iter()
+        .filter(|s| s["parent_span_id"] == invocation["span_id"])
+    {
+        assert!(child["start_ns"].as_u64() >= invocation["start_ns"].as_u64());
+        assert!(
+            child["end_ns"].as_u64() <= invocation["end_ns"].as_u64(),
+            "{child}"
+        );
+    }
+
+    // The function's own request is a child of its invocation.
+    let (head, _) = upstream_saw.recv_timeout(Duration::from_secs(10)).unwrap();
+    let sent = header(&head, "traceparent").expect("the outbound request carries traceparent");
+    assert_eq!(
+        parent_of(sent),
+        (
+            CALLER_TRACE.to_string(),
+            invocation["span_id"].as_str().unwrap().to_string()
+        )
+    );
+
+    // A caller that does not sample is obeyed; one that sends nothing starts a new trace.
+    let unsampled = "11111111111111111111111111111111";
+    let warm = server
+        .get("/fn/fetch")
+        .header("traceparent", traceparent(unsampled, false))
+        .send()
+        .unwrap();
+    assert_eq!(warm.status(), 400, "no ?url=");
+    let fresh = server.get("/fn/fetch").send().unwrap();
+    let fresh_id = fresh.headers()["x-gust-invocation-id"].to_str().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let root = loop {
+        let found = collector
+            .seen
+            .iter()
+            .find(|s| s["name"] == "fetch" && s["attributes"]["faas.invocation_id"] == fresh_id);
+        if let Some(root) = found {
+            break root.clone();
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        collector
+            .seen
+            .push(collector.spans.recv_timeout(left).unwrap());
+    };
+    assert_eq!(root["parent_span_id"], "", "a root span");
+    assert_ne!(root["trace_id"], CALLER_TRACE);
+    let warm_spans = collector.trace(root["trace_id"].as_str().unwrap(), &["fetch", "record"]);
+    assert_eq!(root["attributes"]["faas.coldstart"], false);
+    assert!(!children(&warm_spans, &root).contains(&"code load"));
+    assert!(
+        collector.seen.iter().all(|s| s["trace_id"] != unsampled),
+        "spans of an unsampled trace were exported"
+    );
+}
+
+#[test]
+fn an_async_invocation_and_its_callback_are_one_trace() {
+    let mut collector = Collector::start();
+    let server = Server::start_with(&[
+        "--otlp-endpoint",
+        &collector.url,
+        "--allow-private-callbacks",
+    ]);
+    server.deploy(
+        "echo",
+        "echo",
+        json!({"public": true, "allow_callbacks": true}),
+    );
+    let (callback_url, callbacks) = receiver(vec![(200, "")]);
+    let trace = "22222222222222222222222222222222";
+    let response = server
+        .post("/async/echo")
+        .header("traceparent", traceparent(trace, true))
+        .header("x-callback-url", &callback_url)
+        .body("later")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 202);
+
+    let (head, body) = callbacks.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert_eq!(body, "later");
+    let sent = header(&head, "traceparent").expect("the callback carries traceparent");
+    let spans = collector.trace(trace, &["enqueue echo", "echo", "callback", "queue wait"]);
+    let enqueue = named(&spans, "enqueue echo");
+    let invocation = named(&spans, "echo");
+    let callback = named(&spans, "callback");
+    assert_eq!(enqueue["parent_span_id"], CALLER_SPAN);
+    assert_eq!(invocation["parent_span_id"], enqueue["span_id"]);
+    assert_eq!(callback["parent_span_id"], enqueue["span_id"]);
+    assert_eq!(invocation["attributes"]["gust.origin"], "async");
+    assert_eq!(invocation["kind"], 5, "a consumer span");
+    assert_eq!(
+        children(&spans, invocation)[0],
+        "queue wait",
+        "its wait in the queue comes first"
+    );
+    assert_eq!(
+        parent_of(sent),
+        (
+            trace.to_string(),
+            callback["span_id"].as_str().unwrap().to_string()
+        )
+    );
+}
+
+#[test]
+fn a_bad_endpoint_is_refused_at_start() {
+    let data_dir = tempfile::TempDir::new().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_gust"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--s3-listen", "off"])
+        .args(["--otlp-endpoint", "127.0.0.1:4318", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("must be an http:// or https:// URL"),
+        "{stderr}"
+    );
+}

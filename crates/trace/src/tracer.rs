@@ -1,0 +1,153 @@
+//! Where spans go: nowhere (tracing off, the default) or to an OTLP/HTTP collector.
+
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime};
+
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanContext, SpanKind, TracerProvider as _};
+use opentelemetry_otlp::{Protocol, WithExportConfig};
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::runtime::Tokio;
+use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
+use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracer, SdkTracerProvider};
+
+use crate::Span;
+
+/// How long a finished span may wait before it is sent.
+const EXPORT_DELAY: Duration = Duration::from_secs(1);
+/// Spans waiting to be sent; past it, new ones are dropped (and counted) rather than slow
+/// invocations down.
+const QUEUE_SPANS: usize = 65_536;
+const BATCH_SPANS: usize = 4_096;
+
+/// The node's tracer: cheap to clone, and off unless built by `otlp`.
+#[derive(Clone, Default)]
+pub struct Tracer(Option<SdkTracer>);
+
+/// The exporting side of a tracer: `shutdown` sends what is still waiting.
+pub struct Exporter(SdkTracerProvider);
+
+impl Tracer {
+    /// A tracer that records nothing.
+    pub fn off() -> Tracer {
+        Tracer(None)
+    }
+
+    /// A tracer whose spans are sent over OTLP/HTTP (protobuf) to `endpoint`: a collector's
+    /// base address (`http://host:4318`, to which `/v1/traces` is added) or its full traces
+    /// address. Must be called within a tokio runtime, where the exporting task runs.
+    pub fn otlp(endpoint: &str) -> Result<(Tracer, Exporter), String> {
+        let url = traces_url(endpoint)?;
+        let exporter = opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(Protocol::HttpBinary)
+            .with_endpoint(url.clone())
+            .build()
+            .map_err(|e| format!("cannot export traces to {url}: {e}"))?;
+        let batches = BatchConfigBuilder::default()
+            .with_scheduled_delay(EXPORT_DELAY)
+            .with_max_queue_size(QUEUE_SPANS)
+            .with_max_export_batch_size(BATCH_SPANS)
+            .build();
+        let processor = BatchSpanProcessor::builder(exporter, Tokio)
+            .with_batch_config(batches)
+            .build();
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(processor)
+            .with_resource(Resource::builder().with_service_name("gust").build())
+            .build();
+        let tracer = provider.tracer("gust");
+        Ok((Tracer(Some(tracer)), Exporter(provider)))
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Starts a span, as a child of `parent` when a caller sent one, and at `since` when it
+    /// began before now (an event that waited in a queue). Off, it is an empty span and
+    /// `attributes` is not called.
+    pub fn start(
+        &self,
+        name: impl FnOnce() -> Cow<'static, str>,
+        kind: SpanKind,
+        parent: Option<SpanContext>,
+        since: Option<SystemTime>,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
+    ) -> Span {
+        match &self.0 {
+            Some(tracer) => Span::start(tracer, name(), kind, parent, since, attributes()),
+            None => Span::default(),
+        }
+    }
+}
+
+impl Exporter {
+    /// Sends the spans still waiting and stops exporting.
+    pub async fn shutdown(self) {
+        let provider = self.0;
+        // The SDK blocks its thread until the exporting task has sent the last batch.
+        let stopped = tokio::task::spawn_blocking(move || provider.shutdown()).await;
+        if let Ok(Err(e)) = stopped {
+            tracing::warn!("the last traces may not have been sent: {e}");
+        }
+    }
+}
+
+/// The address spans are posted to: OTLP/HTTP's `/v1/traces` on the collector given.
+fn traces_url(endpoint: &str) -> Result<String, String> {
+    let uri: http::Uri = endpoint
+        .parse()
+        .map_err(|e| format!("--otlp-endpoint {endpoint:?} is not a URL: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+        return Err(format!(
+            "--otlp-endpoint {endpoint:?} must be an http:// or https:// URL, such as \
+             http://127.0.0.1:4318"
+        ));
+    }
+    let base = endpoint.trim_end_matches('/');
+    Ok(if base.ends_with("/v1/traces") {
+        base.to_string()
+    } else {
+        format!("{base}/v1/traces")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_address_gets_the_traces_path() {
+        assert_eq!(
+            traces_url("http://127.0.0.1:4318").unwrap(),
+            "http://127.0.0.1:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url("http://c:4318/v1/traces/").unwrap(),
+            "http://c:4318/v1/traces"
+        );
+        assert_eq!(
+            traces_url("https://c/otel/").unwrap(),
+            "https://c/otel/v1/traces"
+        );
+    }
+
+    #[test]
+    fn an_address_without_scheme_is_refused() {
+        let error = traces_url("127.0.0.1:4318").unwrap_err();
+        assert!(error.contains("http://"), "{error}");
+    }
+
+    #[test]
+    fn off_it_makes_empty_spans() {
+        let span = Tracer::off().start(
+            || unreachable!(),
+            SpanKind::Server,
+            None,
+            None,
+            || unreachable!(),
+        );
+        assert!(span.traceparent().is_none() && !span.is_recording());
+    }
+}
