@@ -22,6 +22,7 @@ import process_bench
 import route_bench
 import web_bench
 import stream_bench
+import trace_bench
 from common import (GUESTS, GUST, NATIVE, ROOT, UNCAPPED_BACKLOG, admin_of, first_byte_us,
                     free_port, gust_server, load_cells, process, summary, wait_until_up, wrk)
 from paired import format_paired, paired_runs
@@ -283,8 +284,9 @@ def baseline_section(samples, binary, runs, seconds):
 BUCKETS_TITLE = "## Buckets"
 
 
-def bucket_section(quick, seconds):
+def bucket_section(args, seconds):
     """The buckets scenario and its section of the report."""
+    quick = args.quick
     print("buckets", file=sys.stderr)
     latency = bucket_bench.start_latency(20 if quick else 200)
     small = bucket_bench.small_puts(seconds)
@@ -313,8 +315,9 @@ def bucket_section(quick, seconds):
 STREAMS_TITLE = "## Stream triggers"
 
 
-def stream_section(quick, _seconds):
+def stream_section(args, _seconds):
     """The stream triggers scenario and its section of the report."""
+    quick = args.quick
     print("stream triggers", file=sys.stderr)
     result = stream_bench.stream_figures(quick)
     plot = "bench/stream-lag.svg"
@@ -343,8 +346,9 @@ def stream_section(quick, _seconds):
 ROUTING_TITLE = "## Routing"
 
 
-def routing_section(quick, seconds):
+def routing_section(args, seconds):
     """The routing scenario and its section of the report."""
+    quick = args.quick
     print("routing", file=sys.stderr)
     pairs = 2 if quick else 10
     samples = route_bench.routing_cost(pairs, seconds)
@@ -363,8 +367,9 @@ def routing_section(quick, seconds):
 WEB_API_TITLE = "## Web API backends"
 
 
-def web_api_section(quick, seconds):
+def web_api_section(args, seconds):
     """The web API scenario and its section of the report."""
+    quick = args.quick
     print("web API", file=sys.stderr)
     runs = 1 if quick else 3
     loads, per_call, increments, counted = web_bench.web_api(runs, seconds)
@@ -382,15 +387,50 @@ def web_api_section(quick, seconds):
     ])
 
 
+TRACES_TITLE = "## Traces"
+
+
+def traces_section(args, _seconds):
+    """The tracing scenario and its section of the report."""
+    print("traces", file=sys.stderr)
+    pairs, seconds = (2, 2) if args.quick else (20, 2)
+    samples, (exports, received) = trace_bench.tracing_cost(pairs, seconds, args.baseline_bin)
+    lines = [
+        TRACES_TITLE,
+        "",
+        "The hello-world at 32 connections on a server started with `--otlp-endpoint` (a span "
+        "per invocation and one per phase, batched and posted over OTLP/HTTP to a sink in the "
+        "harness that takes them and keeps nothing) beside one with tracing off; both up at "
+        f"once, measured in turn, the order swapped every pair: `wrk -t2 -c32 -d{seconds}s "
+        "--latency URL`.",
+        "",
+        format_paired(samples[0], "server", pairs, seconds),
+        "",
+        f"The sink took {exports:,} exports ({received / 1e6:,.0f} MB of protobuf) over the "
+        "tracing server's runs.",
+        "",
+    ]
+    if args.baseline_bin:
+        lines += [
+            "Tracing off against the build before tracing was written "
+            f"(`{args.baseline_bin.name}`, built by `bench/run --baseline`), the same way:",
+            "",
+            format_paired(samples[1], "server", pairs, seconds),
+            "",
+        ]
+    return "\n".join(lines)
+
+
 SECTIONS = {"buckets": (BUCKETS_TITLE, bucket_section), "streams": (STREAMS_TITLE, stream_section),
-            "routing": (ROUTING_TITLE, routing_section), "webapi": (WEB_API_TITLE, web_api_section)}
+            "routing": (ROUTING_TITLE, routing_section), "webapi": (WEB_API_TITLE, web_api_section),
+            "traces": (TRACES_TITLE, traces_section)}
 
 
 def only_section(name, args, seconds):
     """Runs one scenario alone and puts its section in the report, in place of the one there
     (the rest keeps the numbers of its own run)."""
     title, make = SECTIONS[name]
-    section = make(args.quick, seconds).replace(
+    section = make(args, seconds).replace(
         "\n\n|", f"\n\nThis section comes from `bench/run --only {name}`, run after the full "
         "run: the sections above keep the numbers of that one.\n\n|", 1)
     if args.quick:
@@ -450,10 +490,11 @@ def main():
     process_cold = process_bench.cold_starts(5 if args.quick else 30)
     process_warm = process_bench.warm_latency(seconds)
     step = process_bench.step_load(args.quick)
-    buckets = bucket_section(args.quick, seconds)
-    streams = stream_section(args.quick, seconds)
-    routing = routing_section(args.quick, seconds)
-    web_api = web_api_section(args.quick, seconds)
+    buckets = bucket_section(args, seconds)
+    streams = stream_section(args, seconds)
+    routing = routing_section(args, seconds)
+    web_api = web_api_section(args, seconds)
+    traces = traces_section(args, seconds)
     plot = ROOT / "bench/step-load.svg"
     if not args.quick:
         plot.write_text(process_bench.step_plot(step))
@@ -549,6 +590,7 @@ def main():
         streams,
         routing,
         web_api,
+        traces,
         (ROOT / "bench/notes.md").read_text(),
     ])
     if args.quick:
