@@ -86,7 +86,7 @@ impl Dispatcher {
     pub async fn call(
         &self,
         entry: Entry<'_>,
-        mut request: http::Request<RequestBody>,
+        request: http::Request<RequestBody>,
     ) -> Result<Invoked, Error> {
         let mut trace = traced::start(&self.tracer, &entry, request.headers());
         let admitted = async {
@@ -107,10 +107,6 @@ impl Dispatcher {
                 return Err(e);
             }
         };
-        // What the function calls next is a child of this invocation.
-        if let Some(traceparent) = trace.traceparent() {
-            request.headers_mut().insert(TRACEPARENT, traceparent);
-        }
         Ok(self.run(&active, entry, request, permit, trace).await)
     }
 
@@ -120,7 +116,7 @@ impl Dispatcher {
         &self,
         active: &ActiveVersion,
         entry: Entry<'_>,
-        request: http::Request<RequestBody>,
+        mut request: http::Request<RequestBody>,
         permit: Permit,
         mut trace: Span,
     ) -> Invoked {
@@ -137,13 +133,18 @@ impl Dispatcher {
             .metrics
             .is_some()
             .then(|| InvocationId::parse(&invocation_id));
+        // What the function calls next is a child of this invocation.
+        let traceparent = trace.traceparent();
+        if let Some(value) = &traceparent {
+            request.headers_mut().insert(TRACEPARENT, value.clone());
+        }
         let call = Call {
             logs: self
                 .recorder
                 .log_sink(invocation_id.clone(), active.version.function.clone()),
             invocation_id,
             config: active.config.clone(),
-            traceparent: trace.traceparent(),
+            traceparent,
         };
         trace.skip();
         let execution = active.loaded.invoke(call, request).await;

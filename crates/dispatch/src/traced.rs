@@ -30,7 +30,6 @@ pub fn start(tracer: &Tracer, entry: &Entry, headers: &HeaderMap) -> Span {
         || {
             vec![
                 KeyValue::new("faas.invocation_id", entry.invocation_id.clone()),
-                KeyValue::new("gust.target", entry.function.to_string()),
                 KeyValue::new("gust.origin", entry.origin.to_text().into_owned()),
                 KeyValue::new("gust.attempt", i64::from(entry.attempt)),
             ]

@@ -14,6 +14,9 @@ pub struct CloudEvent {
     pub time_ms: i64,
     pub content_type: String,
     pub data: Vec<u8>,
+    /// The W3C `traceparent` the event came with (a Kafka record's or NATS message's header),
+    /// so that its invocation joins the producer's trace.
+    pub traceparent: Option<String>,
 }
 
 impl CloudEvent {
@@ -38,6 +41,9 @@ impl CloudEvent {
         if let Some(subject) = &self.subject {
             headers.push(("ce-subject".into(), subject.clone()));
         }
+        if let Some(traceparent) = self.traceparent {
+            headers.push(("traceparent".into(), traceparent));
+        }
         StoredRequest {
             method: "POST".into(),
             path_with_query: "/".into(),
@@ -60,6 +66,7 @@ mod tests {
             time_ms: 1_700_000_000_123,
             content_type: "application/json".into(),
             data: b"{}".to_vec(),
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
         };
         let request = event.into_request();
         let header = |name: &str| {
@@ -69,6 +76,7 @@ mod tests {
         assert_eq!(header("ce-time"), Some("2023-11-14T22:13:20.123Z"));
         assert_eq!(header("ce-subject"), Some("a/b.jpg"));
         assert_eq!(header("ce-id").map(str::len), Some(26));
+        assert_eq!(header("traceparent").map(str::len), Some(55));
         assert_eq!(
             (request.method.as_str(), request.body.as_slice()),
             ("POST", &b"{}"[..])

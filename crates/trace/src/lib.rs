@@ -1,9 +1,10 @@
 //! OpenTelemetry traces of invocations. Off by default, when every span is an empty value;
-//! on (`gust serve --otlp-endpoint`), spans are batched by a tokio task and posted over
-//! OTLP/HTTP. Spans are built with explicit times, so that a phase measured elsewhere (a queue
+//! on (`gust serve --otlp-endpoint`), finished spans are queued and a tokio task posts them in
+//! batches over OTLP/HTTP. Spans are built with explicit times, so that a phase measured elsewhere (a queue
 //! wait that began before the node took the event, an instance start timed by the runtime)
 //! is exported where it happened.
 
+mod batches;
 mod span;
 pub mod traceparent;
 mod tracer;

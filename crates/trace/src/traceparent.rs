@@ -40,18 +40,31 @@ pub fn from_headers(headers: &HeaderMap) -> Option<SpanContext> {
     parse(headers.get(TRACEPARENT)?.to_str().ok()?)
 }
 
-/// The `traceparent` that makes the next hop a child of `context`.
+/// `00-` + 32 hex digits + `-` + 16 + `-` + 2.
+const LENGTH: usize = 55;
+
+/// The `traceparent` that makes the next hop a child of `context`. (Written by hand: the
+/// ids' `Display` made this a visible part of a traced call.)
+fn write(context: &SpanContext) -> [u8; LENGTH] {
+    let mut text = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    let ids = [
+        (&context.trace_id().to_bytes()[..], 3),
+        (&context.span_id().to_bytes()[..], 36),
+        (&[context.trace_flags().to_u8()][..], 53),
+    ];
+    for (bytes, at) in ids {
+        hex::encode_to_slice(bytes, &mut text[at..at + 2 * bytes.len()])
+            .expect("each field has room for its bytes in hex");
+    }
+    text
+}
+
 pub fn format(context: &SpanContext) -> String {
-    format!(
-        "00-{}-{}-{:02x}",
-        context.trace_id(),
-        context.span_id(),
-        context.trace_flags().to_u8()
-    )
+    String::from_utf8_lossy(&write(context)).into_owned()
 }
 
 pub fn header_value(context: &SpanContext) -> HeaderValue {
-    HeaderValue::from_str(&format(context)).expect("hex digits and dashes make a header value")
+    HeaderValue::from_bytes(&write(context)).expect("hex digits and dashes make a header value")
 }
 
 fn all_lower_hex(text: &str) -> bool {
@@ -69,6 +82,7 @@ mod tests {
         let context = parse(SAMPLE).expect("valid");
         assert!(context.is_sampled() && context.is_remote());
         assert_eq!(format(&context), SAMPLE);
+        assert_eq!(header_value(&context), SAMPLE);
     }
 
     #[test]

@@ -1,31 +1,26 @@
 //! Where spans go: nowhere (tracing off, the default) or to an OTLP/HTTP collector.
 
 use std::borrow::Cow;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanContext, SpanKind, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::runtime::Tokio;
-use opentelemetry_sdk::trace::span_processor_with_async_runtime::BatchSpanProcessor;
-use opentelemetry_sdk::trace::{BatchConfigBuilder, SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanExporter as _};
 
 use crate::Span;
-
-/// How long a finished span may wait before it is sent.
-const EXPORT_DELAY: Duration = Duration::from_secs(1);
-/// Spans waiting to be sent; past it, new ones are dropped (and counted) rather than slow
-/// invocations down.
-const QUEUE_SPANS: usize = 65_536;
-const BATCH_SPANS: usize = 4_096;
+use crate::batches::{self, Exporting};
 
 /// The node's tracer: cheap to clone, and off unless built by `otlp`.
 #[derive(Clone, Default)]
 pub struct Tracer(Option<SdkTracer>);
 
 /// The exporting side of a tracer: `shutdown` sends what is still waiting.
-pub struct Exporter(SdkTracerProvider);
+pub struct Exporter {
+    exporting: Exporting,
+    _provider: SdkTracerProvider,
+}
 
 impl Tracer {
     /// A tracer that records nothing.
@@ -38,26 +33,25 @@ impl Tracer {
     /// address. Must be called within a tokio runtime, where the exporting task runs.
     pub fn otlp(endpoint: &str) -> Result<(Tracer, Exporter), String> {
         let url = traces_url(endpoint)?;
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
+        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_protocol(Protocol::HttpBinary)
             .with_endpoint(url.clone())
             .build()
             .map_err(|e| format!("cannot export traces to {url}: {e}"))?;
-        let batches = BatchConfigBuilder::default()
-            .with_scheduled_delay(EXPORT_DELAY)
-            .with_max_queue_size(QUEUE_SPANS)
-            .with_max_export_batch_size(BATCH_SPANS)
-            .build();
-        let processor = BatchSpanProcessor::builder(exporter, Tokio)
-            .with_batch_config(batches)
-            .build();
+        let resource = Resource::builder().with_service_name("gust").build();
+        exporter.set_resource(&resource);
+        let (batches, exporting) = batches::start(exporter);
         let provider = SdkTracerProvider::builder()
-            .with_span_processor(processor)
-            .with_resource(Resource::builder().with_service_name("gust").build())
+            .with_span_processor(batches)
+            .with_resource(resource)
             .build();
         let tracer = provider.tracer("gust");
-        Ok((Tracer(Some(tracer)), Exporter(provider)))
+        let exporter = Exporter {
+            exporting,
+            _provider: provider,
+        };
+        Ok((Tracer(Some(tracer)), exporter))
     }
 
     pub fn is_on(&self) -> bool {
@@ -85,12 +79,7 @@ impl Tracer {
 impl Exporter {
     /// Sends the spans still waiting and stops exporting.
     pub async fn shutdown(self) {
-        let provider = self.0;
-        // The SDK blocks its thread until the exporting task has sent the last batch.
-        let stopped = tokio::task::spawn_blocking(move || provider.shutdown()).await;
-        if let Ok(Err(e)) = stopped {
-            tracing::warn!("the last traces may not have been sent: {e}");
-        }
+        self.exporting.stop().await;
     }
 }
 

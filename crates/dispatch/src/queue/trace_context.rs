@@ -40,7 +40,6 @@ impl AsyncQueue {
             || {
                 vec![
                     KeyValue::new("faas.invocation_id", new.id.clone()),
-                    KeyValue::new("gust.target", new.function.clone()),
                     KeyValue::new("gust.origin", new.origin.to_text().into_owned()),
                 ]
             },

@@ -134,6 +134,7 @@ impl BucketSource {
             data: notification::notification(change, trigger)
                 .to_string()
                 .into_bytes(),
+            traceparent: None,
         };
         let origin = Origin::new("bucket", trigger);
         context

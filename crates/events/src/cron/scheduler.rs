@@ -97,6 +97,7 @@ async fn fire(
         time_ms: scheduled_ms,
         content_type: "application/json".into(),
         data: Vec::new(),
+        traceparent: None,
     };
     let data = serde_json::json!({
         "trigger": trigger.id, "cron": stored.config.cron,

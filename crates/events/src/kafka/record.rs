@@ -32,6 +32,7 @@ pub fn single(record: &OwnedMessage) -> StoredRequest {
             .unwrap_or_else(gust_core::now_ms),
         content_type: "application/octet-stream".into(),
         data: record.payload().unwrap_or_default().to_vec(),
+        traceparent: traceparent(record),
     };
     let mut request = event.into_request();
     // CloudEvents' Kafka binding names the record's key `partitionkey`.
@@ -40,6 +41,13 @@ pub fn single(record: &OwnedMessage) -> StoredRequest {
         request.headers.push(("ce-partitionkey".into(), key));
     }
     request
+}
+
+/// The record's `traceparent` header, if its producer traced it.
+fn traceparent(record: &OwnedMessage) -> Option<String> {
+    let headers = record.headers()?;
+    let found = headers.iter().find(|h| h.key == "traceparent")?;
+    Some(String::from_utf8_lossy(found.value?).into_owned())
 }
 
 /// Records of one partition, in order, as one event.
@@ -102,11 +110,18 @@ mod tests {
 
     use super::*;
 
+    const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
     fn record(offset: i64, value: &str) -> OwnedMessage {
-        let headers = OwnedHeaders::new().insert(Header {
-            key: "source",
-            value: Some("probe"),
-        });
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "source",
+                value: Some("probe"),
+            })
+            .insert(Header {
+                key: "traceparent",
+                value: Some(TRACEPARENT),
+            });
         OwnedMessage::new(
             Some(value.as_bytes().to_vec()),
             Some(b"d-7".to_vec()),
@@ -130,6 +145,11 @@ mod tests {
         assert_eq!(header("ce-partitionkey"), Some("d-7"));
         assert_eq!(header("ce-time"), Some("2023-11-14T22:13:20.123Z"));
         assert_eq!(request.body, b"{\"temp\":21}");
+        assert_eq!(
+            header("traceparent"),
+            Some(TRACEPARENT),
+            "the producer's trace"
+        );
     }
 
     #[test]

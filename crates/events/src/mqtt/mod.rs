@@ -175,6 +175,7 @@ fn event(publish: &Publish) -> CloudEvent {
         time_ms: gust_core::now_ms(),
         content_type: "application/octet-stream".into(),
         data: publish.payload.to_vec(),
+        traceparent: None,
     }
 }
 

@@ -80,9 +80,8 @@ async fn connect(url: &str) -> Result<async_nats::Client, String> {
 
 /// A message as the function gets it: a CloudEvent whose body is the message's payload.
 fn event(message: &async_nats::Message, sequence: Option<u64>) -> CloudEvent {
-    let content_type = message
-        .headers
-        .as_ref()
+    let headers = message.headers.as_ref();
+    let content_type = headers
         .and_then(|headers| headers.get("Content-Type"))
         .map_or("application/octet-stream", |value| value.as_str());
     CloudEvent {
@@ -92,6 +91,9 @@ fn event(message: &async_nats::Message, sequence: Option<u64>) -> CloudEvent {
         time_ms: gust_core::now_ms(),
         content_type: content_type.to_string(),
         data: message.payload.to_vec(),
+        traceparent: headers
+            .and_then(|headers| headers.get("traceparent"))
+            .map(|value| value.to_string()),
     }
 }
 

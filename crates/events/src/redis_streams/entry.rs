@@ -20,6 +20,7 @@ pub fn event(stream: &str, entry: StreamId) -> CloudEvent {
         subject: Some(entry.id),
         content_type: "application/json".into(),
         data: Value::Object(fields).to_string().into_bytes(),
+        traceparent: None,
     }
 }
 

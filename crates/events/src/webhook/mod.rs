@@ -102,6 +102,7 @@ impl WebhookSource {
             time_ms: now_ms(),
             content_type: content_type.to_string(),
             data: body.to_vec(),
+            traceparent: None,
         };
         let mut request = event.into_request();
         request.headers.extend(passed_on(headers));
