@@ -36,13 +36,21 @@ def collector():
         server.shutdown()
 
 
+SAMPLED = "0.1"
+
+
 def tracing_cost(pairs, seconds, baseline):
-    """Pairs of tracing on against off, then of off against `baseline` (a binary) if given."""
+    """Pairs of tracing on against off, every trace recorded and then one in ten; then of off
+    against `baseline` (a binary) if given."""
     with collector() as endpoint:
         on = {"tracing on": lambda: gust_server("--otlp-endpoint", endpoint),
               "tracing off": gust_server}
         samples = [paired_runs(on, pairs, seconds)]
         exports = (Sink.exports, Sink.received)
+        tenth = {f"tracing on, ratio {SAMPLED}": lambda: gust_server(
+                     "--otlp-endpoint", endpoint, "--trace-sample-ratio", SAMPLED),
+                 "tracing off": gust_server}
+        samples.append(paired_runs(tenth, pairs, seconds))
     if baseline:
         off = {"tracing off": gust_server,
                f"`{baseline.name}`": lambda: gust_server(binary=baseline)}

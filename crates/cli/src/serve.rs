@@ -116,6 +116,10 @@ pub struct ServeArgs {
     /// http://127.0.0.1:4318 (`/v1/traces` is added unless the URL ends with it).
     #[arg(long, env = "GUST_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    /// Share of the traces Gust starts that are recorded, from 0 (exclusive) to 1; a caller's
+    /// `traceparent` decides for the traces it started.
+    #[arg(long, env = "GUST_TRACE_SAMPLE_RATIO", default_value_t = 1.0)]
+    trace_sample_ratio: f64,
     #[command(flatten)]
     destinations: DestinationArgs,
 }
@@ -167,7 +171,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let metrics = (!args.no_metering).then(|| Arc::new(Metrics::default()));
     let (tracer, trace_exporter) = match &args.otlp_endpoint {
         Some(endpoint) => {
-            let (tracer, exporter) = Tracer::otlp(endpoint).map_err(anyhow::Error::msg)?;
+            let (tracer, exporter) =
+                Tracer::otlp(endpoint, args.trace_sample_ratio).map_err(anyhow::Error::msg)?;
             (tracer, Some(exporter))
         }
         None => (Tracer::off(), None),

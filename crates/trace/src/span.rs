@@ -136,6 +136,10 @@ impl Live {
     }
 
     fn child(&self, name: &'static str, start: SystemTime, end: SystemTime) {
+        // A trace that is not sampled records no children either.
+        if !self.span.is_recording() {
+            return;
+        }
         let mut child = self
             .tracer
             .span_builder(name)

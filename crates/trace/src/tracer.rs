@@ -7,7 +7,7 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanContext, SpanKind, TracerProvider as _};
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanExporter as _};
+use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter as _};
 
 use crate::Span;
 use crate::batches::{self, Exporting};
@@ -30,8 +30,15 @@ impl Tracer {
 
     /// A tracer whose spans are sent over OTLP/HTTP (protobuf) to `endpoint`: a collector's
     /// base address (`http://host:4318`, to which `/v1/traces` is added) or its full traces
-    /// address. Must be called within a tokio runtime, where the exporting task runs.
-    pub fn otlp(endpoint: &str) -> Result<(Tracer, Exporter), String> {
+    /// address. A trace a caller started follows the caller's sampling decision; one Gust
+    /// starts is recorded with probability `sample_ratio`. Must be called within a tokio
+    /// runtime, where the exporting task runs.
+    pub fn otlp(endpoint: &str, sample_ratio: f64) -> Result<(Tracer, Exporter), String> {
+        if !(sample_ratio > 0.0 && sample_ratio <= 1.0) {
+            return Err(format!(
+                "--trace-sample-ratio {sample_ratio} must be more than 0 and at most 1"
+            ));
+        }
         let url = traces_url(endpoint)?;
         let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
@@ -42,7 +49,9 @@ impl Tracer {
         let resource = Resource::builder().with_service_name("gust").build();
         exporter.set_resource(&resource);
         let (batches, exporting) = batches::start(exporter);
+        let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(sample_ratio)));
         let provider = SdkTracerProvider::builder()
+            .with_sampler(sampler)
             .with_span_processor(batches)
             .with_resource(resource)
             .build();
@@ -126,6 +135,14 @@ mod tests {
     fn an_address_without_scheme_is_refused() {
         let error = traces_url("127.0.0.1:4318").unwrap_err();
         assert!(error.contains("http://"), "{error}");
+    }
+
+    #[tokio::test]
+    async fn a_sample_ratio_outside_0_to_1_is_refused() {
+        for ratio in [0.0, -1.0, 1.5, f64::NAN] {
+            let refused = Tracer::otlp("http://127.0.0.1:4318", ratio).err();
+            assert!(refused.is_some_and(|e| e.contains("at most 1")), "{ratio}");
+        }
     }
 
     #[test]

@@ -263,6 +263,37 @@ fn an_async_invocation_and_its_callback_are_one_trace() {
 }
 
 #[test]
+fn a_sample_ratio_thins_the_traces_gust_starts_but_not_the_callers() {
+    let mut collector = Collector::start();
+    let server = Server::start_with(&[
+        "--otlp-endpoint",
+        &collector.url,
+        "--trace-sample-ratio",
+        "0.000001",
+    ]);
+    server.deploy("hello", "hello", json!({"public": true}));
+    let unsampled = server.get("/fn/hello").send().unwrap();
+    let unsampled_id = unsampled.headers()["x-gust-invocation-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let trace = "33333333333333333333333333333333";
+    let sampled = server
+        .get("/fn/hello")
+        .header("traceparent", traceparent(trace, true))
+        .send()
+        .unwrap();
+    assert_eq!(sampled.status(), 200);
+    // Exports go out in order: once the later call's spans are in, the earlier one's would be.
+    collector.trace(trace, &["hello", "guest run"]);
+    let earlier = collector
+        .seen
+        .iter()
+        .find(|s| s["attributes"]["faas.invocation_id"] == unsampled_id.as_str());
+    assert!(earlier.is_none(), "a trace Gust started was sampled");
+}
+
+#[test]
 fn a_bad_endpoint_is_refused_at_start() {
     let data_dir = tempfile::TempDir::new().unwrap();
     let output = Command::new(env!("CARGO_BIN_EXE_gust"))
