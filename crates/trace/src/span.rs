@@ -35,19 +35,22 @@ impl Span {
         kind: SpanKind,
         parent: Option<SpanContext>,
         since: Option<SystemTime>,
-        attributes: Vec<KeyValue>,
+        attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> Span {
         let now = (Instant::now(), SystemTime::now());
         let parent = match parent {
             Some(parent) => Context::new().with_remote_span_context(parent),
             None => Context::new(),
         };
-        let span = tracer
+        let mut span = tracer
             .span_builder(name)
             .with_kind(kind)
             .with_start_time(since.unwrap_or(now.1).min(now.1))
-            .with_attributes(attributes)
             .start_with_context(tracer, &parent);
+        // A span that was not sampled keeps no attributes: they are not even made.
+        if span.is_recording() {
+            span.set_attributes(attributes());
+        }
         let context = Context::new().with_remote_span_context(span.span_context().clone());
         Span(Some(Box::new(Live {
             span,
@@ -104,18 +107,25 @@ impl Span {
         live.mark = end;
     }
 
-    /// Attributes known only as the span goes on; `attributes` is not called when off.
+    /// Attributes known only as the span goes on; `attributes` is called only for a span
+    /// that records.
     pub fn set(&mut self, attributes: impl FnOnce() -> Vec<KeyValue>) {
-        if let Some(live) = self.0.as_mut() {
+        if let Some(live) = self.recording() {
             live.span.set_attributes(attributes());
         }
     }
 
     /// Marks the span as failed, with why.
     pub fn fail(&mut self, message: impl FnOnce() -> String) {
-        if let Some(live) = self.0.as_mut() {
+        if let Some(live) = self.recording() {
             live.span.set_status(Status::error(message()));
         }
+    }
+
+    fn recording(&mut self) -> Option<&mut Live> {
+        self.0
+            .as_deref_mut()
+            .filter(|live| live.span.is_recording())
     }
 
     /// Ends the span now (a dropped span ends too).

@@ -68,8 +68,8 @@ impl Tracer {
     }
 
     /// Starts a span, as a child of `parent` when a caller sent one, and at `since` when it
-    /// began before now (an event that waited in a queue). Off, it is an empty span and
-    /// `attributes` is not called.
+    /// began before now (an event that waited in a queue). `attributes` is called only for a
+    /// span that records; off, the span is empty.
     pub fn start(
         &self,
         name: impl FnOnce() -> Cow<'static, str>,
@@ -79,7 +79,7 @@ impl Tracer {
         attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> Span {
         match &self.0 {
-            Some(tracer) => Span::start(tracer, name(), kind, parent, since, attributes()),
+            Some(tracer) => Span::start(tracer, name(), kind, parent, since, attributes),
             None => Span::default(),
         }
     }
