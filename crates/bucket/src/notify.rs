@@ -16,6 +16,8 @@ pub struct Change {
     pub sequencer: String,
     /// The function whose key made the change, when a function made it.
     pub writer: Option<String>,
+    /// The W3C `traceparent` of the request that made it, so that its events join that trace.
+    pub traceparent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,14 @@ use crate::notify::{Change, ChangeKind, Notifier};
 /// Largest object, by default: S3's limit for one PUT.
 pub const DEFAULT_MAX_OBJECT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
+/// Who makes a change: the function whose key signed it (when a function's did), and the trace
+/// its request is part of.
+#[derive(Clone)]
+struct Writer {
+    function: Option<String>,
+    traceparent: Option<String>,
+}
+
 pub struct GustS3 {
     store: Arc<dyn BucketStore>,
     files: Arc<ObjectFiles>,
@@ -58,6 +66,16 @@ impl GustS3 {
             .await
             .map_err(internal)?
             .ok_or_else(|| s3_error!(InvalidAccessKeyId))
+    }
+
+    /// Who makes a change to `bucket` with this request, if its key may write there.
+    async fn writer<T>(&self, req: &S3Request<T>, bucket: &str) -> S3Result<Writer> {
+        let key = self.allow(req, Some(bucket), BucketAccess::Write).await?;
+        let traceparent = req.headers.get("traceparent");
+        Ok(Writer {
+            function: key.function,
+            traceparent: traceparent.and_then(|v| v.to_str().ok()).map(String::from),
+        })
     }
 
     /// The key that signed the request, if it may use `bucket` (every bucket: None) that way.
@@ -111,7 +129,7 @@ impl GustS3 {
         object: ObjectInfo,
         upload: Option<String>,
         how: &'static str,
-        writer: Option<String>,
+        writer: Writer,
     ) -> S3Result<()> {
         let change = Change {
             bucket: object.bucket.clone(),
@@ -123,7 +141,8 @@ impl GustS3 {
             },
             at_ms: object.modified_at_ms,
             sequencer: ulid::Ulid::new().to_string(),
-            writer,
+            writer: writer.function,
+            traceparent: writer.traceparent,
         };
         let events = self.notifier.events(&change).await.map_err(internal)?;
         let raised = !events.is_empty();
@@ -147,14 +166,15 @@ impl GustS3 {
     }
 
     /// Removes an object and commits the events it raises; false when there was none.
-    async fn remove(&self, bucket: &str, key: &str, writer: Option<String>) -> S3Result<bool> {
+    async fn remove(&self, bucket: &str, key: &str, writer: Writer) -> S3Result<bool> {
         let change = Change {
             bucket: bucket.to_string(),
             key: key.to_string(),
             what: ChangeKind::Removed,
             at_ms: now_ms(),
             sequencer: ulid::Ulid::new().to_string(),
-            writer,
+            writer: writer.function,
+            traceparent: writer.traceparent,
         };
         let events = self.notifier.events(&change).await.map_err(internal)?;
         let raised = !events.is_empty();

@@ -128,7 +128,7 @@ impl GustS3 {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let (bucket, key) = (&req.input.bucket, &req.input.key);
-        let signer = self.allow(&req, Some(bucket), BucketAccess::Write).await?;
+        let writer = self.writer(&req, bucket).await?;
         let upload = self
             .existing_upload(&req.input.upload_id, bucket, key)
             .await?;
@@ -202,13 +202,8 @@ impl GustS3 {
             modified_at_ms: now_ms(),
         };
         check_names(&object.bucket, Some(&object.key))?;
-        self.commit(
-            object,
-            Some(upload.id),
-            "CompleteMultipartUpload",
-            signer.function,
-        )
-        .await?;
+        self.commit(object, Some(upload.id), "CompleteMultipartUpload", writer)
+            .await?;
         self.files.remove(&unused);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(upload.bucket),

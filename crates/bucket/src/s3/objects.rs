@@ -18,7 +18,7 @@ impl GustS3 {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let (bucket, key) = (&req.input.bucket, &req.input.key);
-        let signer = self.allow(&req, Some(bucket), BucketAccess::Write).await?;
+        let writer = self.writer(&req, bucket).await?;
         check_names(bucket, Some(key))?;
         self.existing_bucket(bucket).await?;
         let input = req.input;
@@ -40,7 +40,7 @@ impl GustS3 {
             parts: vec![written.part],
             modified_at_ms: now_ms(),
         };
-        self.commit(object, None, "Put", signer.function).await?;
+        self.commit(object, None, "Put", writer).await?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&md5)),
             ..Default::default()
@@ -117,8 +117,8 @@ impl GustS3 {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let (bucket, key) = (&req.input.bucket, &req.input.key);
-        let signer = self.allow(&req, Some(bucket), BucketAccess::Write).await?;
-        if !self.remove(bucket, key, signer.function).await? {
+        let writer = self.writer(&req, bucket).await?;
+        if !self.remove(bucket, key, writer).await? {
             self.existing_bucket(bucket).await?;
         }
         Ok(S3Response::new(DeleteObjectOutput::default()))
@@ -129,16 +129,13 @@ impl GustS3 {
         req: S3Request<DeleteObjectsInput>,
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let bucket = &req.input.bucket;
-        let signer = self.allow(&req, Some(bucket), BucketAccess::Write).await?;
+        let writer = self.writer(&req, bucket).await?;
         self.existing_bucket(bucket).await?;
         let quiet = req.input.delete.quiet.unwrap_or(false);
         let mut deleted = Vec::new();
         let mut errors = Vec::new();
         for object in &req.input.delete.objects {
-            match self
-                .remove(bucket, &object.key, signer.function.clone())
-                .await
-            {
+            match self.remove(bucket, &object.key, writer.clone()).await {
                 Ok(_) if quiet => {}
                 Ok(_) => deleted.push(DeletedObject {
                     key: Some(object.key.clone()),
@@ -176,7 +173,7 @@ impl GustS3 {
         self.allow(&req, Some(from_bucket), BucketAccess::Read)
             .await?;
         let (bucket, key) = (&req.input.bucket, &req.input.key);
-        let signer = self.allow(&req, Some(bucket), BucketAccess::Write).await?;
+        let writer = self.writer(&req, bucket).await?;
         check_names(bucket, Some(key))?;
         self.existing_bucket(bucket).await?;
         let source = self.existing_object(from_bucket, from_key).await?;
@@ -209,7 +206,7 @@ impl GustS3 {
             modified_at_ms: now_ms(),
         };
         let modified = object.modified_at_ms;
-        self.commit(object, None, "Copy", signer.function).await?;
+        self.commit(object, None, "Copy", writer).await?;
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(etag(&md5)),

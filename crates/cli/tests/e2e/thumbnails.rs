@@ -12,12 +12,12 @@ use crate::aws_cli::Aws;
 use crate::harness::{Server, example_dir, fixture_dir, guest, running_as_root, stderr, stdout};
 
 /// boto3 and Pillow, through tests/fixtures/s3-tool, with the server's root key.
-struct Boto3<'a> {
-    server: &'a Server,
+pub struct Boto3<'a> {
+    pub server: &'a Server,
 }
 
 impl Boto3<'_> {
-    fn run(&self, args: &[&str]) -> String {
+    pub fn run(&self, args: &[&str]) -> String {
         let credentials = std::fs::read_to_string(self.server.data_dir.join("s3-credentials"));
         let credentials = credentials.unwrap();
         let value = |name: &str| {
@@ -48,7 +48,7 @@ impl Boto3<'_> {
 }
 
 /// Makes a test image; returns its path.
-fn image(dir: &Path, name: &str, format: &str, width: u32, height: u32) -> PathBuf {
+pub fn image(dir: &Path, name: &str, format: &str, width: u32, height: u32) -> PathBuf {
     let path = dir.join(name);
     let tool = fixture_dir("s3-tool").join("s3_tool.py");
     let size = [width.to_string(), height.to_string()];
@@ -63,7 +63,7 @@ fn image(dir: &Path, name: &str, format: &str, width: u32, height: u32) -> PathB
 
 /// The buckets of the example, `deploy` run, and a trigger on uploads to `photos` for
 /// `function`.
-fn set_up(server: &Server, function: &str, deploy: impl FnOnce(&Server)) {
+pub fn set_up(server: &Server, function: &str, deploy: impl FnOnce(&Server)) {
     for bucket in ["photos", "photos-thumbs"] {
         let created = server.cli(&["bucket", "create", bucket]);
         assert!(created.status.success(), "{}", stderr(&created));
@@ -84,13 +84,13 @@ fn deploy_thumbnail_as(server: &Server, name: &str, flags: &[&str]) {
     assert!(deployed.status.success(), "{}", stderr(&deployed));
 }
 
-fn deploy_rust_thumbnail(server: &Server) {
+pub fn deploy_rust_thumbnail(server: &Server) {
     let grants = ["--bucket", "photos:read", "--bucket", "photos-thumbs:write"];
     deploy_thumbnail_as(server, "thumbnail", &grants);
 }
 
 /// Downloads `photos-thumbs/KEY` once it exists and returns "WIDTH HEIGHT FORMAT".
-fn thumbnail_size(server: &Server, dir: &Path, key: &str) -> String {
+pub fn thumbnail_size(server: &Server, dir: &Path, key: &str) -> String {
     let aws = Aws::root(server);
     let local = dir.join(format!("thumb-{key}"));
     let deadline = Instant::now() + Duration::from_secs(60);

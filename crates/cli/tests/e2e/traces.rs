@@ -8,9 +8,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+use tempfile::TempDir;
 
 use crate::callbacks::{header, receiver};
 use crate::harness::Server;
+use crate::thumbnails::{Boto3, deploy_rust_thumbnail, image, set_up, thumbnail_size};
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
@@ -260,6 +262,27 @@ fn an_async_invocation_and_its_callback_are_one_trace() {
             callback["span_id"].as_str().unwrap().to_string()
         )
     );
+}
+
+#[test]
+fn an_upload_and_the_thumbnail_it_makes_are_one_trace() {
+    let mut collector = Collector::start();
+    let server = Server::start_with(&["--otlp-endpoint", &collector.url]);
+    set_up(&server, "thumbnail", deploy_rust_thumbnail);
+    let dir = TempDir::new().unwrap();
+    let png = image(dir.path(), "dog.png", "PNG", 300, 600);
+    let trace = "44444444444444444444444444444444";
+    let upload = ["put-traced", "photos", "dog.png", png.to_str().unwrap()];
+    let traced = traceparent(trace, true);
+    Boto3 { server: &server }.run(&[&upload[..], &[traced.as_str()]].concat());
+    assert_eq!(thumbnail_size(&server, dir.path(), "dog.png"), "64 128 PNG");
+    let spans = collector.trace(trace, &["enqueue thumbnail", "thumbnail", "guest run"]);
+    let enqueue = named(&spans, "enqueue thumbnail");
+    let invocation = named(&spans, "thumbnail");
+    assert_eq!(enqueue["parent_span_id"], CALLER_SPAN, "the upload's trace");
+    assert_eq!(invocation["parent_span_id"], enqueue["span_id"]);
+    let origin = invocation["attributes"]["gust.origin"].as_str().unwrap();
+    assert!(origin.starts_with("bucket:"), "{origin}");
 }
 
 #[test]

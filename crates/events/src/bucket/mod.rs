@@ -134,7 +134,7 @@ impl BucketSource {
             data: notification::notification(change, trigger)
                 .to_string()
                 .into_bytes(),
-            traceparent: None,
+            traceparent: change.traceparent.clone(),
         };
         let origin = Origin::new("bucket", trigger);
         context

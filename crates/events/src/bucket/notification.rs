@@ -82,6 +82,7 @@ mod tests {
             at_ms: 1_700_000_000_000,
             sequencer: "01J".into(),
             writer: None,
+            traceparent: None,
         };
         let body = notification(&change, "T1");
         let record = &body["Records"][0];
