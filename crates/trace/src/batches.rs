@@ -110,15 +110,16 @@ async fn export(
         };
         loop {
             let batch = waiting.take_batch();
-            let (size, full) = (batch.len(), batch.len() == BATCH);
-            if size == 0 {
+            let full = batch.len() == BATCH;
+            if batch.is_empty() {
                 break;
             }
-            // Said once when exports start failing, and once when they work again.
+            // A batch is tried once. Said once when exports start failing, and once when they
+            // work again.
             match exporter.export(batch).await {
                 Err(e) if !failing => {
                     failing = true;
-                    tracing::warn!("traces cannot be exported (retrying every batch): {e}");
+                    tracing::warn!("traces cannot be exported (the spans are dropped): {e}");
                 }
                 Ok(()) if failing => {
                     failing = false;

@@ -10,22 +10,22 @@ use gust_trace::{KeyValue, SpanKind, traceparent};
 
 use super::AsyncQueue;
 
+const HEADER: &str = "traceparent";
+
 /// The `traceparent` stored with an invocation's request.
 pub(super) fn stored_parent(request: &StoredRequest) -> Option<&str> {
-    let name = "traceparent";
     let found = request
         .headers
         .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case(name));
+        .find(|(n, _)| n.eq_ignore_ascii_case(HEADER));
     found.map(|(_, value)| value.as_str())
 }
 
 fn set_parent(request: &mut StoredRequest, value: String) {
-    let name = "traceparent";
     request
         .headers
-        .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
-    request.headers.push((name.to_string(), value));
+        .retain(|(n, _)| !n.eq_ignore_ascii_case(HEADER));
+    request.headers.push((HEADER.to_string(), value));
 }
 
 impl AsyncQueue {
