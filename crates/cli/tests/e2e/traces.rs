@@ -49,26 +49,32 @@ impl Collector {
         }
     }
 
-    /// Waits until the spans of `trace_id` include one named each of `names`, and returns
-    /// them all.
-    fn trace(&mut self, trace_id: &str, names: &[&str]) -> Vec<Value> {
+    /// A server that exports its traces here, started with `extra_args` too.
+    fn server(&self, extra_args: &[&str]) -> Server {
+        Server::start_with(&[&["--otlp-endpoint", self.url.as_str()], extra_args].concat())
+    }
+
+    /// Waits until `done` holds of the spans received so far; `what` says what it waits for.
+    fn wait_until(&mut self, what: &str, done: impl Fn(&[Value]) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let spans: Vec<Value> = self
-                .seen
-                .iter()
-                .filter(|s| s["trace_id"] == trace_id)
-                .cloned()
-                .collect();
-            if names.iter().all(|n| spans.iter().any(|s| s["name"] == *n)) {
-                return spans;
-            }
+        while !done(&self.seen) {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.spans.recv_timeout(left) {
                 Ok(span) => self.seen.push(span),
-                Err(_) => panic!("no spans {names:?} in trace {trace_id}; have {spans:#?}"),
+                Err(_) => panic!("no {what}; have {:#?}", self.seen),
             }
         }
+    }
+
+    /// Waits until the spans of `trace_id` include one named each of `names`, and returns
+    /// them all.
+    fn trace(&mut self, trace_id: &str, names: &[&str]) -> Vec<Value> {
+        let in_trace = |s: &&Value| s["trace_id"] == trace_id;
+        self.wait_until(&format!("spans {names:?} in trace {trace_id}"), |seen| {
+            let spans: Vec<&Value> = seen.iter().filter(in_trace).collect();
+            names.iter().all(|n| spans.iter().any(|s| s["name"] == *n))
+        });
+        self.seen.iter().filter(in_trace).cloned().collect()
     }
 }
 
@@ -104,7 +110,7 @@ fn traceparent(trace: &str, sampled: bool) -> String {
 #[test]
 fn an_invocation_is_a_span_with_its_phases_and_its_outbound_calls_continue_the_trace() {
     let mut collector = Collector::start();
-    let server = Server::start_with(&["--otlp-endpoint", &collector.url]);
+    let server = collector.server(&[]);
     let (upstream, upstream_saw) = receiver(vec![(200, "")]);
     let upstream_host = upstream
         .trim_start_matches("http://")
@@ -189,20 +195,12 @@ fn an_invocation_is_a_span_with_its_phases_and_its_outbound_calls_continue_the_t
     assert_eq!(warm.status(), 400, "no ?url=");
     let fresh = server.get("/fn/fetch").send().unwrap();
     let fresh_id = fresh.headers()["x-gust-invocation-id"].to_str().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let root = loop {
-        let found = collector
-            .seen
-            .iter()
-            .find(|s| s["name"] == "fetch" && s["attributes"]["faas.invocation_id"] == fresh_id);
-        if let Some(root) = found {
-            break root.clone();
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        collector
-            .seen
-            .push(collector.spans.recv_timeout(left).unwrap());
-    };
+    let is_fresh =
+        |s: &&Value| s["name"] == "fetch" && s["attributes"]["faas.invocation_id"] == fresh_id;
+    collector.wait_until("span of the call without traceparent", |seen| {
+        seen.iter().any(|s| is_fresh(&s))
+    });
+    let root = collector.seen.iter().find(is_fresh).unwrap().clone();
     assert_eq!(root["parent_span_id"], "", "a root span");
     assert_ne!(root["trace_id"], CALLER_TRACE);
     let warm_spans = collector.trace(root["trace_id"].as_str().unwrap(), &["fetch", "record"]);
@@ -217,11 +215,7 @@ fn an_invocation_is_a_span_with_its_phases_and_its_outbound_calls_continue_the_t
 #[test]
 fn an_async_invocation_and_its_callback_are_one_trace() {
     let mut collector = Collector::start();
-    let server = Server::start_with(&[
-        "--otlp-endpoint",
-        &collector.url,
-        "--allow-private-callbacks",
-    ]);
+    let server = collector.server(&["--allow-private-callbacks"]);
     server.deploy(
         "echo",
         "echo",
@@ -267,7 +261,7 @@ fn an_async_invocation_and_its_callback_are_one_trace() {
 #[test]
 fn an_upload_and_the_thumbnail_it_makes_are_one_trace() {
     let mut collector = Collector::start();
-    let server = Server::start_with(&["--otlp-endpoint", &collector.url]);
+    let server = collector.server(&[]);
     set_up(&server, "thumbnail", deploy_rust_thumbnail);
     let dir = TempDir::new().unwrap();
     let png = image(dir.path(), "dog.png", "PNG", 300, 600);
@@ -288,12 +282,7 @@ fn an_upload_and_the_thumbnail_it_makes_are_one_trace() {
 #[test]
 fn a_sample_ratio_thins_the_traces_gust_starts_but_not_the_callers() {
     let mut collector = Collector::start();
-    let server = Server::start_with(&[
-        "--otlp-endpoint",
-        &collector.url,
-        "--trace-sample-ratio",
-        "0.000001",
-    ]);
+    let server = collector.server(&["--trace-sample-ratio", "0.000001"]);
     server.deploy("hello", "hello", json!({"public": true}));
     let unsampled = server.get("/fn/hello").send().unwrap();
     let unsampled_id = unsampled.headers()["x-gust-invocation-id"]
