@@ -25,7 +25,7 @@ import stream_bench
 import trace_bench
 from common import (GUESTS, GUST, NATIVE, ROOT, UNCAPPED_BACKLOG, admin_of, first_byte_us,
                     free_port, gust_server, load_cells, process, summary, wait_until_up, wrk)
-from paired import format_paired, paired_runs
+from paired import PAIRS_PER_START, format_paired, paired_runs
 
 
 @contextmanager
@@ -401,8 +401,8 @@ def traces_section(args, _seconds):
         "The hello-world at 32 connections on a server started with `--otlp-endpoint` (a span "
         "per invocation and one per phase, batched and posted over OTLP/HTTP to a sink in the "
         "harness that takes them and keeps nothing) beside one with tracing off; both up at "
-        f"once, measured in turn, the order swapped every pair: `wrk -t2 -c32 -d{seconds}s "
-        "--latency URL`.",
+        "once, measured in turn, the order swapped every pair, both started afresh every "
+        f"{PAIRS_PER_START} pairs: `wrk -t2 -c32 -d{seconds}s --latency URL`.",
         "",
         format_paired(samples[0], "server", pairs, seconds),
         "",

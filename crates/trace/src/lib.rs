@@ -1,10 +1,12 @@
 //! OpenTelemetry traces of invocations. Off by default, when every span is an empty value;
-//! on (`gust serve --otlp-endpoint`), finished spans are queued and a tokio task posts them in
-//! batches over OTLP/HTTP. Spans are built with explicit times, so that a phase measured elsewhere (a queue
-//! wait that began before the node took the event, an instance start timed by the runtime)
-//! is exported where it happened.
+//! on (`gust serve --otlp-endpoint`), a finished span is written as OTLP protobuf and queued,
+//! and a tokio task posts the queue in batches over OTLP/HTTP. Spans are built with explicit
+//! times, so that a phase measured elsewhere (a queue wait that began before the node took
+//! the event, an instance start timed by the runtime) is exported where it happened.
 
 mod batches;
+mod otlp;
+mod protobuf;
 mod span;
 pub mod traceparent;
 mod tracer;

@@ -1,61 +1,84 @@
 //! A span that records its children as a run of phases, one after the other, each from where
-//! the last one ended. Off, it holds nothing and every call returns at once.
+//! the last one ended. Off, it holds nothing and every call returns at once; in a trace that
+//! is not sampled, it holds only its context, to pass on.
 
 use std::borrow::Cow;
-use std::time::{Duration, Instant, SystemTime};
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
-use opentelemetry::trace::{
-    Span as _, SpanContext, SpanKind, Status, TraceContextExt, Tracer as _,
-};
-use opentelemetry::{Context, KeyValue};
-use opentelemetry_sdk::trace::SdkTracer;
+use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanContext, SpanKind, TraceFlags, TraceId, TraceState};
 
+use crate::batches::Waiting;
+use crate::otlp::{self, Phase, Record};
 use crate::traceparent;
 
 #[derive(Default)]
 pub struct Span(Option<Box<Live>>);
 
 struct Live {
-    span: opentelemetry_sdk::trace::Span,
-    /// The context children are started in.
-    context: Context,
-    tracer: SdkTracer,
-    /// One moment on both clocks: phases are timed on the monotonic one and exported on the
-    /// wall clock.
-    anchor: (Instant, SystemTime),
+    context: SpanContext,
+    /// What is exported, and where it goes, when the trace is sampled.
+    recording: Option<(Record, Arc<Waiting>)>,
+    /// One moment on both clocks (the wall clock's in nanoseconds since the Unix epoch):
+    /// phases are timed on the monotonic one and exported on the wall clock.
+    anchor: (Instant, u64),
     /// Where the next phase begins.
     mark: Instant,
 }
 
+/// Where a new span goes: which trace, and whether it is recorded.
+pub(crate) struct Placement {
+    pub trace_id: TraceId,
+    pub parent: Option<SpanContext>,
+    pub sampled: bool,
+}
+
+thread_local! {
+    /// Where a thread encodes the spans it ends, before they are queued in one append.
+    static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
 impl Span {
     pub(crate) fn start(
-        tracer: &SdkTracer,
-        name: impl Into<Cow<'static, str>>,
+        waiting: &Arc<Waiting>,
+        placement: Placement,
+        name: impl FnOnce() -> Cow<'static, str>,
         kind: SpanKind,
-        parent: Option<SpanContext>,
         since: Option<SystemTime>,
         attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> Span {
-        let now = (Instant::now(), SystemTime::now());
-        let parent = match parent {
-            Some(parent) => Context::new().with_remote_span_context(parent),
-            None => Context::new(),
+        let now = (Instant::now(), unix_ns(SystemTime::now()));
+        let flags = match placement.sampled {
+            true => TraceFlags::SAMPLED,
+            false => TraceFlags::NOT_SAMPLED,
         };
-        let mut span = tracer
-            .span_builder(name)
-            .with_kind(kind)
-            .with_start_time(since.unwrap_or(now.1).min(now.1))
-            .start_with_context(tracer, &parent);
-        // A span that was not sampled keeps no attributes: they are not even made.
-        if span.is_recording() {
-            span.set_attributes(attributes());
-        }
-        let context = Context::new().with_remote_span_context(span.span_context().clone());
+        let context = SpanContext::new(
+            placement.trace_id,
+            otlp::new_span_id(),
+            flags,
+            false,
+            TraceState::NONE,
+        );
+        // A span that is not sampled keeps nothing: its name and attributes are not even made.
+        let recording = placement.sampled.then(|| {
+            let record = Record {
+                context: context.clone(),
+                parent: placement.parent,
+                name: name(),
+                kind,
+                start_ns: since.map_or(now.1, |since| unix_ns(since).min(now.1)),
+                attributes: attributes(),
+                error: None,
+                phases: Vec::new(),
+            };
+            (record, waiting.clone())
+        });
         Span(Some(Box::new(Live {
-            span,
             context,
-            tracer: tracer.clone(),
+            recording,
             anchor: now,
             mark: now.0,
         })))
@@ -63,25 +86,24 @@ impl Span {
 
     /// Whether spans are recorded and exported (tracing is on and the trace is sampled).
     pub fn is_recording(&self) -> bool {
-        self.0.as_ref().is_some_and(|live| live.span.is_recording())
+        self.0.as_ref().is_some_and(|live| live.recording.is_some())
     }
 
     /// The span's context, to make the next hop its child.
     pub fn context(&self) -> Option<SpanContext> {
-        Some(self.0.as_ref()?.span.span_context().clone())
+        Some(self.0.as_ref()?.context.clone())
     }
 
     /// The `traceparent` that makes the next hop a child of this span.
     pub fn traceparent(&self) -> Option<HeaderValue> {
-        let live = self.0.as_ref()?;
-        Some(traceparent::header_value(live.span.span_context()))
+        Some(traceparent::header_value(&self.0.as_ref()?.context))
     }
 
     /// A child from `since` to now, before the phases (a wait that began before this span).
     pub fn waited(&mut self, name: &'static str, since: SystemTime) {
         let Some(live) = self.0.as_mut() else { return };
         let now = live.wall(live.mark);
-        live.child(name, since.min(now), now);
+        live.child(name, unix_ns(since).min(now), now);
     }
 
     /// Ends the current phase now, as a child named `name`.
@@ -110,52 +132,63 @@ impl Span {
     /// Attributes known only as the span goes on; `attributes` is called only for a span
     /// that records.
     pub fn set(&mut self, attributes: impl FnOnce() -> Vec<KeyValue>) {
-        if let Some(live) = self.recording() {
-            live.span.set_attributes(attributes());
+        if let Some(record) = self.record() {
+            record.attributes.extend(attributes());
         }
     }
 
     /// Marks the span as failed, with why.
     pub fn fail(&mut self, message: impl FnOnce() -> String) {
-        if let Some(live) = self.recording() {
-            live.span.set_status(Status::error(message()));
+        if let Some(record) = self.record() {
+            record.error = Some(message());
         }
     }
 
-    fn recording(&mut self) -> Option<&mut Live> {
-        self.0
-            .as_deref_mut()
-            .filter(|live| live.span.is_recording())
+    fn record(&mut self) -> Option<&mut Record> {
+        let (record, _) = self.0.as_deref_mut()?.recording.as_mut()?;
+        Some(record)
     }
 
     /// Ends the span now (a dropped span ends too).
-    pub fn end(self) {
-        if let Some(mut live) = self.0 {
-            live.span.end();
+    pub fn end(self) {}
+}
+
+impl Live {
+    /// `at` on the wall clock, in nanoseconds since the Unix epoch.
+    fn wall(&self, at: Instant) -> u64 {
+        let (instant, wall) = self.anchor;
+        match at.checked_duration_since(instant) {
+            Some(after) => wall + after.as_nanos() as u64,
+            None => wall.saturating_sub(instant.duration_since(at).as_nanos() as u64),
+        }
+    }
+
+    fn child(&mut self, name: &'static str, start_ns: u64, end_ns: u64) {
+        if let Some((record, _)) = &mut self.recording {
+            record.phases.push(Phase {
+                name,
+                start_ns,
+                end_ns,
+            });
         }
     }
 }
 
-impl Live {
-    fn wall(&self, at: Instant) -> SystemTime {
-        let (instant, wall) = self.anchor;
-        match at.checked_duration_since(instant) {
-            Some(after) => wall + after,
-            None => wall - instant.duration_since(at),
-        }
-    }
-
-    fn child(&self, name: &'static str, start: SystemTime, end: SystemTime) {
-        // A trace that is not sampled records no children either.
-        if !self.span.is_recording() {
+impl Drop for Live {
+    fn drop(&mut self) {
+        let Some((record, waiting)) = &self.recording else {
             return;
-        }
-        let mut child = self
-            .tracer
-            .span_builder(name)
-            .with_kind(SpanKind::Internal)
-            .with_start_time(start)
-            .start_with_context(&self.tracer, &self.context);
-        child.end_with_timestamp(end.max(start));
+        };
+        let end_ns = self.wall(Instant::now());
+        ENCODED.with_borrow_mut(|encoded| {
+            encoded.clear();
+            record.encode(end_ns, encoded);
+            waiting.push(encoded);
+        });
     }
+}
+
+fn unix_ns(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos() as u64)
 }

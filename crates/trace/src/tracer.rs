@@ -1,26 +1,29 @@
 //! Where spans go: nowhere (tracing off, the default) or to an OTLP/HTTP collector.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use opentelemetry::KeyValue;
-use opentelemetry::trace::{SpanContext, SpanKind, TracerProvider as _};
-use opentelemetry_otlp::{Protocol, WithExportConfig};
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{Sampler, SdkTracer, SdkTracerProvider, SpanExporter as _};
+use opentelemetry::trace::{SpanContext, SpanKind, TraceId};
 
 use crate::Span;
-use crate::batches::{self, Exporting};
+use crate::batches::{self, Exporting, Waiting};
+use crate::span::Placement;
 
 /// The node's tracer: cheap to clone, and off unless built by `otlp`.
 #[derive(Clone, Default)]
-pub struct Tracer(Option<SdkTracer>);
+pub struct Tracer(Option<Arc<Spans>>);
+
+/// Which spans are recorded, and where they wait to be sent.
+struct Spans {
+    waiting: Arc<Waiting>,
+    /// A trace Gust starts is sampled when the low 63 bits of its id are below this.
+    sample_below: u64,
+}
 
 /// The exporting side of a tracer: `shutdown` sends what is still waiting.
-pub struct Exporter {
-    exporting: Exporting,
-    _provider: SdkTracerProvider,
-}
+pub struct Exporter(Exporting);
 
 impl Tracer {
     /// A tracer that records nothing.
@@ -39,28 +42,12 @@ impl Tracer {
                 "--trace-sample-ratio {sample_ratio} must be more than 0 and at most 1"
             ));
         }
-        let url = traces_url(endpoint)?;
-        let mut exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(Protocol::HttpBinary)
-            .with_endpoint(url.clone())
-            .build()
-            .map_err(|e| format!("cannot export traces to {url}: {e}"))?;
-        let resource = Resource::builder().with_service_name("gust").build();
-        exporter.set_resource(&resource);
-        let (batches, exporting) = batches::start(exporter);
-        let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(sample_ratio)));
-        let provider = SdkTracerProvider::builder()
-            .with_sampler(sampler)
-            .with_span_processor(batches)
-            .with_resource(resource)
-            .build();
-        let tracer = provider.tracer("gust");
-        let exporter = Exporter {
-            exporting,
-            _provider: provider,
+        let (waiting, exporting) = batches::start(traces_url(endpoint)?);
+        let spans = Spans {
+            waiting,
+            sample_below: (sample_ratio * (1u64 << 63) as f64) as u64,
         };
-        Ok((Tracer(Some(tracer)), exporter))
+        Ok((Tracer(Some(Arc::new(spans))), Exporter(exporting)))
     }
 
     pub fn is_on(&self) -> bool {
@@ -78,9 +65,32 @@ impl Tracer {
         since: Option<SystemTime>,
         attributes: impl FnOnce() -> Vec<KeyValue>,
     ) -> Span {
-        match &self.0 {
-            Some(tracer) => Span::start(tracer, name(), kind, parent, since, attributes),
-            None => Span::default(),
+        let Some(spans) = &self.0 else {
+            return Span::default();
+        };
+        let placement = spans.place(parent);
+        Span::start(&spans.waiting, placement, name, kind, since, attributes)
+    }
+}
+
+impl Spans {
+    /// A caller's span makes the new one its child, sampled as the caller said; otherwise a
+    /// new trace begins, sampled by its id.
+    fn place(&self, parent: Option<SpanContext>) -> Placement {
+        match parent {
+            Some(parent) => Placement {
+                trace_id: parent.trace_id(),
+                sampled: parent.is_sampled(),
+                parent: Some(parent),
+            },
+            None => {
+                let id = rand::random::<u128>().max(1);
+                Placement {
+                    trace_id: TraceId::from(id),
+                    sampled: (id as u64) >> 1 < self.sample_below,
+                    parent: None,
+                }
+            }
         }
     }
 }
@@ -88,7 +98,7 @@ impl Tracer {
 impl Exporter {
     /// Sends the spans still waiting and stops exporting.
     pub async fn shutdown(self) {
-        self.exporting.stop().await;
+        self.0.stop().await;
     }
 }
 
@@ -143,6 +153,27 @@ mod tests {
             let refused = Tracer::otlp("http://127.0.0.1:4318", ratio).err();
             assert!(refused.is_some_and(|e| e.contains("at most 1")), "{ratio}");
         }
+    }
+
+    #[tokio::test]
+    async fn new_traces_are_sampled_at_the_ratio_and_children_as_their_parent() {
+        let (tracer, _exporter) = Tracer::otlp("http://127.0.0.1:9", 0.25).unwrap();
+        let start = |parent| tracer.start(|| "f".into(), SpanKind::Server, parent, None, Vec::new);
+        let sampled = (0..4_000).filter(|_| start(None).is_recording()).count();
+        assert!(
+            (800..1_200).contains(&sampled),
+            "{sampled} of 4,000 sampled at 0.25"
+        );
+
+        let unsampled = std::iter::repeat_with(|| start(None))
+            .find(|span| !span.is_recording())
+            .unwrap();
+        let child = start(unsampled.context());
+        assert!(!child.is_recording());
+        assert_eq!(
+            child.context().unwrap().trace_id(),
+            unsampled.context().unwrap().trace_id()
+        );
     }
 
     #[test]
