@@ -22,8 +22,8 @@ use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{DEFAULT_MAX_MEMORY, EngineOptions, WasmExecutor};
 use gust_secrets::{SecretKey, SecretVault};
 use gust_store::{
-    AliasStore, BacklogLimits, BlobStore, BucketStore, RouteStore, SecretStore, SqliteStore, Store,
-    TokenStore,
+    AliasStore, BacklogLimits, BlobStore, BucketStore, Records, RouteStore, SecretStore,
+    SqliteStore, Store, TokenStore,
 };
 use gust_trace::Tracer;
 use tokio::sync::watch;
@@ -158,7 +158,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let secret_key =
         SecretKey::load_or_create(&data_dir.join("secret.key"), secret_key.as_deref())?;
     let secrets = SecretVault::open(secret_key, secret_store).await?;
-    let blobs = BlobStore::open(data_dir.join("artifacts"))?;
+    let artifacts = Arc::new(BlobStore::open(data_dir.join("artifacts"))?);
     let engine_options = EngineOptions {
         max_memory: args.wasm_memory_mb << 20,
         ..EngineOptions::default()
@@ -194,7 +194,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let dispatcher = Dispatcher::new(
         store.clone(),
         alias_store,
-        blobs,
+        artifacts,
         executors,
         Telemetry {
             metrics: metrics.clone(),
@@ -349,7 +349,7 @@ fn process_executor(data_dir: &std::path::Path, insecure: bool) -> anyhow::Resul
 }
 
 /// Keeps the store from growing without bound: records past retention become hourly usage.
-async fn roll_up_old_records(store: Arc<dyn Store>, keep: Duration, every: Duration) {
+async fn roll_up_old_records(store: Arc<dyn Records>, keep: Duration, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;

@@ -26,7 +26,7 @@ use gust_core::{
 };
 use gust_meter::Metrics;
 use gust_runtime::{ArtifactSource, Executor, LoadError, Loaded};
-use gust_store::{AliasStore, BlobStore, Deployed, NewVersion, Store};
+use gust_store::{AliasStore, Artifacts, Deployed, NewVersion, Store, sha256_hex};
 use gust_trace::Tracer;
 use tokio::sync::broadcast;
 
@@ -62,7 +62,7 @@ impl Executors {
 
 pub struct Dispatcher {
     store: Arc<dyn Store>,
-    blobs: BlobStore,
+    artifacts: Arc<dyn Artifacts>,
     executors: Executors,
     node_limit: NodeLimit,
     /// Held by deploys while they write, and by the removal of unused artifacts.
@@ -107,7 +107,7 @@ impl Dispatcher {
     pub fn new(
         store: Arc<dyn Store>,
         aliases: Arc<dyn AliasStore>,
-        blobs: BlobStore,
+        artifacts: Arc<dyn Artifacts>,
         executors: Executors,
         telemetry: Telemetry,
         limits: NodeLimits,
@@ -123,7 +123,7 @@ impl Dispatcher {
             recorder,
             metrics,
             store,
-            blobs,
+            artifacts,
             executors,
             node_limit: NodeLimit::new(limits.max_in_flight),
             publishing: tokio::sync::RwLock::new(()),
@@ -165,7 +165,7 @@ impl Dispatcher {
     ) -> Result<Deployed, Error> {
         validate_function_name(name)?;
         config.validate_for(runtime)?;
-        let sha = BlobStore::sha256_hex(&artifact);
+        let sha = sha256_hex(&artifact);
         let bytes = ArtifactSource::Bytes(Arc::from(artifact.as_ref()));
         let size = artifact.len() as u64;
         self.publish(name, runtime, &sha, size, bytes, config).await
@@ -178,7 +178,7 @@ impl Dispatcher {
         let runtime = info.latest.runtime;
         config.validate_for(runtime)?;
         let sha = info.latest.artifact_sha256;
-        let stored = ArtifactSource::File(self.blobs.path(&sha));
+        let stored = ArtifactSource::File(self.artifacts.fetch(&sha).await?);
         let size = info.latest.artifact_size;
         self.publish(name, runtime, &sha, size, stored, config)
             .await
@@ -209,10 +209,7 @@ impl Dispatcher {
             .await
             .map_err(load_error)?;
         if let Some(bytes) = upload {
-            let blobs = self.blobs.clone();
-            tokio::task::spawn_blocking(move || blobs.put(&bytes))
-                .await
-                .map_err(|e| Error::internal(format!("blob write failed: {e}")))??;
+            self.artifacts.put(bytes).await?;
         }
         let deployed = self
             .store
@@ -281,7 +278,7 @@ impl Dispatcher {
                     continue;
                 }
             }
-            if let Err(e) = self.blobs.remove(&sha) {
+            if let Err(e) = self.artifacts.remove(&sha).await {
                 tracing::warn!("cannot remove an unused artifact: {e}");
             }
             self.executors.of(runtime).forget(&sha);
@@ -344,7 +341,7 @@ impl Dispatcher {
         }
         let version = self.version(name, number).await?;
         let sha = &version.artifact_sha256;
-        let stored = ArtifactSource::File(self.blobs.path(sha));
+        let stored = ArtifactSource::File(self.artifacts.fetch(sha).await?);
         let config = self.running_config(name, &version.config)?;
         let loaded = self
             .executors

@@ -5,7 +5,7 @@ use std::time::Duration;
 use gust_core::{InvocationRecord, LogLine, RunKeyed, now_ms};
 use gust_meter::{FunctionMetrics, Metrics};
 use gust_runtime::LogSink;
-use gust_store::Store;
+use gust_store::Records;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::pending_records::PendingRecords;
@@ -38,7 +38,7 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn spawn(
-        store: Arc<dyn Store>,
+        store: Arc<dyn Records>,
         metrics: Option<Arc<Metrics>>,
         log_bytes_per_invocation: usize,
     ) -> Self {
@@ -108,7 +108,7 @@ impl Recorder {
 /// The recorder's task: writes what was handed over, then lingers so that the next write
 /// gathers a batch.
 struct Writer {
-    store: Arc<dyn Store>,
+    store: Arc<dyn Records>,
     records: Arc<PendingRecords>,
     followers: broadcast::Sender<LogLine>,
     counter: Option<InvocationCounter>,

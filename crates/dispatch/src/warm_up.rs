@@ -91,7 +91,10 @@ impl Dispatcher {
         else {
             return;
         };
-        let stored = ArtifactSource::File(self.blobs.path(&version.artifact_sha256));
+        let Ok(file) = self.artifacts.fetch(&version.artifact_sha256).await else {
+            return;
+        };
+        let stored = ArtifactSource::File(file);
         let config = Arc::new(version.config.clone());
         let load = self
             .executors

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use gust_core::Error;
 use gust_dispatch::AsyncQueue;
 use gust_meter::Metrics;
-use gust_store::Store;
+use gust_store::Catalog;
 use serde_json::{Map, Value};
 
 /// One kind of event source (cron, bucket, ...): it checks the settings of its triggers and
@@ -37,7 +37,7 @@ pub struct Checked {
 /// queue, where events become invocations with retries and dead letters.
 #[derive(Clone)]
 pub struct SourceContext {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn Catalog>,
     pub queue: Arc<AsyncQueue>,
     /// The node's metrics, when metering is on (stream triggers' events and lag).
     pub metrics: Option<Arc<Metrics>>,

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gust_core::{Error, Trigger, now_ms};
-use gust_store::Store;
+use gust_store::Catalog;
 use serde_json::{Map, Value};
 
 use crate::{Source, SourceContext};
@@ -10,7 +10,7 @@ use crate::{Source, SourceContext};
 /// The event sources of a node, by kind: adding or removing a trigger goes through its source.
 pub struct Triggers {
     sources: BTreeMap<&'static str, Arc<dyn Source>>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn Catalog>,
 }
 
 impl Triggers {

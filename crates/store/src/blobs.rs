@@ -1,12 +1,15 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use async_trait::async_trait;
 use gust_core::Error;
-use sha2::{Digest, Sha256};
 
-/// Artifacts on disk, named by the sha256 of their bytes. Writes are atomic and durable:
-/// a temp file is fsynced, then renamed into place.
+use crate::{Artifacts, sha256_hex};
+
+/// Artifacts in a folder of this node. Writes are atomic and durable: a temp file is fsynced,
+/// then renamed into place.
 #[derive(Debug, Clone)]
 pub struct BlobStore {
     dir: PathBuf,
@@ -19,17 +22,13 @@ impl BlobStore {
         Ok(BlobStore { dir })
     }
 
-    pub fn sha256_hex(bytes: &[u8]) -> String {
-        hex::encode(Sha256::digest(bytes))
-    }
-
-    pub fn path(&self, sha256: &str) -> PathBuf {
+    fn path(&self, sha256: &str) -> PathBuf {
         self.dir.join(sha256)
     }
 
     /// Stores the bytes and returns their sha256. Storing the same bytes twice is a no-op.
-    pub fn put(&self, bytes: &[u8]) -> Result<String, Error> {
-        let sha = Self::sha256_hex(bytes);
+    fn write(&self, bytes: &[u8]) -> Result<String, Error> {
+        let sha = sha256_hex(bytes);
         let path = self.path(&sha);
         if path.exists() {
             return Ok(sha);
@@ -47,18 +46,34 @@ impl BlobStore {
         Ok(sha)
     }
 
-    /// Removes an artifact no version uses any more.
-    pub fn remove(&self, sha256: &str) -> Result<(), Error> {
+    fn remove_file(&self, sha256: &str) -> Result<(), Error> {
         let path = self.path(sha256);
         match fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error(&path, e)),
             _ => Ok(()),
         }
     }
+}
 
-    pub fn get(&self, sha256: &str) -> Result<Vec<u8>, Error> {
+#[async_trait]
+impl Artifacts for BlobStore {
+    async fn put(&self, bytes: Arc<[u8]>) -> Result<String, Error> {
+        let blobs = self.clone();
+        tokio::task::spawn_blocking(move || blobs.write(&bytes))
+            .await
+            .map_err(|e| Error::internal(format!("blob write failed: {e}")))?
+    }
+
+    async fn fetch(&self, sha256: &str) -> Result<PathBuf, Error> {
         let path = self.path(sha256);
-        fs::read(&path).map_err(|e| io_error(&path, e))
+        match path.exists() {
+            true => Ok(path),
+            false => Err(io_error(&path, std::io::ErrorKind::NotFound.into())),
+        }
+    }
+
+    async fn remove(&self, sha256: &str) -> Result<(), Error> {
+        self.remove_file(sha256)
     }
 }
 
@@ -70,36 +85,32 @@ fn io_error(path: &Path, err: std::io::Error) -> Error {
 mod tests {
     use super::*;
 
-    #[test]
-    fn content_addressed_round_trip() {
+    #[tokio::test]
+    async fn the_folder_keeps_what_every_artifact_store_must() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = BlobStore::open(dir.path()).unwrap();
-        let sha = blobs.put(b"hello").unwrap();
-        assert_eq!(sha, BlobStore::sha256_hex(b"hello"));
-        assert_eq!(blobs.put(b"hello").unwrap(), sha);
-        assert_eq!(fs::read(blobs.path(&sha)).unwrap(), b"hello");
+        crate::conformance::artifacts::run(&blobs).await;
+    }
+
+    #[test]
+    fn the_same_bytes_stored_at_once_from_many_threads_leave_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = BlobStore::open(dir.path()).unwrap();
+        let artifact = vec![7u8; 4 << 20];
+        std::thread::scope(|scope| {
+            let writes: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| blobs.write(&artifact)))
+                .collect();
+            for write in writes {
+                write.join().unwrap().expect("every write succeeds");
+            }
+        });
+        let sha = sha256_hex(&artifact);
+        assert_eq!(fs::read(blobs.path(&sha)).unwrap(), artifact);
         assert_eq!(
             fs::read_dir(dir.path()).unwrap().count(),
             1,
             "no temp file is left"
         );
-    }
-
-    #[test]
-    fn the_same_bytes_stored_at_once_from_many_threads() {
-        let dir = tempfile::tempdir().unwrap();
-        let blobs = BlobStore::open(dir.path()).unwrap();
-        let artifact = vec![7u8; 4 << 20];
-        std::thread::scope(|scope| {
-            let puts: Vec<_> = (0..8)
-                .map(|_| scope.spawn(|| blobs.put(&artifact)))
-                .collect();
-            for put in puts {
-                put.join().unwrap().expect("every put succeeds");
-            }
-        });
-        let sha = BlobStore::sha256_hex(&artifact);
-        assert_eq!(blobs.get(&sha).unwrap(), artifact);
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gust_core::{AsyncInvocation, AsyncState, Error, Origin, StoredRequest, now_ms};
-use gust_store::{BacklogLimits, NewAsync, Store};
+use gust_store::{BacklogLimits, NewAsync, WorkQueue};
 use tokio::sync::{Notify, Semaphore};
 
 use crate::Dispatcher;
@@ -62,7 +62,7 @@ const BATCH_WAIT: Duration = Duration::from_millis(2);
 
 pub struct AsyncQueue {
     dispatcher: Arc<Dispatcher>,
-    store: Arc<dyn Store>,
+    store: Arc<dyn WorkQueue>,
     options: QueueOptions,
     work_ready: Notify,
     callbacks_ready: Notify,
@@ -75,7 +75,7 @@ impl AsyncQueue {
     /// Requeues what was running when the node stopped, then starts the workers.
     pub async fn start(
         dispatcher: Arc<Dispatcher>,
-        store: Arc<dyn Store>,
+        store: Arc<dyn WorkQueue>,
         options: QueueOptions,
         signer: CallbackSigner,
         outlets: Outlets,

@@ -3,7 +3,8 @@
 use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, Origin, StoredRequest};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::{AttemptUpdate, NewAsync, bad_column, named_column};
+use super::{bad_column, named_column};
+use crate::{AttemptUpdate, NewAsync};
 
 const COLUMNS: &str = "id, function, trigger, state, attempts, max_retries, enqueued_at_ms,
     next_attempt_at_ms, expires_at_ms, finished_at_ms, callback_url, request, body, errors, result,
@@ -127,7 +128,7 @@ fn over_limits(conn: &Connection, new: &NewAsync) -> rusqlite::Result<Option<Str
 
 /// Whether the backlog table exists yet (a database from before it needs it counted).
 pub fn has_backlog_table(conn: &Connection) -> rusqlite::Result<bool> {
-    crate::schema::has_table(conn, "async_backlog")
+    super::schema::has_table(conn, "async_backlog")
 }
 
 /// Counts what is waiting into a new backlog table, once.

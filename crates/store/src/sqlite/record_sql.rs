@@ -3,9 +3,9 @@
 use gust_core::{InvocationId, InvocationRecord, InvocationStatus, Origin};
 use rusqlite::{Connection, Row, Transaction, params};
 
-use crate::packed_records::{batches, unpack};
-use crate::schema::has_table;
-use crate::{bad_column, named_column};
+use super::packed_records::{batches, unpack};
+use super::schema::has_table;
+use super::{bad_column, named_column};
 
 /// Stores records as one row per function, version and hour among them.
 pub fn insert(tx: &Transaction, records: &[InvocationRecord]) -> rusqlite::Result<()> {
@@ -164,13 +164,13 @@ fn row_record(row: &Row) -> rusqlite::Result<InvocationRecord> {
 
 #[cfg(test)]
 mod tests {
-    use crate::packed_records::tests::record;
+    use crate::sqlite::packed_records::tests::record;
 
     use super::*;
 
     fn open(path: &std::path::Path) -> Connection {
         let conn = Connection::open(path).unwrap();
-        conn.execute_batch(crate::schema::SCHEMA).unwrap();
+        conn.execute_batch(crate::sqlite::schema::SCHEMA).unwrap();
         conn
     }
 

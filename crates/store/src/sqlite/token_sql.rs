@@ -3,8 +3,8 @@
 use gust_core::{Role, TokenInfo};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use crate::named_column;
-use crate::tokens::NewToken;
+use super::named_column;
+use crate::NewToken;
 
 const COLUMNS: &str =
     "id, prefix, role, functions, created_at_ms, expires_at_ms, last_used_at_ms, secret_sha256";
@@ -15,7 +15,7 @@ fn from_row(row: &Row) -> rusqlite::Result<(TokenInfo, String)> {
         id: row.get(0)?,
         prefix: row.get(1)?,
         role: named_column(row, 2, "role", Role::parse)?,
-        functions: serde_json::from_str(&functions).map_err(|e| crate::bad_column(3, e))?,
+        functions: serde_json::from_str(&functions).map_err(|e| super::bad_column(3, e))?,
         created_at_ms: row.get(4)?,
         expires_at_ms: row.get(5)?,
         last_used_at_ms: row.get(6)?,

@@ -3,7 +3,7 @@
 //! this about 290. `unpack` still reads them with postcard, and a test checks that both write
 //! the same bytes.
 
-use crate::packed_records::{Packed, PackedId};
+use super::packed_records::{Packed, PackedId};
 
 /// A sequence of `Packed`, as postcard writes a `Vec<Packed>`.
 pub struct PackedWriter {

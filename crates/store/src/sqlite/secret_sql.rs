@@ -3,7 +3,7 @@
 use gust_core::SecretInfo;
 use rusqlite::{Connection, params};
 
-use crate::secrets::SealedSecret;
+use crate::SealedSecret;
 
 pub fn put(conn: &Connection, secret: &SealedSecret) -> rusqlite::Result<()> {
     let info = &secret.info;

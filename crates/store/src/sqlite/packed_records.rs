@@ -7,7 +7,7 @@ use std::sync::Arc;
 use gust_core::{InvocationId, InvocationRecord, InvocationStatus, Origin, RunKeyed, UsageGroup};
 use serde::{Deserialize, Serialize};
 
-use crate::packed_writer::PackedWriter;
+use super::packed_writer::PackedWriter;
 
 /// What is stored of one record. The function is the row's; the start is an offset from the
 /// row's first; GB-seconds follow from billed milliseconds and memory. Enums are stored as

@@ -6,8 +6,9 @@ use gust_core::{BucketGrant, BucketInfo, ObjectInfo, S3Key, StoredPart};
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 
+use super::{json_column, queue_sql};
+use crate::NewAsync;
 use crate::buckets::{ObjectQuery, Upload, UploadedPart};
-use crate::{NewAsync, json_column, queue_sql};
 
 /// What a write that raises events came to.
 pub enum Written<T> {

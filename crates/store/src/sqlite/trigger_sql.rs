@@ -4,7 +4,7 @@ use gust_core::Trigger;
 use rusqlite::{Connection, Row, params};
 use serde_json::{Map, Value};
 
-use crate::json_column;
+use super::json_column;
 
 const COLUMNS: &str = "id, function, kind, config, state, created_at_ms";
 
@@ -61,7 +61,7 @@ pub fn set_state(conn: &Connection, id: &str, state: &Map<String, Value>) -> rus
 
 /// Schedules from before triggers were generic move into `triggers` as kind `cron`.
 pub fn adopt_cron_table(conn: &mut Connection) -> rusqlite::Result<()> {
-    if !crate::schema::has_table(conn, "cron_triggers")? {
+    if !super::schema::has_table(conn, "cron_triggers")? {
         return Ok(());
     }
     let tx = conn.transaction()?;
@@ -84,7 +84,7 @@ mod tests {
     #[test]
     fn schedules_of_the_old_table_become_cron_triggers() {
         let mut conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(crate::schema::SCHEMA).unwrap();
+        conn.execute_batch(crate::sqlite::schema::SCHEMA).unwrap();
         conn.execute_batch(
             "CREATE TABLE cron_triggers (id TEXT PRIMARY KEY, function TEXT NOT NULL,
                  cron TEXT NOT NULL, timezone TEXT NOT NULL, created_at_ms INTEGER NOT NULL,

@@ -34,7 +34,7 @@ pub fn list(conn: &Connection) -> rusqlite::Result<Vec<Route>> {
             path: row.get(2)?,
             host: row.get(3)?,
             function: row.get(4)?,
-            cors_origins: serde_json::from_str(&origins).map_err(|e| crate::bad_column(5, e))?,
+            cors_origins: serde_json::from_str(&origins).map_err(|e| super::bad_column(5, e))?,
             created_at_ms: row.get(6)?,
         })
     })?

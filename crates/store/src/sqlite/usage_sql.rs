@@ -4,7 +4,7 @@ use gust_core::{InvocationStatus, UsageGroup, UsageQuery, UsageSums};
 use rusqlite::types::Value;
 use rusqlite::{Connection, ToSql, params};
 
-use crate::record_sql::{PACKED_COLUMNS, unpack_row};
+use super::record_sql::{PACKED_COLUMNS, unpack_row};
 
 /// Sums over stored records and hourly roll-ups, grouped as the query asks.
 ///
@@ -176,7 +176,7 @@ pub fn roll_up(conn: &mut Connection, before_ms: i64) -> rusqlite::Result<u64> {
 mod tests {
     use gust_core::{InvocationRecord, InvocationStatus, UsageGroup};
 
-    use crate::{SqliteStore, Store};
+    use crate::{Records, SqliteStore};
 
     use super::*;
 
@@ -198,7 +198,11 @@ mod tests {
                 InvocationStatus::Ok
             },
             version: id % 3 + 1,
-            ..crate::packed_records::tests::record(id, function, hour * 3_600_000 + id as i64)
+            ..crate::sqlite::packed_records::tests::record(
+                id,
+                function,
+                hour * 3_600_000 + id as i64,
+            )
         }
     }
 
@@ -294,8 +298,8 @@ mod tests {
 mod version_tests {
     use gust_core::UsageGroup;
 
-    use crate::packed_records::tests::record;
-    use crate::{SqliteStore, Store};
+    use crate::sqlite::packed_records::tests::record;
+    use crate::{Records, SqliteStore};
 
     use super::*;
 
@@ -375,8 +379,8 @@ mod version_tests {
 mod bounds_tests {
     use gust_core::{UsageGroup, UsageSums};
 
-    use crate::packed_records::tests::record;
-    use crate::{SqliteStore, Store};
+    use crate::sqlite::packed_records::tests::record;
+    use crate::{Records, SqliteStore};
 
     use super::*;
 

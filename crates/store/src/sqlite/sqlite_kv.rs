@@ -6,8 +6,7 @@ use gust_core::{
     validate_kv_value,
 };
 
-use crate::SqliteStore;
-use crate::kv_sql;
+use super::{SqliteStore, kv_sql};
 
 fn check_key(store: &str, key: &str) -> Result<(), Error> {
     validate_kv_store_name(store)?;

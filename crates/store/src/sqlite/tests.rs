@@ -1,0 +1,70 @@
+//! The embedded store passes every concern's conformance suite; and what only it does.
+
+use gust_core::{ErrorKind, Origin, StoredRequest};
+use rusqlite::Connection;
+
+use super::SqliteStore;
+use crate::conformance::{self, Fresh};
+use crate::{BacklogLimits, NewAsync, WorkQueue};
+
+async fn fresh() -> Fresh<SqliteStore> {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("gust.db")).unwrap();
+    Fresh {
+        store,
+        keep: Box::new(dir),
+    }
+}
+
+#[tokio::test]
+async fn is_a_catalog() {
+    conformance::catalog::run(fresh).await;
+}
+
+#[tokio::test]
+async fn keeps_records() {
+    conformance::records::run(fresh).await;
+}
+
+#[tokio::test]
+async fn is_a_work_queue() {
+    conformance::work_queue::run(fresh).await;
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_backlog_table_gets_it_counted_from_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gust.db");
+    let limits = BacklogLimits {
+        per_function: 1,
+        ..Default::default()
+    };
+    let queued = |id: &str| NewAsync {
+        id: id.into(),
+        function: "hello".into(),
+        origin: Origin::ASYNC,
+        request: StoredRequest {
+            method: "POST".into(),
+            path_with_query: "/".into(),
+            headers: Vec::new(),
+            body: b"x".to_vec(),
+        },
+        callback_url: None,
+        max_retries: 0,
+        enqueued_at_ms: 0,
+        expires_at_ms: i64::MAX,
+        limits,
+    };
+    SqliteStore::open(&path)
+        .unwrap()
+        .enqueue(queued("a"))
+        .await
+        .unwrap();
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE async_backlog")
+        .unwrap();
+    let reopened = SqliteStore::open(&path).unwrap();
+    let refused = reopened.enqueue(queued("b")).await.unwrap_err();
+    assert_eq!(refused.kind, ErrorKind::Throttled);
+}
