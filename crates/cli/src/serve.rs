@@ -62,6 +62,11 @@ pub struct ServeArgs {
     /// MiB of asynchronous payloads waiting on the node, over all functions; past it, 429.
     #[arg(long, default_value_t = BacklogLimits::default().node_bytes >> 20)]
     max_queued_mb: u64,
+    /// This node's name among those sharing a store: the asynchronous work it claims is held
+    /// under it. Keep it across restarts, so that a restarted node takes its work back at
+    /// once [default: the host name]
+    #[arg(long, env = "GUST_NODE_NAME")]
+    node_name: Option<String>,
     /// Asynchronous attempts this node runs at once (0: it only accepts them).
     #[arg(long, default_value_t = QueueOptions::default().workers)]
     async_workers: u32,
@@ -207,6 +212,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         vec![s3.grants.clone(), secrets.clone()],
     );
     let queue_options = QueueOptions {
+        node: node_name(args.node_name)?,
         workers: args.async_workers,
         base_delay: Duration::from_millis(gust_core::parse_duration_ms(&args.retry_base_delay)?),
         allow_private_callbacks: args.allow_private_callbacks,
@@ -231,6 +237,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     .await?;
     let sources = SourceContext {
         store: store.clone(),
+        schedules: store.clone(),
         queue: queue.clone(),
         metrics: metrics.clone(),
     };
@@ -349,6 +356,16 @@ fn process_executor(data_dir: &std::path::Path, insecure: bool) -> anyhow::Resul
 }
 
 /// Keeps the store from growing without bound: records past retention become hourly usage.
+/// The node's name: as given, or the host's.
+fn node_name(given: Option<String>) -> anyhow::Result<String> {
+    let name = given.unwrap_or_else(|| {
+        std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "gust".into())
+    });
+    let name = name.trim();
+    anyhow::ensure!(!name.is_empty(), "--node-name must not be empty");
+    Ok(name.to_string())
+}
+
 async fn roll_up_old_records(store: Arc<dyn Records>, keep: Duration, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     loop {

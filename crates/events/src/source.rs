@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use gust_core::Error;
 use gust_dispatch::AsyncQueue;
 use gust_meter::Metrics;
-use gust_store::Catalog;
+use gust_store::{Catalog, Schedules};
 use serde_json::{Map, Value};
 
 /// One kind of event source (cron, bucket, ...): it checks the settings of its triggers and
@@ -38,6 +38,8 @@ pub struct Checked {
 #[derive(Clone)]
 pub struct SourceContext {
     pub store: Arc<dyn Catalog>,
+    /// Where each firing of a schedule is claimed, so that one node fires it.
+    pub schedules: Arc<dyn Schedules>,
     pub queue: Arc<AsyncQueue>,
     /// The node's metrics, when metering is on (stream triggers' events and lag).
     pub metrics: Option<Arc<Metrics>>,

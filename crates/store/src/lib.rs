@@ -1,8 +1,9 @@
 //! Where Gust keeps its state, split by concern: the catalog (what is deployed, with aliases,
 //! routes, buckets, tokens and secrets), records (what ran and what it cost), the work queue
-//! (asynchronous invocations) and artifacts (the code itself). `Store` is all of the first
-//! three at once; the embedded SQLite store (crates/store/src/sqlite) implements them, and the
-//! blob folder implements artifacts.
+//! (asynchronous invocations, claimed under leases), schedules (each firing claimed once) and
+//! artifacts (the code itself). `Store` is all but the artifacts at once; the embedded SQLite
+//! store (crates/store/src/sqlite) implements them, and a local folder holds the artifacts.
+//! Each concern has a conformance suite (`conformance`) that every backend must pass.
 
 mod aliases;
 mod artifacts;
@@ -14,6 +15,7 @@ pub mod conformance;
 mod private_file;
 mod records;
 mod routes;
+mod schedules;
 mod secrets;
 mod sqlite;
 mod tokens;
@@ -27,12 +29,13 @@ pub use catalog::{Catalog, Deployed, NewVersion};
 pub use private_file::write_private;
 pub use records::Records;
 pub use routes::RouteStore;
+pub use schedules::Schedules;
 pub use secrets::{SealedSecret, SecretStore};
 pub use sqlite::SqliteStore;
 pub use tokens::{NewToken, TokenStore};
-pub use work_queue::{AttemptUpdate, BacklogLimits, NewAsync, WorkQueue};
+pub use work_queue::{AttemptUpdate, BacklogLimits, Lease, NewAsync, WorkQueue};
 
-/// Durable platform state: the catalog, records and the work queue of one backend.
-pub trait Store: Catalog + Records + WorkQueue {}
+/// Durable platform state: the catalog, records, work queue and schedules of one backend.
+pub trait Store: Catalog + Records + WorkQueue + Schedules {}
 
-impl<T: Catalog + Records + WorkQueue> Store for T {}
+impl<T: Catalog + Records + WorkQueue + Schedules> Store for T {}

@@ -51,24 +51,47 @@ pub struct AttemptUpdate {
     pub result: Option<AsyncResult>,
 }
 
+/// Who holds claimed work, and until when unless it renews: work whose lease runs out (its
+/// node stopped) is due again for any node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub node: String,
+    pub until_ms: i64,
+}
+
 #[async_trait]
 pub trait WorkQueue: Send + Sync + 'static {
     /// Stores an asynchronous invocation; once this returns, it will run.
     async fn enqueue(&self, new: NewAsync) -> Result<(), Error>;
-    /// Marks up to `limit` due invocations running and returns them: oldest first, taking turns
-    /// across functions, with at most `per_function` running for any one function.
+    /// Marks up to `limit` due invocations running under `lease` and returns them: oldest
+    /// first, taking turns across functions, with at most `per_function` running for any one
+    /// function on any node.
     async fn claim_due(
         &self,
         now_ms: i64,
+        lease: &Lease,
         limit: u32,
         per_function: u32,
     ) -> Result<Vec<AsyncInvocation>, Error>;
-    async fn finish_attempt(&self, id: &str, update: AttemptUpdate) -> Result<(), Error>;
+    /// Extends every lease `lease.node` holds to `lease.until_ms`; returns how many it holds.
+    async fn renew_leases(&self, lease: &Lease) -> Result<u64, Error>;
+    /// Work of nodes other than `node` whose lease ran out before `now_ms` is due again at
+    /// once (a node never expires its own: it knows what it runs); returns how much.
+    async fn expire_leases(&self, now_ms: i64, node: &str) -> Result<u64, Error>;
+    /// Work `node` holds is due again at once (the node restarted: none of it runs any more);
+    /// returns how much.
+    async fn release_leases(&self, node: &str) -> Result<u64, Error>;
+    /// Records how `node`'s attempt ended. False, and nothing changes, when the attempt is
+    /// no longer `node`'s: its lease ran out and another node took the work over.
+    async fn finish_attempt(
+        &self,
+        id: &str,
+        node: &str,
+        update: AttemptUpdate,
+    ) -> Result<bool, Error>;
     /// Stores an event that a stream source delivered in place and gave up on: dead at once,
     /// with its attempts' errors, replayable like any dead letter.
     async fn bury(&self, dead: NewAsync, errors: Vec<AttemptError>) -> Result<(), Error>;
-    /// After a restart: attempts that were running are due again.
-    async fn requeue_running(&self) -> Result<u64, Error>;
     async fn async_invocation(&self, id: &str) -> Result<Option<AsyncInvocation>, Error>;
     /// A function's asynchronous invocations, newest first, optionally in one state.
     async fn async_invocations(

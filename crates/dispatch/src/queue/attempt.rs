@@ -53,8 +53,18 @@ impl AsyncQueue {
             };
             self.report_outcome(&invocation, outcome).await;
         }
-        if let Err(e) = self.store.finish_attempt(&invocation.id, update).await {
-            tracing::error!(id = %invocation.id, "cannot record an attempt: {e}");
+        let node = &self.options.node;
+        match self
+            .store
+            .finish_attempt(&invocation.id, node, update)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                id = %invocation.id,
+                "an attempt ended after its lease ran out: another node runs it again"
+            ),
+            Err(e) => tracing::error!(id = %invocation.id, "cannot record an attempt: {e}"),
         }
         if is_final && invocation.callback_url.is_some() {
             self.callbacks_ready.notify_one();

@@ -7,6 +7,7 @@ mod callback;
 mod callback_client;
 mod destinations;
 mod in_place;
+mod leases;
 mod result_body;
 mod signature;
 mod trace_context;
@@ -27,6 +28,8 @@ pub use signature::CallbackSigner;
 /// How the queue runs.
 #[derive(Debug, Clone)]
 pub struct QueueOptions {
+    /// The name the node claims work under; it must stay the same across restarts.
+    pub node: String,
     /// Attempts running at once on this node; 0 makes a node that only accepts invocations.
     pub workers: u32,
     /// Attempts of one function running at once, so that one backlog cannot starve the rest.
@@ -42,6 +45,7 @@ pub struct QueueOptions {
 impl Default for QueueOptions {
     fn default() -> Self {
         QueueOptions {
+            node: "gust".into(),
             workers: 64,
             per_function: 16,
             base_delay: Duration::from_secs(1),
@@ -72,7 +76,8 @@ pub struct AsyncQueue {
 }
 
 impl AsyncQueue {
-    /// Requeues what was running when the node stopped, then starts the workers.
+    /// Requeues what this node was running when it stopped, then starts the workers and the
+    /// task that keeps their leases.
     pub async fn start(
         dispatcher: Arc<Dispatcher>,
         store: Arc<dyn WorkQueue>,
@@ -80,12 +85,6 @@ impl AsyncQueue {
         signer: CallbackSigner,
         outlets: Outlets,
     ) -> Result<Arc<Self>, Error> {
-        let requeued = store.requeue_running().await?;
-        if requeued > 0 {
-            tracing::info!(
-                "{requeued} asynchronous invocations were running at the last stop: running them again"
-            );
-        }
         let queue = Arc::new(AsyncQueue {
             dispatcher,
             store,
@@ -96,6 +95,8 @@ impl AsyncQueue {
             signer,
             outlets,
         });
+        queue.release_held().await?;
+        tokio::spawn(queue.clone().keep_leases());
         tokio::spawn(queue.clone().run_workers());
         tokio::spawn(queue.clone().deliver_callbacks());
         Ok(queue)
@@ -200,7 +201,7 @@ impl AsyncQueue {
             if free > 0 {
                 match self
                     .store
-                    .claim_due(now_ms(), free, self.options.per_function)
+                    .claim_due(now_ms(), &self.lease(), free, self.options.per_function)
                     .await
                 {
                     Ok(claimed) if !claimed.is_empty() => {

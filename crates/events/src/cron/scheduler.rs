@@ -45,18 +45,22 @@ async fn fire_due(context: &SourceContext) -> Result<Option<i64>, Error> {
         };
         let mut due_at = stored.state.next_fire_at_ms;
         if due_at <= now {
-            if let Err(e) = fire(context, &trigger, &stored, due_at).await {
-                tracing::warn!(trigger = %trigger.id, "schedule firing failed: {e}");
-            }
+            let scheduled = due_at;
             due_at = stored.schedule.next_after(now).unwrap_or(i64::MAX);
-            let state = CronState {
+            let next = CronState {
                 last_fired_at_ms: Some(now),
                 next_fire_at_ms: due_at,
             };
-            context
-                .store
-                .set_trigger_state(&trigger.id, to_map(&state))
+            // Every node sharing the store sees the firing due; the one that moves the
+            // schedule on fires it. (Claimed first: a node that dies in between loses that
+            // firing rather than firing it twice.)
+            let claimed = context
+                .schedules
+                .claim_firing(&trigger.id, &trigger.state, to_map(&next))
                 .await?;
+            if claimed && let Err(e) = fire(context, &trigger, &stored, scheduled).await {
+                tracing::warn!(trigger = %trigger.id, "schedule firing failed: {e}");
+            }
         }
         next_due = Some(next_due.map_or(due_at, |n| n.min(due_at)));
     }

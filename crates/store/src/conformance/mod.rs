@@ -5,6 +5,7 @@
 pub mod artifacts;
 pub mod catalog;
 pub mod records;
+pub mod schedules;
 pub mod work_queue;
 
 /// A store made for one check, and what must live as long as it (a temporary folder, say).

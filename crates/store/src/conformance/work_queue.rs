@@ -1,13 +1,14 @@
 //! The work queue: due work claimed once, oldest first and within each function's share;
-//! retries when due, dead letters and their replay, cancelling, the backlog's caps,
-//! callbacks delivered until done, and work that was running runs again after a restart.
+//! leases that keep claimed work from other nodes until they run out; retries when due, dead
+//! letters and their replay, cancelling, the backlog's caps, and callbacks delivered until
+//! done.
 
 use gust_core::{
     AsyncInvocation, AsyncResult, AsyncState, AttemptError, ErrorKind, Origin, StoredRequest,
 };
 
 use super::{Fresh, each_on_a_fresh_store};
-use crate::{AttemptUpdate, BacklogLimits, NewAsync, WorkQueue};
+use crate::{AttemptUpdate, BacklogLimits, Lease, NewAsync, WorkQueue};
 
 pub async fn run<S: WorkQueue>(fresh: impl AsyncFn() -> Fresh<S>) {
     each_on_a_fresh_store!(
@@ -17,7 +18,8 @@ pub async fn run<S: WorkQueue>(fresh: impl AsyncFn() -> Fresh<S>) {
             a_failed_attempt_runs_again_when_due_and_a_dead_letter_can_be_replayed,
             an_event_given_up_in_place_is_a_dead_letter,
             cancelled_work_never_runs,
-            work_that_was_running_runs_again_after_a_restart,
+            claimed_work_is_another_nodes_only_once_its_lease_runs_out,
+            a_restarted_node_releases_what_it_held,
             a_callback_is_delivered_until_it_is_done,
             the_backlog_caps_hold_on_every_path_a_row_takes,
             invocations_are_listed_newest_first,
@@ -26,6 +28,38 @@ pub async fn run<S: WorkQueue>(fresh: impl AsyncFn() -> Fresh<S>) {
 }
 
 const NOW: i64 = 1_000_000;
+/// The node most checks claim as, and how long its leases last.
+const NODE: &str = "node-a";
+const LEASE_MS: i64 = 10_000;
+
+fn lease(node: &str, until_ms: i64) -> Lease {
+    Lease {
+        node: node.into(),
+        until_ms,
+    }
+}
+
+/// Claims as `NODE`, leased from `now_ms`.
+async fn claim(
+    store: &impl WorkQueue,
+    now_ms: i64,
+    limit: u32,
+    per_function: u32,
+) -> Vec<AsyncInvocation> {
+    let lease = lease(NODE, now_ms + LEASE_MS);
+    store
+        .claim_due(now_ms, &lease, limit, per_function)
+        .await
+        .unwrap()
+}
+
+/// Ends `NODE`'s attempt, which must still be its own.
+async fn finish(store: &impl WorkQueue, id: &str, update: AttemptUpdate) {
+    assert!(
+        store.finish_attempt(id, NODE, update).await.unwrap(),
+        "{id} is {NODE}'s"
+    );
+}
 
 fn new_async(id: &str, function: &str, enqueued_at_ms: i64) -> NewAsync {
     NewAsync {
@@ -87,7 +121,7 @@ async fn due_work_is_claimed_once_oldest_first_within_each_functions_share(store
     ] {
         store.enqueue(new_async(id, function, at)).await.unwrap();
     }
-    let claimed = store.claim_due(NOW, 10, 2).await.unwrap();
+    let claimed = claim(store, NOW, 10, 2).await;
     assert_eq!(
         ids(&claimed),
         ["a1", "b1", "a2"],
@@ -103,19 +137,12 @@ async fn due_work_is_claimed_once_oldest_first_within_each_functions_share(store
         "the request comes back whole"
     );
     assert_eq!(claimed[0].request.headers[0].0, "content-type");
-    assert_eq!(
-        store.claim_due(NOW, 10, 2).await.unwrap(),
-        [],
-        "a3 waits for a's share"
-    );
+    assert_eq!(claim(store, NOW, 10, 2).await, [], "a3 waits for a's share");
 
-    store
-        .finish_attempt("a1", ended(AsyncState::Succeeded, NOW))
-        .await
-        .unwrap();
+    finish(store, "a1", ended(AsyncState::Succeeded, NOW)).await;
     assert_eq!(state_of(store, "a1").await, AsyncState::Succeeded);
-    assert_eq!(ids(&store.claim_due(NOW, 10, 2).await.unwrap()), ["a3"]);
-    assert_eq!(store.claim_due(NOW, 10, 2).await.unwrap(), []);
+    assert_eq!(ids(&claim(store, NOW, 10, 2).await), ["a3"]);
+    assert_eq!(claim(store, NOW, 10, 2).await, []);
     assert_eq!(
         store.queue_depth().await.unwrap(),
         (0, None),
@@ -127,29 +154,25 @@ async fn a_failed_attempt_runs_again_when_due_and_a_dead_letter_can_be_replayed(
     store: &impl WorkQueue,
 ) {
     store.enqueue(new_async("x", "f", 5)).await.unwrap();
-    store.claim_due(NOW, 10, 10).await.unwrap();
+    claim(store, NOW, 10, 10).await;
     let retry = AttemptUpdate {
         next_attempt_at_ms: NOW + 1_000,
         error: Some(failure(1, NOW)),
         ..ended(AsyncState::Failed, NOW)
     };
-    store.finish_attempt("x", retry).await.unwrap();
-    assert_eq!(
-        store.claim_due(NOW, 10, 10).await.unwrap(),
-        [],
-        "not due yet"
-    );
+    finish(store, "x", retry).await;
+    assert_eq!(claim(store, NOW, 10, 10).await, [], "not due yet");
     assert_eq!(store.next_retry_at().await.unwrap(), Some(NOW + 1_000));
     assert_eq!(store.queue_depth().await.unwrap(), (1, Some(5)));
 
-    let again = store.claim_due(NOW + 1_000, 10, 10).await.unwrap();
+    let again = claim(store, NOW + 1_000, 10, 10).await;
     assert_eq!(ids(&again), ["x"]);
     assert_eq!((again[0].attempts, again[0].errors.len()), (2, 1));
     let dead = AttemptUpdate {
         error: Some(failure(2, NOW + 1_000)),
         ..ended(AsyncState::Dead, NOW + 1_000)
     };
-    store.finish_attempt("x", dead).await.unwrap();
+    finish(store, "x", dead).await;
     let buried = store.async_invocation("x").await.unwrap().unwrap();
     assert_eq!(buried.state, AsyncState::Dead);
     assert_eq!(buried.errors, [failure(1, NOW), failure(2, NOW + 1_000)]);
@@ -167,7 +190,7 @@ async fn a_failed_attempt_runs_again_when_due_and_a_dead_letter_can_be_replayed(
         store.replay_dead("f", Vec::new(), i64::MAX).await.unwrap(),
         1
     );
-    let replayed = store.claim_due(NOW + 2_000, 10, 10).await.unwrap();
+    let replayed = claim(store, NOW + 2_000, 10, 10).await;
     assert_eq!(ids(&replayed), ["x"]);
     assert_eq!(
         replayed[0].attempts, 1,
@@ -184,7 +207,7 @@ async fn an_event_given_up_in_place_is_a_dead_letter(store: &impl WorkQueue) {
     let dead = store.async_invocation("e").await.unwrap().unwrap();
     assert_eq!((dead.state, dead.attempts), (AsyncState::Dead, 2));
     assert_eq!(dead.errors, errors);
-    assert_eq!(store.claim_due(NOW, 10, 10).await.unwrap(), []);
+    assert_eq!(claim(store, NOW, 10, 10).await, []);
     assert_eq!(
         store
             .replay_dead("f", vec!["e".into()], i64::MAX)
@@ -192,7 +215,7 @@ async fn an_event_given_up_in_place_is_a_dead_letter(store: &impl WorkQueue) {
             .unwrap(),
         1
     );
-    assert_eq!(ids(&store.claim_due(NOW, 10, 10).await.unwrap()), ["e"]);
+    assert_eq!(ids(&claim(store, NOW, 10, 10).await), ["e"]);
 }
 
 async fn cancelled_work_never_runs(store: &impl WorkQueue) {
@@ -202,7 +225,7 @@ async fn cancelled_work_never_runs(store: &impl WorkQueue) {
         store.cancel_async("c").await.unwrap(),
         Some(AsyncState::Cancelled)
     );
-    assert_eq!(ids(&store.claim_due(NOW, 10, 10).await.unwrap()), ["r"]);
+    assert_eq!(ids(&claim(store, NOW, 10, 10).await), ["r"]);
     assert_eq!(
         store.cancel_async("r").await.unwrap(),
         Some(AsyncState::Running),
@@ -211,12 +234,69 @@ async fn cancelled_work_never_runs(store: &impl WorkQueue) {
     assert_eq!(store.cancel_async("unknown").await.unwrap(), None);
 }
 
-async fn work_that_was_running_runs_again_after_a_restart(store: &impl WorkQueue) {
+async fn claimed_work_is_another_nodes_only_once_its_lease_runs_out(store: &impl WorkQueue) {
     store.enqueue(new_async("w", "f", 1)).await.unwrap();
-    store.claim_due(NOW, 10, 10).await.unwrap();
-    assert_eq!(store.requeue_running().await.unwrap(), 1);
-    let again = store.claim_due(NOW, 10, 10).await.unwrap();
-    assert_eq!(ids(&again), ["w"]);
+    let until = NOW + LEASE_MS;
+    assert_eq!(ids(&claim(store, NOW, 10, 10).await), ["w"]);
+    let other = lease("node-b", until);
+    assert_eq!(store.claim_due(NOW, &other, 10, 10).await.unwrap(), []);
+
+    // Renewed, the lease outlives its first end; not renewed, it runs out.
+    assert_eq!(
+        store
+            .renew_leases(&lease(NODE, until + 5_000))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store.renew_leases(&lease("node-c", until)).await.unwrap(),
+        0
+    );
+    assert_eq!(store.expire_leases(until + 1, "node-b").await.unwrap(), 0);
+    assert_eq!(
+        store.expire_leases(until + 5_001, NODE).await.unwrap(),
+        0,
+        "a node never expires its own leases"
+    );
+    assert_eq!(
+        store.expire_leases(until + 5_001, "node-b").await.unwrap(),
+        1
+    );
+
+    let later = lease("node-b", until + 20_000);
+    let taken = store
+        .claim_due(until + 5_001, &later, 10, 10)
+        .await
+        .unwrap();
+    assert_eq!(ids(&taken), ["w"]);
+    assert_eq!(taken[0].attempts, 2, "the lost attempt counts");
+    let too_late = ended(AsyncState::Succeeded, until + 6_000);
+    assert!(
+        !store.finish_attempt("w", NODE, too_late).await.unwrap(),
+        "a node cannot finish work another took over"
+    );
+    assert_eq!(state_of(store, "w").await, AsyncState::Running);
+    let done = ended(AsyncState::Succeeded, until + 7_000);
+    assert!(store.finish_attempt("w", "node-b", done).await.unwrap());
+    assert_eq!(state_of(store, "w").await, AsyncState::Succeeded);
+}
+
+async fn a_restarted_node_releases_what_it_held(store: &impl WorkQueue) {
+    store.enqueue(new_async("mine", "f", 1)).await.unwrap();
+    store.enqueue(new_async("theirs", "f", 2)).await.unwrap();
+    assert_eq!(ids(&claim(store, NOW, 1, 10).await), ["mine"]);
+    let other = lease("node-b", NOW + LEASE_MS);
+    store.claim_due(NOW, &other, 1, 10).await.unwrap();
+
+    assert_eq!(store.release_leases(NODE).await.unwrap(), 1);
+    assert_eq!(state_of(store, "theirs").await, AsyncState::Running);
+    let again = claim(store, NOW, 10, 10).await;
+    assert_eq!(
+        ids(&again),
+        ["mine"],
+        "due again at once, before its lease ran out"
+    );
     assert_eq!(again[0].attempts, 2);
 }
 
@@ -227,7 +307,7 @@ async fn a_callback_is_delivered_until_it_is_done(store: &impl WorkQueue) {
     };
     store.enqueue(with_callback).await.unwrap();
     store.enqueue(new_async("plain", "f", 2)).await.unwrap();
-    store.claim_due(NOW, 10, 10).await.unwrap();
+    claim(store, NOW, 10, 10).await;
     assert_eq!(store.due_callbacks(NOW, 10).await.unwrap(), []);
     let result = AsyncResult {
         http_status: 200,
@@ -241,7 +321,7 @@ async fn a_callback_is_delivered_until_it_is_done(store: &impl WorkQueue) {
             result: Some(result.clone()),
             ..ended(AsyncState::Succeeded, NOW)
         };
-        store.finish_attempt(id, succeeded).await.unwrap();
+        finish(store, id, succeeded).await;
     }
     let due = store.due_callbacks(NOW, 10).await.unwrap();
     assert_eq!(
@@ -300,12 +380,9 @@ async fn the_backlog_caps_hold_on_every_path_a_row_takes(store: &impl WorkQueue)
     // Cancelling one frees its place; running ones still count.
     store.cancel_async("a").await.unwrap();
     store.enqueue(sized("d", 10, limits)).await.unwrap();
-    assert_eq!(store.claim_due(NOW, 10, 10).await.unwrap().len(), 3);
+    assert_eq!(claim(store, NOW, 10, 10).await.len(), 3);
     assert!(store.enqueue(sized("e", 10, limits)).await.is_err());
-    store
-        .finish_attempt("b", ended(AsyncState::Dead, NOW))
-        .await
-        .unwrap();
+    finish(store, "b", ended(AsyncState::Dead, NOW)).await;
     store.enqueue(sized("e", 10, limits)).await.unwrap();
     // A replayed dead letter waits again, and counts again.
     assert_eq!(

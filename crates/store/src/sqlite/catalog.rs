@@ -13,8 +13,8 @@ use super::{
     token_sql, trigger_sql,
 };
 use crate::{
-    AliasStore, Catalog, Deployed, NewToken, NewVersion, RouteStore, SealedSecret, SecretStore,
-    TokenStore,
+    AliasStore, Catalog, Deployed, NewToken, NewVersion, RouteStore, Schedules, SealedSecret,
+    SecretStore, TokenStore,
 };
 
 const VERSION_COLUMNS: &str =
@@ -204,6 +204,21 @@ impl Catalog for SqliteStore {
     async fn set_trigger_state(&self, id: &str, state: Map<String, Value>) -> Result<(), Error> {
         let id = id.to_string();
         self.with(move |conn| trigger_sql::set_state(conn, &id, &state))
+            .await
+    }
+}
+
+/// A schedule's firing is claimed by swapping its trigger's state in one transaction.
+#[async_trait]
+impl Schedules for SqliteStore {
+    async fn claim_firing(
+        &self,
+        trigger_id: &str,
+        seen: &Map<String, Value>,
+        next: Map<String, Value>,
+    ) -> Result<bool, Error> {
+        let (id, seen) = (trigger_id.to_string(), seen.clone());
+        self.with(move |conn| trigger_sql::swap_state(conn, &id, &seen, &next))
             .await
     }
 }

@@ -62,6 +62,7 @@ impl SqliteStore {
         if !had_backlog {
             queue_sql::count_backlog(&conn).map_err(db_error)?;
         }
+        queue_sql::add_lease_columns(&conn).map_err(db_error)?;
         record_sql::add_version(&mut conn).map_err(db_error)?;
         record_sql::adopt_row_table(&mut conn).map_err(db_error)?;
         trigger_sql::adopt_cron_table(&mut conn).map_err(db_error)?;

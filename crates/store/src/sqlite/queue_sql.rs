@@ -4,7 +4,7 @@ use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, Origin, 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{bad_column, named_column};
-use crate::{AttemptUpdate, NewAsync};
+use crate::{AttemptUpdate, Lease, NewAsync};
 
 const COLUMNS: &str = "id, function, trigger, state, attempts, max_retries, enqueued_at_ms,
     next_attempt_at_ms, expires_at_ms, finished_at_ms, callback_url, request, body, errors, result,
@@ -151,6 +151,7 @@ pub fn count_backlog(conn: &Connection) -> rusqlite::Result<()> {
 pub fn claim_due(
     conn: &mut Connection,
     now_ms: i64,
+    lease: &Lease,
     limit: u32,
     per_function: u32,
 ) -> rusqlite::Result<Vec<AsyncInvocation>> {
@@ -192,32 +193,36 @@ pub fn claim_due(
     let mut claimed = Vec::with_capacity(ids.len());
     {
         let mut stmt = tx.prepare_cached(&format!(
-            "UPDATE async_invocations SET state = 'running', attempts = attempts + 1
-             WHERE id = ?1 RETURNING {COLUMNS}"
+            "UPDATE async_invocations SET state = 'running', attempts = attempts + 1,
+             lease_node = ?2, lease_until_ms = ?3 WHERE id = ?1 RETURNING {COLUMNS}"
         ))?;
         for id in &ids {
-            claimed.push(stmt.query_row([id], from_row)?);
+            claimed.push(stmt.query_row(params![id, lease.node, lease.until_ms], from_row)?);
         }
     }
     tx.commit()?;
     Ok(claimed)
 }
 
+/// Records how `node`'s attempt ended, unless the work is no longer its own (false): it is
+/// when `node` holds the lease, or held it last and nobody took the work over since.
 pub fn finish_attempt(
     conn: &mut Connection,
     id: &str,
+    node: &str,
     update: &AttemptUpdate,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<bool> {
     let tx = conn.transaction()?;
     let errors: Option<String> = tx
         .query_row(
-            "SELECT errors FROM async_invocations WHERE id = ?1",
-            [id],
+            "SELECT errors FROM async_invocations
+             WHERE id = ?1 AND lease_node = ?2 AND state IN ('running', 'failed')",
+            [id, node],
             |r| r.get(0),
         )
         .optional()?;
     let Some(errors) = errors else {
-        return Ok(());
+        return Ok(false);
     };
     let mut errors: Vec<AttemptError> =
         serde_json::from_str(&errors).map_err(|e| bad_column(0, e))?;
@@ -243,7 +248,8 @@ pub fn finish_attempt(
             update.now_ms,
         ],
     )?;
-    tx.commit()
+    tx.commit()?;
+    Ok(true)
 }
 
 pub fn get(conn: &Connection, id: &str) -> rusqlite::Result<Option<AsyncInvocation>> {
@@ -309,13 +315,48 @@ pub fn replay(
     Ok(replayed as u64)
 }
 
-/// Attempts that were running when the server stopped run again (at least once delivery).
-pub fn requeue_running(conn: &Connection) -> rusqlite::Result<u64> {
-    let n = conn.execute(
-        "UPDATE async_invocations SET state = 'failed' WHERE state = 'running'",
-        [],
+/// Extends the leases `lease.node` holds; returns how many it holds.
+pub fn renew_leases(conn: &Connection, lease: &Lease) -> rusqlite::Result<u64> {
+    let renewed = conn
+        .prepare_cached(
+            "UPDATE async_invocations SET lease_until_ms = ?2
+             WHERE state = 'running' AND lease_node = ?1",
+        )?
+        .execute(params![lease.node, lease.until_ms])?;
+    Ok(renewed as u64)
+}
+
+/// Other nodes' work whose lease ran out is due again (at least once delivery). Work running
+/// when a store from before leases was stopped has none, and is due at once.
+pub fn expire_leases(conn: &Connection, now_ms: i64, node: &str) -> rusqlite::Result<u64> {
+    let expired = conn
+        .prepare_cached(
+            "UPDATE async_invocations SET state = 'failed'
+             WHERE state = 'running' AND COALESCE(lease_until_ms, 0) < ?1
+             AND COALESCE(lease_node, '') != ?2",
+        )?
+        .execute(params![now_ms, node])?;
+    Ok(expired as u64)
+}
+
+/// Work `node` holds is due again: the node restarted, so none of it runs any more.
+pub fn release_leases(conn: &Connection, node: &str) -> rusqlite::Result<u64> {
+    let released = conn.execute(
+        "UPDATE async_invocations SET state = 'failed' WHERE state = 'running' AND lease_node = ?1",
+        [node],
     )?;
-    Ok(n as u64)
+    Ok(released as u64)
+}
+
+/// Gives a store from before leases their columns. Runs at open; does nothing once done.
+pub fn add_lease_columns(conn: &Connection) -> rusqlite::Result<()> {
+    if !super::schema::has_column(conn, "async_invocations", "lease_node")? {
+        conn.execute_batch(
+            "ALTER TABLE async_invocations ADD COLUMN lease_node TEXT;
+             ALTER TABLE async_invocations ADD COLUMN lease_until_ms INTEGER;",
+        )?;
+    }
+    Ok(())
 }
 
 /// Finished invocations whose callback is due.

@@ -4,7 +4,7 @@ use gust_core::{InvocationId, InvocationRecord, InvocationStatus, Origin};
 use rusqlite::{Connection, Row, Transaction, params};
 
 use super::packed_records::{batches, unpack};
-use super::schema::has_table;
+use super::schema::{has_column, has_table};
 use super::{bad_column, named_column};
 
 /// Stores records as one row per function, version and hour among them.
@@ -89,11 +89,7 @@ pub fn last_invoked(conn: &Connection, since_ms: i64) -> rusqlite::Result<Vec<(S
 /// hold version 0 (their records keep their own), and hourly usage moves to `usage_hours` as
 /// version 0. Runs at open; does nothing once done.
 pub fn add_version(conn: &mut Connection) -> rusqlite::Result<()> {
-    let has_version: bool = conn.query_row(
-        "SELECT COUNT(*) > 0 FROM pragma_table_info('invocation_batches') WHERE name = 'version'",
-        [],
-        |row| row.get(0),
-    )?;
+    let has_version = has_column(conn, "invocation_batches", "version")?;
     let tx = conn.transaction()?;
     if !has_version {
         tx.execute_batch(

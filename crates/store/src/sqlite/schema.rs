@@ -7,6 +7,19 @@ pub fn has_table(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<bo
     )
 }
 
+/// Whether a table has a column: the conversions at open look for what older versions lacked.
+pub fn has_column(
+    conn: &rusqlite::Connection,
+    table: &str,
+    column: &str,
+) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+        [table, column],
+        |row| row.get(0),
+    )
+}
+
 /// The embedded store's schema. Each statement is idempotent so that opening is migrating.
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS functions (
@@ -65,6 +78,7 @@ CREATE TABLE IF NOT EXISTS usage_hours (
 );
 -- The durable queue of asynchronous invocations. `request` is JSON (method, path, headers);
 -- `errors` a JSON list of failed attempts; `result` the JSON of the final answer.
+-- lease_node runs the invocation until lease_until_ms, unless it renews (queue_sql.rs).
 CREATE TABLE IF NOT EXISTS async_invocations (
     id                  TEXT PRIMARY KEY,
     function            TEXT NOT NULL,
@@ -83,7 +97,9 @@ CREATE TABLE IF NOT EXISTS async_invocations (
     result              TEXT,
     callback_pending    INTEGER NOT NULL DEFAULT 0,
     callback_attempts   INTEGER NOT NULL DEFAULT 0,
-    callback_next_at_ms INTEGER NOT NULL DEFAULT 0
+    callback_next_at_ms INTEGER NOT NULL DEFAULT 0,
+    lease_node          TEXT,
+    lease_until_ms      INTEGER
 );
 CREATE INDEX IF NOT EXISTS async_due ON async_invocations(state, next_attempt_at_ms);
 CREATE INDEX IF NOT EXISTS async_by_function ON async_invocations(function, state, enqueued_at_ms);

@@ -5,7 +5,7 @@ use rusqlite::Connection;
 
 use super::SqliteStore;
 use crate::conformance::{self, Fresh};
-use crate::{BacklogLimits, NewAsync, WorkQueue};
+use crate::{BacklogLimits, Lease, NewAsync, WorkQueue};
 
 async fn fresh() -> Fresh<SqliteStore> {
     let dir = tempfile::tempdir().unwrap();
@@ -32,14 +32,39 @@ async fn is_a_work_queue() {
 }
 
 #[tokio::test]
-async fn a_database_from_before_the_backlog_table_gets_it_counted_from_its_rows() {
+async fn claims_each_firing_once() {
+    conformance::schedules::run(fresh).await;
+}
+
+#[tokio::test]
+async fn work_running_in_a_database_from_before_leases_is_due_again() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("gust.db");
-    let limits = BacklogLimits {
-        per_function: 1,
-        ..Default::default()
+    let store = SqliteStore::open(&path).unwrap();
+    store
+        .enqueue(queued("old", BacklogLimits::default()))
+        .await
+        .unwrap();
+    let lease = Lease {
+        node: "n".into(),
+        until_ms: i64::MAX,
     };
-    let queued = |id: &str| NewAsync {
+    assert_eq!(store.claim_due(0, &lease, 1, 1).await.unwrap().len(), 1);
+    drop(store);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "ALTER TABLE async_invocations DROP COLUMN lease_node;
+             ALTER TABLE async_invocations DROP COLUMN lease_until_ms;",
+        )
+        .unwrap();
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(reopened.expire_leases(1, "n").await.unwrap(), 1);
+    assert_eq!(reopened.claim_due(1, &lease, 1, 1).await.unwrap().len(), 1);
+}
+
+fn queued(id: &str, limits: BacklogLimits) -> NewAsync {
+    NewAsync {
         id: id.into(),
         function: "hello".into(),
         origin: Origin::ASYNC,
@@ -54,10 +79,20 @@ async fn a_database_from_before_the_backlog_table_gets_it_counted_from_its_rows(
         enqueued_at_ms: 0,
         expires_at_ms: i64::MAX,
         limits,
+    }
+}
+
+#[tokio::test]
+async fn a_database_from_before_the_backlog_table_gets_it_counted_from_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gust.db");
+    let limits = BacklogLimits {
+        per_function: 1,
+        ..Default::default()
     };
     SqliteStore::open(&path)
         .unwrap()
-        .enqueue(queued("a"))
+        .enqueue(queued("a", limits))
         .await
         .unwrap();
     Connection::open(&path)
@@ -65,6 +100,6 @@ async fn a_database_from_before_the_backlog_table_gets_it_counted_from_its_rows(
         .execute_batch("DROP TABLE async_backlog")
         .unwrap();
     let reopened = SqliteStore::open(&path).unwrap();
-    let refused = reopened.enqueue(queued("b")).await.unwrap_err();
+    let refused = reopened.enqueue(queued("b", limits)).await.unwrap_err();
     assert_eq!(refused.kind, ErrorKind::Throttled);
 }

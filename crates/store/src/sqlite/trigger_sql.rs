@@ -1,7 +1,7 @@
 //! Triggers in the embedded store.
 
 use gust_core::Trigger;
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 use serde_json::{Map, Value};
 
 use super::json_column;
@@ -57,6 +57,27 @@ pub fn set_state(conn: &Connection, id: &str, state: &Map<String, Value>) -> rus
         params![id, state],
     )?;
     Ok(())
+}
+
+/// Replaces the state with `next` if it still is `seen`; says whether it did.
+pub fn swap_state(
+    conn: &mut Connection,
+    id: &str,
+    seen: &Map<String, Value>,
+    next: &Map<String, Value>,
+) -> rusqlite::Result<bool> {
+    let tx = conn.transaction()?;
+    let current: Option<Map<String, Value>> = tx
+        .query_row("SELECT state FROM triggers WHERE id = ?1", [id], |row| {
+            json_column(row, 0)
+        })
+        .optional()?;
+    if current.as_ref() != Some(seen) {
+        return Ok(false);
+    }
+    set_state(&tx, id, next)?;
+    tx.commit()?;
+    Ok(true)
 }
 
 /// Schedules from before triggers were generic move into `triggers` as kind `cron`.

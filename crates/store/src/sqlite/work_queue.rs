@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use gust_core::{AsyncInvocation, AsyncState, AttemptError, Error, ErrorKind, now_ms};
 
 use super::{SqliteStore, queue_sql};
-use crate::{AttemptUpdate, NewAsync, WorkQueue};
+use crate::{AttemptUpdate, Lease, NewAsync, WorkQueue};
 
 #[async_trait]
 impl WorkQueue for SqliteStore {
@@ -21,26 +21,47 @@ impl WorkQueue for SqliteStore {
     async fn claim_due(
         &self,
         now_ms: i64,
+        lease: &Lease,
         limit: u32,
         per_function: u32,
     ) -> Result<Vec<AsyncInvocation>, Error> {
-        self.with(move |conn| queue_sql::claim_due(conn, now_ms, limit, per_function))
+        let lease = lease.clone();
+        self.with(move |conn| queue_sql::claim_due(conn, now_ms, &lease, limit, per_function))
+            .await
+    }
+
+    async fn renew_leases(&self, lease: &Lease) -> Result<u64, Error> {
+        let lease = lease.clone();
+        self.with(move |conn| queue_sql::renew_leases(conn, &lease))
+            .await
+    }
+
+    async fn expire_leases(&self, now_ms: i64, node: &str) -> Result<u64, Error> {
+        let node = node.to_string();
+        self.with(move |conn| queue_sql::expire_leases(conn, now_ms, &node))
+            .await
+    }
+
+    async fn release_leases(&self, node: &str) -> Result<u64, Error> {
+        let node = node.to_string();
+        self.with(move |conn| queue_sql::release_leases(conn, &node))
+            .await
+    }
+
+    async fn finish_attempt(
+        &self,
+        id: &str,
+        node: &str,
+        update: AttemptUpdate,
+    ) -> Result<bool, Error> {
+        let (id, node) = (id.to_string(), node.to_string());
+        self.with(move |conn| queue_sql::finish_attempt(conn, &id, &node, &update))
             .await
     }
 
     async fn bury(&self, dead: NewAsync, errors: Vec<AttemptError>) -> Result<(), Error> {
         self.with(move |conn| queue_sql::bury(conn, &dead, &errors))
             .await
-    }
-
-    async fn finish_attempt(&self, id: &str, update: AttemptUpdate) -> Result<(), Error> {
-        let id = id.to_string();
-        self.with(move |conn| queue_sql::finish_attempt(conn, &id, &update))
-            .await
-    }
-
-    async fn requeue_running(&self) -> Result<u64, Error> {
-        self.with(|conn| queue_sql::requeue_running(conn)).await
     }
 
     async fn async_invocation(&self, id: &str) -> Result<Option<AsyncInvocation>, Error> {
