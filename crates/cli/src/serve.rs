@@ -355,7 +355,6 @@ fn process_executor(data_dir: &std::path::Path, insecure: bool) -> anyhow::Resul
     ProcessExecutor::new(helper, data_dir, isolation).context("cannot start the process runtime")
 }
 
-/// Keeps the store from growing without bound: records past retention become hourly usage.
 /// The node's name: as given, or the host's.
 fn node_name(given: Option<String>) -> anyhow::Result<String> {
     let name = given.unwrap_or_else(|| {
@@ -366,6 +365,7 @@ fn node_name(given: Option<String>) -> anyhow::Result<String> {
     Ok(name.to_string())
 }
 
+/// Keeps the store from growing without bound: records past retention become hourly usage.
 async fn roll_up_old_records(store: Arc<dyn Records>, keep: Duration, every: Duration) {
     let mut ticks = tokio::time::interval(every);
     loop {
