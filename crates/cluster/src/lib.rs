@@ -1,0 +1,18 @@
+//! Gust's state in NATS JetStream, for several `gust serve` nodes that share one platform.
+//! It is built concern by concern behind gust-store's traits, each proved by that concern's
+//! conformance suite against a real nats-server: so far the artifacts, the catalog and the
+//! schedules' claims.
+
+mod artifacts;
+mod catalog;
+#[cfg(any(test, feature = "test-server"))]
+pub mod test_server;
+
+pub use artifacts::JetStreamArtifacts;
+pub use catalog::JetStreamCatalog;
+
+/// What a JetStream call's error becomes: the cluster's store did not answer or refused,
+/// which the caller can only report.
+fn nats_error(what: &str, err: impl std::fmt::Display) -> gust_core::Error {
+    gust_core::Error::internal(format!("the cluster's store (NATS): {what}: {err}"))
+}
