@@ -31,8 +31,9 @@ pub trait Catalog: Send + Sync + 'static {
     async fn function(&self, name: &str) -> Result<Option<FunctionInfo>, Error>;
     async fn functions(&self) -> Result<Vec<FunctionInfo>, Error>;
     async fn versions(&self, name: &str) -> Result<Vec<Version>, Error>;
-    /// Deletes the function, its versions, triggers, asynchronous invocations and logs; its
-    /// invocation records stay, for usage. False if it did not exist.
+    /// Deletes the function, its versions and its triggers (a store that holds its queue and
+    /// logs too, as the embedded one does, deletes its asynchronous invocations and logs with
+    /// them); its invocation records stay, for usage. False if it did not exist.
     async fn delete_function(&self, name: &str) -> Result<bool, Error>;
     /// Whether any version of any function still runs this artifact.
     async fn artifact_in_use(&self, sha256: &str) -> Result<bool, Error>;
