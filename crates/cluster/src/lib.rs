@@ -11,8 +11,11 @@ pub mod test_server;
 pub use artifacts::JetStreamArtifacts;
 pub use catalog::JetStreamCatalog;
 
-/// What a JetStream call's error becomes: the cluster's store did not answer or refused,
-/// which the caller can only report.
+/// What a JetStream call's error becomes: the cluster's store did not answer or refused, and
+/// the caller may try again (503).
 fn nats_error(what: &str, err: impl std::fmt::Display) -> gust_core::Error {
-    gust_core::Error::internal(format!("the cluster's store (NATS): {what}: {err}"))
+    gust_core::Error::new(
+        gust_core::ErrorKind::Unavailable,
+        format!("the cluster's store (NATS) did not answer: {what}: {err}; try again"),
+    )
 }

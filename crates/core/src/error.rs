@@ -12,6 +12,9 @@ pub enum ErrorKind {
     TooLarge,
     /// Too many requests at once: try again later (429).
     Throttled,
+    /// What the request needs cannot be reached now (a cluster's store is gone): try again
+    /// later (503).
+    Unavailable,
     Internal,
 }
 
@@ -26,6 +29,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::Throttled => "throttled",
+            ErrorKind::Unavailable => "unavailable",
             ErrorKind::Internal => "internal",
         }
     }

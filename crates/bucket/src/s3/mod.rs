@@ -212,6 +212,7 @@ fn store_error(e: Error, bucket: &str) -> S3Error {
     match e.kind {
         ErrorKind::NotFound => no_such_bucket(bucket),
         ErrorKind::Throttled => S3Error::with_message(S3ErrorCode::SlowDown, e.message),
+        ErrorKind::Unavailable => S3Error::with_message(S3ErrorCode::ServiceUnavailable, e.message),
         ErrorKind::Conflict => S3Error::with_message(S3ErrorCode::BucketNotEmpty, e.message),
         _ => internal(e),
     }
