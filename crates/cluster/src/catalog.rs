@@ -71,17 +71,21 @@ impl JetStreamCatalog {
         Ok(Some((value, entry.revision)))
     }
 
-    /// Every value under `prefix` (ending with a dot).
-    async fn read_all<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, Error> {
-        let keys: Vec<String> = self
-            .kv
+    /// Every key under `prefix` (ending with a dot).
+    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, Error> {
+        self.kv
             .keys()
             .await
             .map_err(|e| nats_error("cannot list the catalog", e))?
             .try_filter(|key| std::future::ready(key.starts_with(prefix)))
             .try_collect()
             .await
-            .map_err(|e| nats_error("cannot list the catalog", e))?;
+            .map_err(|e| nats_error("cannot list the catalog", e))
+    }
+
+    /// Every value under `prefix` (ending with a dot).
+    async fn read_all<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, Error> {
+        let keys = self.keys_under(prefix).await?;
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
             values.extend(self.read(&key).await?.map(|(value, _)| value));
@@ -111,20 +115,39 @@ impl JetStreamCatalog {
                         latest_version: number,
                         ..entry
                     };
-                    self.kv.update(&key, json(&moved), revision).await.is_ok()
+                    let moving = self.kv.update(&key, json(&moved), revision).await;
+                    swapped(moving, kv::UpdateErrorKind::WrongLastRevision, &key)?
                 }
                 None => {
                     let made = FunctionEntry {
                         created_at_ms: now_ms(),
                         latest_version: number,
                     };
-                    self.kv.create(&key, json(&made)).await.is_ok()
+                    let making = self.kv.create(&key, json(&made)).await;
+                    swapped(making, kv::CreateErrorKind::AlreadyExists, &key)?
                 }
             };
             if written {
                 return Ok(());
             }
         }
+    }
+}
+
+/// Whether a write that expects what it read went through: false when another writer came
+/// first (`raced`), an error for anything else (the store is gone, say).
+fn swapped<K>(
+    written: Result<u64, async_nats::error::Error<K>>,
+    raced: K,
+    key: &str,
+) -> Result<bool, Error>
+where
+    K: Clone + PartialEq + std::fmt::Debug + std::fmt::Display,
+{
+    match written {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == raced => Ok(false),
+        Err(e) => Err(nats_error(&format!("cannot write {key}"), e)),
     }
 }
 
@@ -170,10 +193,9 @@ impl Catalog for JetStreamCatalog {
             };
             // The number is the first creator's; another node's deploy took it: look again.
             let key = version_key(&new.function, version.number);
-            match self.kv.create(&key, json(&version)).await {
-                Ok(_) => {}
-                Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(nats_error(&format!("cannot write {key}"), e)),
+            let taking = self.kv.create(&key, json(&version)).await;
+            if !swapped(taking, kv::CreateErrorKind::AlreadyExists, &key)? {
+                continue;
             }
             self.point_at(&new.function, version.number).await?;
             return Ok(Deployed {
@@ -196,14 +218,7 @@ impl Catalog for JetStreamCatalog {
     }
 
     async fn functions(&self) -> Result<Vec<FunctionInfo>, Error> {
-        let keys: Vec<String> = self
-            .kv
-            .keys()
-            .await
-            .map_err(|e| nats_error("cannot list the catalog", e))?
-            .try_collect()
-            .await
-            .map_err(|e| nats_error("cannot list the catalog", e))?;
+        let keys = self.keys_under("functions.").await?;
         let mut names: Vec<&str> = keys
             .iter()
             .filter_map(|key| key.strip_prefix("functions."))
@@ -289,7 +304,8 @@ impl Catalog for JetStreamCatalog {
                 state: state.clone(),
                 ..trigger
             };
-            if self.kv.update(&key, json(&changed), revision).await.is_ok() {
+            let changing = self.kv.update(&key, json(&changed), revision).await;
+            if swapped(changing, kv::UpdateErrorKind::WrongLastRevision, &key)? {
                 return Ok(());
             }
         }
@@ -315,11 +331,8 @@ impl Schedules for JetStreamCatalog {
             state: next,
             ..trigger
         };
-        match self.kv.update(&key, json(&moved), revision).await {
-            Ok(_) => Ok(true),
-            Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => Ok(false),
-            Err(e) => Err(nats_error(&format!("cannot write {key}"), e)),
-        }
+        let moving = self.kv.update(&key, json(&moved), revision).await;
+        swapped(moving, kv::UpdateErrorKind::WrongLastRevision, &key)
     }
 }
 
