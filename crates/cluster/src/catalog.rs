@@ -1,5 +1,6 @@
 //! The catalog in a JetStream key-value bucket: functions (`functions.NAME`, pointing at their
-//! latest version), versions (`versions.NAME.N`) and triggers (`triggers.ID`). A version
+//! latest version), versions (`versions.NAME.N`) and triggers (`triggers.ID`), with the
+//! aliases and routes beside them (pointers.rs). A version
 //! number is taken by the node that creates its key first; the function's pointer and a
 //! trigger's state move by compare-and-set on their revision.
 
@@ -17,7 +18,7 @@ use crate::nats_error;
 const BUCKET: &str = "gust-catalog";
 
 pub struct JetStreamCatalog {
-    kv: kv::Store,
+    pub(crate) kv: kv::Store,
 }
 
 /// A function's entry: when it was made and its latest version.
@@ -57,7 +58,10 @@ impl JetStreamCatalog {
     }
 
     /// A key's value and revision; none when it was never written or was deleted.
-    async fn read<T: DeserializeOwned>(&self, key: &str) -> Result<Option<(T, u64)>, Error> {
+    pub(crate) async fn read<T: DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<(T, u64)>, Error> {
         let entry = self
             .kv
             .entry(key)
@@ -72,7 +76,7 @@ impl JetStreamCatalog {
     }
 
     /// Every key under `prefix` (ending with a dot).
-    async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, Error> {
+    pub(crate) async fn keys_under(&self, prefix: &str) -> Result<Vec<String>, Error> {
         self.kv
             .keys()
             .await
@@ -84,7 +88,10 @@ impl JetStreamCatalog {
     }
 
     /// Every value under `prefix` (ending with a dot).
-    async fn read_all<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<T>, Error> {
+    pub(crate) async fn read_all<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<T>, Error> {
         let keys = self.keys_under(prefix).await?;
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
@@ -97,7 +104,24 @@ impl JetStreamCatalog {
         Ok(self.read(&version_key(name, number)).await?.map(|(v, _)| v))
     }
 
-    async fn delete(&self, key: &str) -> Result<(), Error> {
+    /// Writes a new key: a conflict when one by that name (a `what` with the same id) exists.
+    pub(crate) async fn create(
+        &self,
+        key: &str,
+        value: &impl Serialize,
+        what: &str,
+    ) -> Result<(), Error> {
+        match self.kv.create(key, json(value)).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Err(Error::new(
+                ErrorKind::Conflict,
+                format!("a {what} with the id of {key} exists"),
+            )),
+            Err(e) => Err(nats_error(&format!("cannot write {key}"), e)),
+        }
+    }
+
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), Error> {
         self.kv
             .delete(key)
             .await
@@ -151,7 +175,7 @@ where
     }
 }
 
-fn json(value: &impl Serialize) -> bytes::Bytes {
+pub(crate) fn json(value: &impl Serialize) -> bytes::Bytes {
     serde_json::to_vec(value)
         .expect("catalog values serialize")
         .into()
@@ -248,6 +272,9 @@ impl Catalog for JetStreamCatalog {
         for trigger in self.triggers(Some(name), None).await? {
             self.delete(&trigger_key(&trigger.id)).await?;
         }
+        for key in self.keys_under(&format!("aliases.{name}.")).await? {
+            self.delete(&key).await?;
+        }
         for version in self.versions(name).await? {
             self.delete(&version_key(name, version.number)).await?;
         }
@@ -261,15 +288,8 @@ impl Catalog for JetStreamCatalog {
     }
 
     async fn add_trigger(&self, trigger: Trigger) -> Result<(), Error> {
-        let key = trigger_key(&trigger.id);
-        match self.kv.create(&key, json(&trigger)).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Err(Error::new(
-                ErrorKind::Conflict,
-                format!("a trigger with id {} exists", trigger.id),
-            )),
-            Err(e) => Err(nats_error(&format!("cannot write {key}"), e)),
-        }
+        self.create(&trigger_key(&trigger.id), &trigger, "trigger")
+            .await
     }
 
     async fn triggers(
@@ -366,6 +386,11 @@ mod tests {
     #[tokio::test]
     async fn is_a_catalog() {
         conformance::catalog::run(fresh).await;
+    }
+
+    #[tokio::test]
+    async fn keeps_aliases_and_routes() {
+        conformance::pointers::run(fresh).await;
     }
 
     #[tokio::test]

@@ -5,6 +5,7 @@
 
 mod artifacts;
 mod catalog;
+mod pointers;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 

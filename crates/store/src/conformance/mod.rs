@@ -4,6 +4,7 @@
 
 pub mod artifacts;
 pub mod catalog;
+pub mod pointers;
 pub mod records;
 pub mod schedules;
 pub mod work_queue;
