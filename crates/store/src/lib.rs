@@ -12,6 +12,7 @@ mod buckets;
 mod catalog;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod parts;
 mod private_file;
 mod records;
 mod routes;
@@ -26,6 +27,7 @@ pub use artifacts::{Artifacts, sha256_hex};
 pub use blobs::BlobStore;
 pub use buckets::{BucketStore, ObjectQuery, Upload, UploadedPart};
 pub use catalog::{Catalog, Deployed, NewVersion};
+pub use parts::StoreParts;
 pub use private_file::write_private;
 pub use records::Records;
 pub use routes::RouteStore;
