@@ -3,6 +3,7 @@
 mod alias;
 mod bucket;
 mod client;
+mod cluster;
 mod config;
 mod deploy;
 mod destinations;

@@ -21,13 +21,11 @@ use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
 use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{DEFAULT_MAX_MEMORY, EngineOptions, WasmExecutor};
 use gust_secrets::{SecretKey, SecretVault};
-use gust_store::{
-    AliasStore, BacklogLimits, BlobStore, BucketStore, Records, RouteStore, SecretStore,
-    SqliteStore, Store, TokenStore,
-};
+use gust_store::{BacklogLimits, BucketStore, Records, SecretStore, SqliteStore, TokenStore};
 use gust_trace::Tracer;
 use tokio::sync::watch;
 
+use crate::cluster::{self, Shared};
 use crate::config::ServerConfig;
 use crate::default_data_dir;
 use crate::destinations::DestinationArgs;
@@ -125,6 +123,11 @@ pub struct ServeArgs {
     /// `traceparent` decides for the traces it started.
     #[arg(long, env = "GUST_TRACE_SAMPLE_RATIO", default_value_t = 1.0)]
     trace_sample_ratio: f64,
+    /// Join a cluster: the NATS server (with JetStream) where the nodes share their catalog
+    /// and artifacts, e.g. nats://127.0.0.1:4222. Give each node its own --node-name and the
+    /// same admin.token.
+    #[arg(long, env = "GUST_CLUSTER")]
+    cluster: Option<String>,
     #[command(flatten)]
     destinations: DestinationArgs,
 }
@@ -152,18 +155,20 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => ServerConfig::load(&data_dir.join("gust.toml"), false)?,
     };
     let sqlite = Arc::new(SqliteStore::open(&data_dir.join("gust.db"))?);
-    let store: Arc<dyn Store> = sqlite.clone();
+    let shared = match &args.cluster {
+        Some(url) => Shared::in_cluster(url, sqlite.clone(), &data_dir).await?,
+        None => Shared::alone(sqlite.clone(), &data_dir)?,
+    };
+    let store = shared.store;
     let tokens: Arc<dyn TokenStore> = sqlite.clone();
     let secret_store: Arc<dyn SecretStore> = sqlite.clone();
-    let alias_store: Arc<dyn AliasStore> = sqlite.clone();
     let key_value: Arc<dyn KeyValue> = sqlite.clone();
-    let routes = Routes::load(sqlite.clone() as Arc<dyn RouteStore>).await?;
+    let routes = Routes::load(shared.routes).await?;
     let buckets: Arc<dyn BucketStore> = sqlite;
     let secret_key = std::env::var("GUST_SECRET_KEY").ok();
     let secret_key =
         SecretKey::load_or_create(&data_dir.join("secret.key"), secret_key.as_deref())?;
     let secrets = SecretVault::open(secret_key, secret_store).await?;
-    let artifacts = Arc::new(BlobStore::open(data_dir.join("artifacts"))?);
     let engine_options = EngineOptions {
         max_memory: args.wasm_memory_mb << 20,
         ..EngineOptions::default()
@@ -198,8 +203,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         s3_endpoint::start(&s3_settings, &data_dir, buckets, bucket_source.clone()).await?;
     let dispatcher = Dispatcher::new(
         store.clone(),
-        alias_store,
-        artifacts,
+        shared.aliases,
+        shared.artifacts,
         executors,
         Telemetry {
             metrics: metrics.clone(),
@@ -255,6 +260,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         ],
     )
     .await;
+    if let Some(changes) = shared.changes {
+        cluster::follow(
+            changes,
+            dispatcher.clone(),
+            routes.clone(),
+            triggers.clone(),
+        );
+    }
     // Only now, with every bucket trigger in effect, may uploads come in.
     s3.serve();
     dispatcher.warm_up(args.reload_recent).await?;

@@ -57,11 +57,15 @@ impl JetStreamCatalog {
         Ok(JetStreamCatalog { kv })
     }
 
-    /// A key's value and revision; none when it was never written or was deleted.
+    /// A key's value and revision; none when it was never written or was deleted, or cannot
+    /// be a key (from a name no deploy would take).
     pub(crate) async fn read<T: DeserializeOwned>(
         &self,
         key: &str,
     ) -> Result<Option<(T, u64)>, Error> {
+        if !is_a_key(key) {
+            return Ok(None);
+        }
         let entry = self
             .kv
             .entry(key)
@@ -354,6 +358,16 @@ impl Schedules for JetStreamCatalog {
         let moving = self.kv.update(&key, json(&moved), revision).await;
         swapped(moving, kv::UpdateErrorKind::WrongLastRevision, &key)
     }
+}
+
+/// Whether JetStream takes `key` as a key: dot-separated tokens of letters, digits, `-/_=`.
+fn is_a_key(key: &str) -> bool {
+    key.split('.').all(|token| {
+        !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-/_=".contains(&b))
+    })
 }
 
 /// The latest version needs no successor: same artifact, runtime and settings.

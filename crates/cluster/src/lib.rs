@@ -6,6 +6,7 @@
 
 mod artifacts;
 mod catalog;
+mod join;
 mod pointers;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
@@ -13,6 +14,7 @@ mod watch;
 
 pub use artifacts::JetStreamArtifacts;
 pub use catalog::JetStreamCatalog;
+pub use join::Cluster;
 pub use watch::CatalogChange;
 
 /// What a JetStream call's error becomes: the cluster's store did not answer or refused, and

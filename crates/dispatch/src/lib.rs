@@ -410,6 +410,26 @@ impl Dispatcher {
         Ok(pointers)
     }
 
+    /// Another node changed `name` (deployed it, deleted it, moved an alias): where its calls
+    /// go is read again, and the versions nothing points at any more are unloaded.
+    pub async fn changed_elsewhere(&self, name: &str) -> Result<(), Error> {
+        self.refresh_pointers(name).await?;
+        if self.cached_pointers(name).is_none() {
+            for capability in &self.capabilities {
+                capability.revoke(name);
+            }
+        }
+        self.release_unpointed(name);
+        Ok(())
+    }
+
+    /// The functions whose pointers this node holds: those to read again when what changed
+    /// elsewhere is unknown.
+    pub fn known_functions(&self) -> Vec<String> {
+        let pointers = self.pointers.read().unwrap_or_else(|p| p.into_inner());
+        pointers.keys().cloned().collect()
+    }
+
     /// Whether the latest version of `name` or one of its aliases sends calls to `number`.
     fn is_pointed_at(&self, name: &str, number: u32) -> bool {
         self.cached_pointers(name)

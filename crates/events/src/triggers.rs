@@ -56,11 +56,17 @@ impl Triggers {
     pub async fn remove(&self, id: &str) -> Result<bool, Error> {
         let removed = self.store.delete_trigger(id).await?;
         if removed {
-            for source in self.sources.values() {
-                source.changed().await;
-            }
+            self.reload().await;
         }
         Ok(removed)
+    }
+
+    /// Has every source read its triggers again: after a removal, whose kind is not known
+    /// here, or after another node added or removed one.
+    pub async fn reload(&self) {
+        for source in self.sources.values() {
+            source.changed().await;
+        }
     }
 
     fn source(&self, kind: &str) -> Result<&Arc<dyn Source>, Error> {

@@ -349,6 +349,17 @@ impl Drop for Server {
     }
 }
 
+/// Waits up to 10 s for `check` to hold.
+pub fn wait_until(check: impl Fn() -> bool, what: &str) {
+    for _ in 0..200 {
+        if check() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
 pub fn running_as_root() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status

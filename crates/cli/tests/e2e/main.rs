@@ -9,6 +9,7 @@ mod aws_cli;
 mod broker;
 mod buckets;
 mod callbacks;
+mod cluster;
 mod connections;
 mod dashboard;
 mod deploy_errors;

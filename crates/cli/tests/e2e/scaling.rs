@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::{Server, fixture_dir};
+use crate::harness::{Server, fixture_dir, wait_until};
 
 fn is_cold(server: &Server, path: &str) -> bool {
     let response = server.get(path).send().unwrap();
@@ -207,16 +207,6 @@ fn concurrently(server: &Server, count: usize, path: &str) -> Vec<u16> {
         })
         .collect();
     handles.into_iter().map(|h| h.join().unwrap()).collect()
-}
-
-fn wait_until(check: impl Fn() -> bool, what: &str) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
-        thread::sleep(Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
 }
 
 #[test]

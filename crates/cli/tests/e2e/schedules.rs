@@ -6,7 +6,7 @@ use tempfile::TempDir;
 use crate::harness::{Server, error_of, public, result_header, stderr, stdout};
 
 /// Results of the schedule firings that have succeeded so far.
-fn firings(server: &Server) -> Vec<Value> {
+pub fn firings(server: &Server) -> Vec<Value> {
     let done = server.admin_json("/v1/functions/echo/async?state=succeeded&limit=1000");
     done.as_array()
         .unwrap()
@@ -27,7 +27,7 @@ fn wait_for_firings(server: &Server, count: usize) -> Vec<Value> {
     panic!("fewer than {count} firings");
 }
 
-fn scheduled_ms(result: &Value) -> u128 {
+pub fn scheduled_ms(result: &Value) -> u128 {
     let event: Value = serde_json::from_str(result["body"].as_str().unwrap()).unwrap();
     let time = humantime::parse_rfc3339(event["scheduled_time"].as_str().unwrap()).unwrap();
     time.duration_since(UNIX_EPOCH).unwrap().as_millis()

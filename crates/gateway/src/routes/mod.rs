@@ -69,6 +69,13 @@ impl Routes {
         Ok(route)
     }
 
+    /// Builds the table again from the store, after another node changed the routes.
+    pub async fn reload(&self) -> Result<(), Error> {
+        let _one_at_a_time = self.changing.lock().await;
+        self.swap(RouteTable::build(&self.store.routes().await?)?);
+        Ok(())
+    }
+
     pub async fn list(&self) -> Result<Vec<Route>, Error> {
         self.store.routes().await
     }

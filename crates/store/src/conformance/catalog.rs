@@ -84,6 +84,10 @@ async fn a_deploy_makes_a_version_only_when_something_changed(store: &impl Catal
         .collect();
     assert_eq!(names, ["echo", "hello"], "functions are listed by name");
     assert!(store.function("nobody").await.unwrap().is_none());
+    for impossible in ["", "a b", ".", "hello."] {
+        let found = store.function(impossible).await;
+        assert!(found.unwrap().is_none(), "{impossible:?} names no function");
+    }
 }
 
 async fn a_deleted_function_takes_its_versions_and_triggers(store: &impl Catalog) {

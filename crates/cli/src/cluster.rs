@@ -1,0 +1,98 @@
+//! Where a node keeps what it shares: alone, everything is in its own database and folder;
+//! in a cluster (`gust serve --cluster nats://...`), the catalog (functions, versions,
+//! aliases, routes, triggers), the schedules' claims and the artifacts are in NATS JetStream,
+//! and a watch of the catalog keeps the node's caches true to what other nodes change. Records
+//! and the work queue stay in the node's database for now.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use gust_cluster::{CatalogChange, Cluster};
+use gust_dispatch::Dispatcher;
+use gust_events::Triggers;
+use gust_gateway::Routes;
+use gust_store::{AliasStore, Artifacts, BlobStore, RouteStore, SqliteStore, Store, StoreParts};
+use tokio::sync::mpsc;
+
+/// The stores a node works with, wherever they are.
+pub struct Shared {
+    pub store: Arc<dyn Store>,
+    pub aliases: Arc<dyn AliasStore>,
+    pub routes: Arc<dyn RouteStore>,
+    pub artifacts: Arc<dyn Artifacts>,
+    /// What other nodes change, in a cluster.
+    pub changes: Option<mpsc::Receiver<CatalogChange>>,
+}
+
+impl Shared {
+    /// The node's own database and artifact folder.
+    pub fn alone(sqlite: Arc<SqliteStore>, data_dir: &Path) -> anyhow::Result<Shared> {
+        Ok(Shared {
+            store: sqlite.clone(),
+            aliases: sqlite.clone(),
+            routes: sqlite,
+            artifacts: Arc::new(BlobStore::open(data_dir.join("artifacts"))?),
+            changes: None,
+        })
+    }
+
+    /// The cluster's shared state at `url`, beside the node's own database.
+    pub async fn in_cluster(
+        url: &str,
+        sqlite: Arc<SqliteStore>,
+        data_dir: &Path,
+    ) -> anyhow::Result<Shared> {
+        let cluster = Cluster::join(url, data_dir.join("artifacts")).await?;
+        let store = StoreParts {
+            catalog: cluster.catalog.clone(),
+            schedules: cluster.catalog.clone(),
+            records: sqlite.clone(),
+            work: sqlite,
+        };
+        tracing::info!("in the cluster at {url}: the catalog and artifacts are shared");
+        Ok(Shared {
+            store: Arc::new(store),
+            aliases: cluster.catalog.clone(),
+            routes: cluster.catalog.clone(),
+            artifacts: cluster.artifacts,
+            changes: Some(cluster.catalog.watch()),
+        })
+    }
+}
+
+/// Applies what other nodes change to this node's caches, for as long as the node runs.
+pub fn follow(
+    mut changes: mpsc::Receiver<CatalogChange>,
+    dispatcher: Arc<Dispatcher>,
+    routes: Arc<Routes>,
+    triggers: Arc<Triggers>,
+) {
+    tokio::spawn(async move {
+        while let Some(change) = changes.recv().await {
+            let applied = match change {
+                CatalogChange::Function(name) => dispatcher.changed_elsewhere(&name).await,
+                CatalogChange::Routes => routes.reload().await,
+                CatalogChange::Triggers => {
+                    triggers.reload().await;
+                    Ok(())
+                }
+                CatalogChange::Everything => everything(&dispatcher, &routes, &triggers).await,
+            };
+            if let Err(e) = applied {
+                tracing::warn!("a change made on another node is not applied here yet: {e}");
+            }
+        }
+    });
+}
+
+async fn everything(
+    dispatcher: &Dispatcher,
+    routes: &Routes,
+    triggers: &Triggers,
+) -> Result<(), gust_core::Error> {
+    for name in dispatcher.known_functions() {
+        dispatcher.changed_elsewhere(&name).await?;
+    }
+    triggers.reload().await;
+    routes.reload().await
+}

@@ -1,0 +1,123 @@
+//! Three `gust serve` nodes joined over one nats-server with JetStream: a function deployed,
+//! an alias moved, a route added or a schedule set on one node takes effect on all of them.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::harness::{Server, public, wait_until};
+use crate::nats_triggers::Nats;
+use crate::schedules::{firings, scheduled_ms};
+
+struct Cluster {
+    nodes: Vec<Server>,
+    _dirs: Vec<TempDir>,
+    _nats: Nats,
+}
+
+impl Cluster {
+    /// Nodes `a`, `b` and `c`, sharing the first one's admin token.
+    fn start() -> Cluster {
+        let nats = Nats::start();
+        let url = nats.url();
+        let dirs: Vec<TempDir> = (0..3).map(|_| TempDir::new().unwrap()).collect();
+        let mut nodes: Vec<Server> = Vec::new();
+        for (dir, name) in dirs.iter().zip(["a", "b", "c"]) {
+            if let Some(first) = nodes.first() {
+                std::fs::write(dir.path().join("admin.token"), &first.token).unwrap();
+            }
+            let args = ["--cluster", &url, "--node-name", name];
+            nodes.push(Server::start_in(dir.path(), &args));
+        }
+        Cluster {
+            nodes,
+            _dirs: dirs,
+            _nats: nats,
+        }
+    }
+}
+
+/// The version that answers `path` on `node`, with the answer's status.
+fn answer(node: &Server, path: &str) -> (u16, Option<String>) {
+    let response = node.get(path).send().unwrap();
+    let version = response
+        .headers()
+        .get("x-gust-version")
+        .map(|v| v.to_str().unwrap().to_string());
+    (response.status().as_u16(), version)
+}
+
+#[test]
+fn a_function_deployed_on_one_node_answers_on_every_node() {
+    let cluster = Cluster::start();
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    a.deploy("hello", "hello", public());
+    for node in [b, c] {
+        let greeting = node.get("/fn/hello?name=node").send().unwrap().text();
+        assert_eq!(greeting.unwrap(), "Hello, node!\n");
+    }
+
+    b.deploy("hello", "hello", json!({"public": true, "memory_mb": 256}));
+    wait_until(
+        || answer(c, "/fn/hello") == (200, Some("2".into())),
+        "c to serve the version deployed on b",
+    );
+    assert_eq!(c.admin_json("/v1/functions/hello")["latest"]["number"], 2);
+
+    let deleted = c.cli(&["rm", "hello"]);
+    assert!(deleted.status.success());
+    wait_until(
+        || answer(a, "/fn/hello").0 == 404,
+        "a to forget the function deleted on c",
+    );
+}
+
+#[test]
+fn an_alias_and_a_route_set_on_one_node_take_effect_on_another() {
+    let cluster = Cluster::start();
+    let [a, b, _] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    a.deploy("hello", "hello", public());
+    a.deploy("hello", "hello", json!({"public": true, "memory_mb": 256}));
+    b.cli_ok(&["alias", "set", "hello", "live", "1"]);
+    wait_until(
+        || answer(a, "/fn/hello@live") == (200, Some("1".into())),
+        "a to send hello@live to version 1",
+    );
+    b.cli_ok(&["alias", "set", "hello", "live", "2"]);
+    wait_until(
+        || answer(a, "/fn/hello@live") == (200, Some("2".into())),
+        "a to follow the alias moved on b",
+    );
+
+    b.cli_ok(&["route", "add", "GET /greet", "hello"]);
+    wait_until(
+        || answer(a, "/greet") == (200, Some("2".into())),
+        "a to route the path added on b",
+    );
+}
+
+#[test]
+fn a_schedule_fires_once_per_tick_over_the_cluster() {
+    let cluster = Cluster::start();
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    a.deploy("echo", "echo", public());
+    b.cli_ok(&["trigger", "add", "echo", "--cron", "* * * * * *"]);
+    let all_firings = || {
+        [a, b, c]
+            .iter()
+            .flat_map(|node| firings(node))
+            .map(|fired| scheduled_ms(&fired))
+            .collect::<Vec<u128>>()
+    };
+    wait_until(|| all_firings().len() >= 6, "six firings");
+    let fired = all_firings();
+    let ticks: BTreeSet<u128> = fired.iter().copied().collect();
+    assert_eq!(ticks.len(), fired.len(), "each tick fired once: {fired:?}");
+}

@@ -1,0 +1,37 @@
+//! How a node joins a cluster: one NATS connection, over which it opens the shared catalog
+//! and artifacts (made by the first node to join).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use gust_core::Error;
+
+use crate::{JetStreamArtifacts, JetStreamCatalog, nats_error};
+
+/// How long a node waits for NATS when it starts; later outages are waited out.
+const FIRST_CONNECT: Duration = Duration::from_secs(10);
+
+/// The cluster's state as a node sees it.
+pub struct Cluster {
+    pub catalog: Arc<JetStreamCatalog>,
+    pub artifacts: Arc<JetStreamArtifacts>,
+}
+
+impl Cluster {
+    /// Joins the cluster whose NATS server (with JetStream) is at `url`; artifacts fetched
+    /// from it are kept in `artifact_cache`.
+    pub async fn join(url: &str, artifact_cache: PathBuf) -> Result<Cluster, Error> {
+        let connecting = async_nats::ConnectOptions::new().name("gust").connect(url);
+        let client = tokio::time::timeout(FIRST_CONNECT, connecting)
+            .await
+            .map_err(|_| nats_error(&format!("cannot reach {url}"), "no answer within 10 s"))?
+            .map_err(|e| nats_error(&format!("cannot reach {url}"), e))?;
+        let jetstream = jetstream::new(client);
+        Ok(Cluster {
+            catalog: Arc::new(JetStreamCatalog::open(&jetstream).await?),
+            artifacts: Arc::new(JetStreamArtifacts::open(&jetstream, artifact_cache).await?),
+        })
+    }
+}
