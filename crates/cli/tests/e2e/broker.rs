@@ -21,22 +21,42 @@ impl Broker {
     pub fn start(name: &str, command: impl FnOnce(u16, &Path) -> Command) -> Broker {
         let dir = TempDir::new().unwrap();
         let port = free_port();
-        let child = command(port, dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("run {name} (scripts/setup installs it): {e}"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "{name} did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child = run(name, port, command(port, dir.path()));
         Broker {
             child,
             port,
             _dir: dir,
         }
     }
+
+    /// Kills the broker and starts it again on the same port and folder, with what
+    /// `command` makes of them, once `while_down` has run.
+    pub fn restart(
+        &mut self,
+        name: &str,
+        command: impl FnOnce(u16, &Path) -> Command,
+        while_down: impl FnOnce(),
+    ) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        while_down();
+        self.child = run(name, self.port, command(self.port, self._dir.path()));
+    }
+}
+
+/// Spawns `command` and waits until it takes connections on `port`.
+fn run(name: &str, port: u16, mut command: Command) -> Child {
+    let child = command
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {name} (scripts/setup installs it): {e}"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{name} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child
 }
 
 impl Drop for Broker {

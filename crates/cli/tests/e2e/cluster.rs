@@ -6,14 +6,14 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use tempfile::TempDir;
 
-use crate::harness::{Server, public, wait_until};
+use crate::harness::{Server, error_of, guest, public, wait_until};
 use crate::nats_triggers::Nats;
 use crate::schedules::{firings, scheduled_ms};
 
 struct Cluster {
     nodes: Vec<Server>,
     _dirs: Vec<TempDir>,
-    _nats: Nats,
+    nats: Nats,
 }
 
 impl Cluster {
@@ -33,7 +33,7 @@ impl Cluster {
         Cluster {
             nodes,
             _dirs: dirs,
-            _nats: nats,
+            nats,
         }
     }
 }
@@ -120,4 +120,33 @@ fn a_schedule_fires_once_per_tick_over_the_cluster() {
     let fired = all_firings();
     let ticks: BTreeSet<u128> = fired.iter().copied().collect();
     assert_eq!(ticks.len(), fired.len(), "each tick fired once: {fired:?}");
+}
+
+#[test]
+fn while_nats_is_away_warm_functions_answer_and_deploys_get_a_503() {
+    let mut cluster = Cluster::start();
+    let Cluster { nodes, nats, .. } = &mut cluster;
+    let [a, b, _] = &nodes[..] else {
+        unreachable!()
+    };
+    a.deploy("hello", "hello", public());
+    assert_eq!(answer(b, "/fn/hello").0, 200);
+    let hello = std::fs::read(guest("hello")).unwrap();
+
+    nats.restart(|| {
+        assert_eq!(answer(b, "/fn/hello").0, 200, "a warm function answers");
+        let refused = a.deploy_raw("other", hello.clone(), public());
+        let (status, code, message) = error_of(refused);
+        assert_eq!((status, code.as_str()), (503, "unavailable"), "{message}");
+        assert!(message.contains("NATS"), "{message}");
+    });
+
+    wait_until(
+        || a.deploy_raw("other", hello.clone(), public()).status() == 200,
+        "deploys to work again once NATS is back",
+    );
+    wait_until(
+        || answer(b, "/fn/other").0 == 200,
+        "b to serve what a deployed after the outage",
+    );
 }

@@ -3,6 +3,7 @@
 //! loses nothing; core NATS subjects are delivered at most once; an unreachable server or an
 //! unknown stream is refused at `trigger add`.
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -31,20 +32,28 @@ pub fn tool(args: &[&str]) -> String {
     stdout(&output)
 }
 
+fn server_command(port: u16, dir: &Path) -> Command {
+    let mut command = Command::new(tool(&["server-path"]).trim());
+    command.args(["-js", "-sd", dir.to_str().unwrap()]).args([
+        "-a",
+        "127.0.0.1",
+        "-p",
+        &port.to_string(),
+    ]);
+    command
+}
+
 impl Nats {
     pub fn start() -> Nats {
-        let binary = tool(&["server-path"]);
-        let broker = Broker::start("nats-server", |port, dir| {
-            let mut command = Command::new(binary.trim());
-            command.args(["-js", "-sd", dir.to_str().unwrap()]).args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ]);
-            command
-        });
-        Nats { broker }
+        Nats {
+            broker: Broker::start("nats-server", server_command),
+        }
+    }
+
+    /// Stops the server, runs `while_down`, and starts it again with what it stored.
+    pub fn restart(&mut self, while_down: impl FnOnce()) {
+        self.broker
+            .restart("nats-server", server_command, while_down);
     }
 
     pub fn url(&self) -> String {
