@@ -1,13 +1,14 @@
 //! Where a node keeps what it shares: alone, everything is in its own database and folder;
 //! in a cluster (`gust serve --cluster nats://...`), the catalog (functions, versions,
 //! aliases, routes, triggers), the schedules' claims and the artifacts are in NATS JetStream,
-//! and a watch of the catalog keeps the node's caches true to what other nodes change. Records
-//! and the work queue stay in the node's database for now.
+//! and a watch of the catalog keeps the node's caches true to what other nodes change. Each
+//! node's records are copied into every node's database, so that any node answers usage for
+//! the whole cluster. The work queue stays in the node's database for now.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use gust_cluster::{CatalogChange, Cluster};
+use gust_cluster::{CatalogChange, Cluster, Node};
 use gust_dispatch::Dispatcher;
 use gust_events::Triggers;
 use gust_gateway::Routes;
@@ -39,17 +40,23 @@ impl Shared {
     /// The cluster's shared state at `url`, beside the node's own database.
     pub async fn in_cluster(
         url: &str,
+        node: &str,
         sqlite: Arc<SqliteStore>,
         data_dir: &Path,
     ) -> anyhow::Result<Shared> {
-        let cluster = Cluster::join(url, data_dir.join("artifacts")).await?;
+        let node = Node {
+            name: node.to_string(),
+            artifact_cache: data_dir.join("artifacts"),
+            records: sqlite.clone(),
+        };
+        let cluster = Cluster::join(url, node).await?;
         let store = StoreParts {
             catalog: cluster.catalog.clone(),
             schedules: cluster.catalog.clone(),
-            records: sqlite.clone(),
+            records: cluster.records,
             work: sqlite,
         };
-        tracing::info!("in the cluster at {url}: the catalog and artifacts are shared");
+        tracing::info!("in the cluster at {url}: the catalog, artifacts and records are shared");
         Ok(Shared {
             store: Arc::new(store),
             aliases: cluster.catalog.clone(),

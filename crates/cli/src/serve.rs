@@ -154,9 +154,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Some(path) => ServerConfig::load(path, true)?,
         None => ServerConfig::load(&data_dir.join("gust.toml"), false)?,
     };
+    let node = node_name(args.node_name)?;
     let sqlite = Arc::new(SqliteStore::open(&data_dir.join("gust.db"))?);
     let shared = match &args.cluster {
-        Some(url) => Shared::in_cluster(url, sqlite.clone(), &data_dir).await?,
+        Some(url) => Shared::in_cluster(url, &node, sqlite.clone(), &data_dir).await?,
         None => Shared::alone(sqlite.clone(), &data_dir)?,
     };
     let store = shared.store;
@@ -217,7 +218,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         vec![s3.grants.clone(), secrets.clone()],
     );
     let queue_options = QueueOptions {
-        node: node_name(args.node_name)?,
+        node,
         workers: args.async_workers,
         base_delay: Duration::from_millis(gust_core::parse_duration_ms(&args.retry_base_delay)?),
         allow_private_callbacks: args.allow_private_callbacks,

@@ -1,5 +1,5 @@
-//! How a node joins a cluster: one NATS connection, over which it opens the shared catalog
-//! and artifacts (made by the first node to join).
+//! How a node joins a cluster: one NATS connection, over which it opens the shared catalog,
+//! artifacts and records (made by the first node to join).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use gust_core::Error;
+use gust_store::Records;
 
-use crate::{JetStreamArtifacts, JetStreamCatalog, nats_error};
+use crate::{JetStreamArtifacts, JetStreamCatalog, JetStreamRecords, nats_error};
 
 /// How long a node waits for NATS when it starts; later outages are waited out.
 const FIRST_CONNECT: Duration = Duration::from_secs(10);
@@ -17,12 +18,22 @@ const FIRST_CONNECT: Duration = Duration::from_secs(10);
 pub struct Cluster {
     pub catalog: Arc<JetStreamCatalog>,
     pub artifacts: Arc<JetStreamArtifacts>,
+    pub records: Arc<JetStreamRecords>,
+}
+
+/// What a node brings to the cluster.
+pub struct Node {
+    /// Its name, unique in the cluster.
+    pub name: String,
+    /// Where fetched artifacts are kept.
+    pub artifact_cache: PathBuf,
+    /// Its own records, which the cluster's are copied into.
+    pub records: Arc<dyn Records>,
 }
 
 impl Cluster {
-    /// Joins the cluster whose NATS server (with JetStream) is at `url`; artifacts fetched
-    /// from it are kept in `artifact_cache`.
-    pub async fn join(url: &str, artifact_cache: PathBuf) -> Result<Cluster, Error> {
+    /// Joins the cluster whose NATS server (with JetStream) is at `url`.
+    pub async fn join(url: &str, node: Node) -> Result<Cluster, Error> {
         let connecting = async_nats::ConnectOptions::new().name("gust").connect(url);
         let client = tokio::time::timeout(FIRST_CONNECT, connecting)
             .await
@@ -31,7 +42,8 @@ impl Cluster {
         let jetstream = jetstream::new(client);
         Ok(Cluster {
             catalog: Arc::new(JetStreamCatalog::open(&jetstream).await?),
-            artifacts: Arc::new(JetStreamArtifacts::open(&jetstream, artifact_cache).await?),
+            artifacts: Arc::new(JetStreamArtifacts::open(&jetstream, node.artifact_cache).await?),
+            records: Arc::new(JetStreamRecords::start(&jetstream, node.records, &node.name).await?),
         })
     }
 }

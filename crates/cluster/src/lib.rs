@@ -2,19 +2,22 @@
 //! It is built concern by concern behind gust-store's traits, each proved by that concern's
 //! conformance suite against a real nats-server: so far the artifacts, the catalog (with
 //! aliases and routes, and a watch that tells every node what changed) and the schedules'
-//! claims. Records and the work queue stay in each node's own database for now.
+//! claims, and records shipped through a stream into every node's database. The work queue
+//! stays in each node's own database for now.
 
 mod artifacts;
 mod catalog;
 mod join;
 mod pointers;
+mod records;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 mod watch;
 
 pub use artifacts::JetStreamArtifacts;
 pub use catalog::JetStreamCatalog;
-pub use join::Cluster;
+pub use join::{Cluster, Node};
+pub use records::JetStreamRecords;
 pub use watch::CatalogChange;
 
 /// What a JetStream call's error becomes: the cluster's store did not answer or refused, and

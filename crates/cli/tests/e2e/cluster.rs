@@ -123,6 +123,32 @@ fn a_schedule_fires_once_per_tick_over_the_cluster() {
 }
 
 #[test]
+fn every_node_reports_the_usage_of_all() {
+    let cluster = Cluster::start();
+    let nodes = &cluster.nodes;
+    nodes[0].deploy("hello", "hello", public());
+    for (node, calls) in nodes.iter().zip([3, 4, 5]) {
+        for _ in 0..calls {
+            assert_eq!(answer(node, "/fn/hello").0, 200);
+        }
+    }
+    for node in nodes {
+        wait_until(
+            || node.admin_json("/v1/usage")["total"]["invocations"] == 12,
+            "every node to count the 12 invocations made on the three",
+        );
+        let records = node.invocations("hello", 12);
+        assert_eq!(records.len(), 12);
+        let billed_ms: u64 = records
+            .iter()
+            .map(|r| r["billed_ms"].as_u64().unwrap())
+            .sum();
+        let billed_seconds = node.admin_json("/v1/usage")["total"]["billed_seconds"].as_f64();
+        assert_eq!(billed_seconds, Some(billed_ms as f64 / 1000.0));
+    }
+}
+
+#[test]
 fn while_nats_is_away_warm_functions_answer_and_deploys_get_a_503() {
     let mut cluster = Cluster::start();
     let Cluster { nodes, nats, .. } = &mut cluster;

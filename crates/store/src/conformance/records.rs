@@ -22,7 +22,7 @@ pub async fn run<S: Records>(fresh: impl AsyncFn() -> Fresh<S>) {
     );
 }
 
-fn record(n: u32, function: &str, started_at_ms: i64, billed_ms: u64) -> InvocationRecord {
+pub fn record(n: u32, function: &str, started_at_ms: i64, billed_ms: u64) -> InvocationRecord {
     InvocationRecord {
         id: InvocationId::parse(&format!("{n:026}")),
         function: function.into(),
