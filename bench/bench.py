@@ -17,14 +17,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import bucket_bench
+import cluster_bench
 import density_bench
 import process_bench
 import route_bench
 import web_bench
 import stream_bench
 import trace_bench
-from common import (GUESTS, GUST, NATIVE, ROOT, UNCAPPED_BACKLOG, admin_of, first_byte_us,
-                    free_port, gust_server, load_cells, process, summary, wait_until_up, wrk)
+from common import (GUESTS, GUST, NATIVE, POST_SCRIPT, ROOT, UNCAPPED_BACKLOG, admin_of,
+                    first_byte_us, free_port, gust_server, load_cells, process, summary,
+                    wait_until_up, wrk)
 from paired import PAIRS_PER_START, format_paired, paired_runs
 
 
@@ -102,9 +104,6 @@ def against_baseline(baseline, pairs, seconds):
     """Warm hello-world on this build beside the build of an earlier revision."""
     servers = {"this build": gust_server, f"`{baseline.name}`": lambda: gust_server(binary=baseline)}
     return paired_runs(servers, pairs, seconds)
-
-
-POST_SCRIPT = 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n'
 
 
 def admin_get(base, token, path):
@@ -424,9 +423,21 @@ def traces_section(args, _seconds):
     return "\n".join(lines)
 
 
+CLUSTER_TITLE = "## Cluster"
+
+
+def cluster_section(args, seconds):
+    """The cluster scenario and its section of the report."""
+    print("cluster", file=sys.stderr)
+    runs, deploys = (1, 3) if args.quick else (3, 30)
+    delays, rates = cluster_bench.cluster_figures(runs, seconds, deploys)
+    return "\n".join([CLUSTER_TITLE, "", cluster_bench.format_cluster(delays, rates, seconds,
+                                                                      deploys), ""])
+
+
 SECTIONS = {"buckets": (BUCKETS_TITLE, bucket_section), "streams": (STREAMS_TITLE, stream_section),
             "routing": (ROUTING_TITLE, routing_section), "webapi": (WEB_API_TITLE, web_api_section),
-            "traces": (TRACES_TITLE, traces_section)}
+            "traces": (TRACES_TITLE, traces_section), "cluster": (CLUSTER_TITLE, cluster_section)}
 
 
 def only_section(name, args, seconds):

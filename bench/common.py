@@ -24,6 +24,8 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Backlog caps lifted: an accepting node fills faster than a function's defaults allow.
 UNCAPPED_BACKLOG = ("--max-queued-per-function", "1000000000", "--max-queued-mb-per-function",
                     "1000000", "--max-queued-mb", "1000000")
+# wrk's script for POST /async/...: an empty JSON event.
+POST_SCRIPT = 'wrk.method = "POST"\nwrk.body = "{}"\nwrk.headers["Content-Type"] = "application/json"\n'
 
 
 def free_port():
