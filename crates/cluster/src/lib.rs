@@ -13,12 +13,14 @@ mod records;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 mod watch;
+mod work;
 
 pub use artifacts::JetStreamArtifacts;
 pub use catalog::JetStreamCatalog;
 pub use join::{Cluster, Node};
 pub use records::JetStreamRecords;
 pub use watch::CatalogChange;
+pub use work::JetStreamWorkQueue;
 
 /// What a JetStream call's error becomes: the cluster's store did not answer or refused, and
 /// the caller may try again (503).
@@ -27,4 +29,14 @@ fn nats_error(what: &str, err: impl std::fmt::Display) -> gust_core::Error {
         gust_core::ErrorKind::Unavailable,
         format!("the cluster's store (NATS) did not answer: {what}: {err}; try again"),
     )
+}
+
+/// A node's name as part of a key or a consumer's name (letters, digits, `-` and `_`).
+fn key_safe(node: &str) -> String {
+    node.chars()
+        .map(|c| match c.is_ascii_alphanumeric() || c == '-' {
+            true => c,
+            false => '_',
+        })
+        .collect()
 }

@@ -16,15 +16,17 @@ use gust_core::{Error, InvocationRecord, LogLine, UsageQuery, UsageSums};
 use gust_store::Records;
 use tokio::sync::mpsc;
 
-use crate::nats_error;
+use crate::{key_safe, nats_error};
 
 const STREAM: &str = "gust-records";
 const INVOCATIONS: &str = "gust.records.invocations";
 const LOGS: &str = "gust.records.logs";
 /// Which node wrote a message: a node skips its own, already in its database.
 const NODE_HEADER: &str = "Gust-Node";
-/// How long the stream keeps records for nodes that join later or were away.
+/// How long the stream keeps records for nodes that join later or were away, and how many
+/// bytes of them at most (the oldest go first: about 30 million records).
 const HISTORY: Duration = Duration::from_secs(7 * 24 * 3600);
+const HISTORY_BYTES: i64 = 8 << 30;
 /// Records in one message, and bytes of log text: well under NATS's 1 MiB message limit.
 const RECORDS_PER_MESSAGE: usize = 1000;
 const LOG_BYTES_PER_MESSAGE: usize = 256 * 1024;
@@ -51,6 +53,7 @@ impl JetStreamRecords {
                 name: STREAM.into(),
                 subjects: vec!["gust.records.>".into()],
                 max_age: HISTORY,
+                max_bytes: HISTORY_BYTES,
                 ..Default::default()
             })
             .await
@@ -111,7 +114,7 @@ async fn copy_until_broken(
     local: &dyn Records,
     node: &str,
 ) -> Result<(), String> {
-    let name = format!("records-{}", consumer_safe(node));
+    let name = format!("records-{}", key_safe(node));
     let consumer = stream
         .get_or_create_consumer(
             &name,
@@ -157,16 +160,6 @@ async fn apply(local: &dyn Records, subject: &str, payload: &[u8]) -> Result<(),
 fn skipped(subject: &str, error: serde_json::Error) -> Result<(), Error> {
     tracing::warn!("a message on {subject} does not read and is skipped: {error}");
     Ok(())
-}
-
-/// A node's name as part of a consumer's name (letters, digits, `-` and `_`).
-fn consumer_safe(node: &str) -> String {
-    node.chars()
-        .map(|c| match c.is_ascii_alphanumeric() || c == '-' {
-            true => c,
-            false => '_',
-        })
-        .collect()
 }
 
 #[async_trait]

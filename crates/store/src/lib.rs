@@ -35,7 +35,7 @@ pub use schedules::Schedules;
 pub use secrets::{SealedSecret, SecretStore};
 pub use sqlite::SqliteStore;
 pub use tokens::{NewToken, TokenStore};
-pub use work_queue::{AttemptUpdate, BacklogLimits, Lease, NewAsync, WorkQueue};
+pub use work_queue::{AttemptUpdate, Backlog, BacklogLimits, Lease, NewAsync, WorkQueue};
 
 /// Durable platform state: the catalog, records, work queue and schedules of one backend.
 pub trait Store: Catalog + Records + WorkQueue + Schedules {}

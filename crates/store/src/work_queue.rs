@@ -40,6 +40,53 @@ impl Default for BacklogLimits {
     }
 }
 
+/// What waits in the queue when a new invocation comes: its function's invocations and their
+/// payloads' bytes, and the payloads' bytes over all functions.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Backlog {
+    pub count: u64,
+    pub bytes: u64,
+    pub all_bytes: u64,
+}
+
+impl Backlog {
+    /// Why `new` may not join this backlog under its limits, if it may not.
+    pub fn refuses(&self, new: &NewAsync) -> Option<String> {
+        let Backlog {
+            count,
+            bytes,
+            all_bytes,
+        } = *self;
+        let limits = &new.limits;
+        let size = new.request.body.len() as u64;
+        let mib = |bytes: u64| bytes >> 20;
+        if count + 1 > limits.per_function {
+            Some(format!(
+                "`{}` already has {count} asynchronous invocations waiting, its limit \
+                 (gust serve --max-queued-per-function); retry later",
+                new.function
+            ))
+        } else if bytes + size > limits.per_function_bytes {
+            Some(format!(
+                "`{}` already has {} MiB of asynchronous payloads waiting, its limit is {} MiB \
+                 (gust serve --max-queued-mb-per-function); retry later",
+                new.function,
+                mib(bytes),
+                mib(limits.per_function_bytes)
+            ))
+        } else if all_bytes + size > limits.node_bytes {
+            Some(format!(
+                "this node already has {} MiB of asynchronous payloads waiting, its limit is {} \
+                 MiB (gust serve --max-queued-mb); retry later",
+                mib(all_bytes),
+                mib(limits.node_bytes)
+            ))
+        } else {
+            None
+        }
+    }
+}
+
 /// How an attempt ended, and what the invocation does next.
 #[derive(Debug, Clone)]
 pub struct AttemptUpdate {

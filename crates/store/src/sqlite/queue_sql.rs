@@ -4,7 +4,7 @@ use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, Origin, 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{bad_column, named_column};
-use crate::{AttemptUpdate, Lease, NewAsync};
+use crate::{AttemptUpdate, Backlog, Lease, NewAsync};
 
 const COLUMNS: &str = "id, function, trigger, state, attempts, max_retries, enqueued_at_ms,
     next_attempt_at_ms, expires_at_ms, finished_at_ms, callback_url, request, body, errors, result,
@@ -89,8 +89,6 @@ pub fn bury(conn: &Connection, dead: &NewAsync, errors: &[AttemptError]) -> rusq
 }
 
 fn over_limits(conn: &Connection, new: &NewAsync) -> rusqlite::Result<Option<String>> {
-    let limits = &new.limits;
-    let size = new.request.body.len() as u64;
     let (count, bytes): (u64, u64) = conn
         .prepare_cached("SELECT count, bytes FROM async_backlog WHERE function = ?1")?
         .query_row([&new.function], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -99,31 +97,12 @@ fn over_limits(conn: &Connection, new: &NewAsync) -> rusqlite::Result<Option<Str
     let node_bytes: u64 = conn
         .prepare_cached("SELECT COALESCE(SUM(bytes), 0) FROM async_backlog")?
         .query_row([], |row| row.get(0))?;
-    let mib = |bytes: u64| bytes >> 20;
-    Ok(if count + 1 > limits.per_function {
-        Some(format!(
-            "`{}` already has {count} asynchronous invocations waiting, its limit \
-             (gust serve --max-queued-per-function); retry later",
-            new.function
-        ))
-    } else if bytes + size > limits.per_function_bytes {
-        Some(format!(
-            "`{}` already has {} MiB of asynchronous payloads waiting, its limit is {} MiB \
-             (gust serve --max-queued-mb-per-function); retry later",
-            new.function,
-            mib(bytes),
-            mib(limits.per_function_bytes)
-        ))
-    } else if node_bytes + size > limits.node_bytes {
-        Some(format!(
-            "this node already has {} MiB of asynchronous payloads waiting, its limit is {} MiB \
-             (gust serve --max-queued-mb); retry later",
-            mib(node_bytes),
-            mib(limits.node_bytes)
-        ))
-    } else {
-        None
-    })
+    let waiting = Backlog {
+        count,
+        bytes,
+        all_bytes: node_bytes,
+    };
+    Ok(waiting.refuses(new))
 }
 
 /// Whether the backlog table exists yet (a database from before it needs it counted).

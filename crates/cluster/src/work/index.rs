@@ -1,0 +1,145 @@
+//! Every node's view of the work bucket: what each invocation is doing, kept in memory from
+//! the bucket's watch and the node's own writes, to pick due work and count the backlog
+//! without reading the bucket. Every change still goes through the bucket by compare-and-set,
+//! so a view a few milliseconds old costs a failed claim, never a double run.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use gust_core::AsyncState;
+use gust_store::Backlog;
+
+use super::entry::{Held, Work};
+
+/// What the view keeps of one invocation.
+#[derive(Debug, Clone)]
+pub struct Summary {
+    pub function: String,
+    pub state: AsyncState,
+    pub enqueued_at_ms: i64,
+    pub next_attempt_at_ms: i64,
+    pub lease: Option<Held>,
+    pub body_bytes: u64,
+    pub callback_pending: bool,
+    pub callback_next_at_ms: i64,
+    pub waiting: bool,
+    /// The bucket's revision this was read at.
+    pub revision: u64,
+}
+
+/// One function's claims: how many of its invocations run, and which are due (with when they
+/// were enqueued).
+#[derive(Default)]
+struct Turns<'a> {
+    running: u32,
+    due: Vec<(i64, &'a str)>,
+}
+
+#[derive(Default)]
+pub struct Index {
+    by_id: Mutex<HashMap<String, Summary>>,
+}
+
+impl Summary {
+    pub fn of(work: &Work, revision: u64) -> Summary {
+        let invocation = &work.invocation;
+        Summary {
+            function: invocation.function.clone(),
+            state: invocation.state,
+            enqueued_at_ms: invocation.enqueued_at_ms,
+            next_attempt_at_ms: invocation.next_attempt_at_ms,
+            lease: work.lease.clone(),
+            body_bytes: work.body_bytes,
+            callback_pending: work.callback_pending,
+            callback_next_at_ms: work.callback_next_at_ms,
+            waiting: work.is_waiting(),
+            revision,
+        }
+    }
+
+    fn is_due(&self, now_ms: i64) -> bool {
+        match self.state {
+            AsyncState::Queued => true,
+            AsyncState::Failed => self.next_attempt_at_ms <= now_ms,
+            _ => false,
+        }
+    }
+}
+
+impl Index {
+    /// Takes what the bucket says of `id` at `revision` (None: deleted), unless the view has
+    /// seen a later revision already.
+    pub fn apply(&self, id: &str, summary: Option<Summary>, revision: u64) {
+        let mut by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        if by_id.get(id).is_some_and(|known| known.revision > revision) {
+            return;
+        }
+        match summary {
+            Some(summary) => by_id.insert(id.to_string(), summary),
+            None => by_id.remove(id),
+        };
+    }
+
+    /// The ids of the invocations that `pick` chooses among all.
+    pub fn select(&self, pick: impl Fn(&Summary) -> bool) -> Vec<(String, Summary)> {
+        let by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        by_id
+            .iter()
+            .filter(|(_, summary)| pick(summary))
+            .map(|(id, summary)| (id.clone(), summary.clone()))
+            .collect()
+    }
+
+    /// What waits for `function`, and in all.
+    pub fn backlog(&self, function: &str) -> Backlog {
+        let by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        let mut backlog = Backlog::default();
+        for summary in by_id.values().filter(|s| s.waiting) {
+            backlog.all_bytes += summary.body_bytes;
+            if summary.function == function {
+                backlog.count += 1;
+                backlog.bytes += summary.body_bytes;
+            }
+        }
+        backlog
+    }
+
+    /// Due work to claim, as the store's contract says: functions take turns, each its oldest
+    /// first, none past `per_function` running at once, `limit` in all.
+    pub fn due(&self, now_ms: i64, per_function: u32, limit: u32) -> Vec<String> {
+        let by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        let mut by_function: HashMap<&str, Turns> = HashMap::new();
+        for (id, summary) in by_id.iter() {
+            let turns = by_function.entry(&summary.function).or_default();
+            if summary.state == AsyncState::Running {
+                turns.running += 1;
+            } else if summary.is_due(now_ms) {
+                turns.due.push((summary.enqueued_at_ms, id));
+            }
+        }
+        let mut turns: Vec<(u32, i64, &str)> = Vec::new();
+        for Turns { running, mut due } in by_function.into_values() {
+            due.sort_unstable();
+            let share = per_function.saturating_sub(running) as usize;
+            for (turn, (enqueued_at_ms, id)) in due.into_iter().take(share).enumerate() {
+                turns.push((turn as u32, enqueued_at_ms, id));
+            }
+        }
+        turns.sort_unstable();
+        turns
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, _, id)| id.to_string())
+            .collect()
+    }
+
+    /// The earliest of `when` over the invocations `pick` chooses.
+    pub fn earliest(
+        &self,
+        pick: impl Fn(&Summary) -> bool,
+        when: impl Fn(&Summary) -> i64,
+    ) -> Option<i64> {
+        let by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        by_id.values().filter(|s| pick(s)).map(when).min()
+    }
+}

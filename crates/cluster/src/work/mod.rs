@@ -1,0 +1,570 @@
+//! The work queue in a JetStream key-value bucket, shared by the nodes of a cluster: each
+//! invocation's state under `work.ID` and its body under `body.ID`. Every step (a claim, a
+//! lease renewed or expired, an attempt finished) is a compare-and-set on the state's
+//! revision, so two nodes never both take one step; each node picks what to try from its view
+//! of the bucket (index.rs), which the bucket's watch keeps current.
+
+mod entry;
+mod index;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv};
+use async_trait::async_trait;
+use futures::StreamExt;
+use futures::future::join_all;
+use gust_core::{AsyncInvocation, AsyncState, AttemptError, Error, ErrorKind, now_ms};
+use gust_store::{AttemptUpdate, Lease, NewAsync, WorkQueue};
+use tokio::sync::watch;
+
+use crate::{key_safe, nats_error};
+use entry::{Held, Work, body_key, work_key};
+use index::{Index, Summary};
+
+const BUCKET: &str = "gust-work";
+/// How long an invocation is kept, whatever its state (an invocation expires long before).
+const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Room kept in a message for the body's key and headers.
+const MESSAGE_OVERHEAD: usize = 4096;
+/// How long a node waits at start for its view of the queue to catch up.
+const CATCH_UP: Duration = Duration::from_secs(30);
+const RETRY: Duration = Duration::from_secs(1);
+
+pub struct JetStreamWorkQueue {
+    kv: kv::Store,
+    index: Arc<Index>,
+    /// The largest body a message takes (NATS's max_payload, less room for the rest).
+    max_body: usize,
+    /// Keeps the watch going for as long as the queue lives.
+    _caught_up: watch::Receiver<u64>,
+}
+
+impl JetStreamWorkQueue {
+    /// The cluster's work queue as node `node` sees it, once its view has caught up with the
+    /// bucket. `max_payload` is the NATS server's largest message.
+    pub async fn open(
+        jetstream: &jetstream::Context,
+        node: &str,
+        max_payload: usize,
+    ) -> Result<JetStreamWorkQueue, Error> {
+        let kv = match jetstream.get_key_value(BUCKET).await {
+            Ok(kv) => kv,
+            Err(_) => jetstream
+                .create_key_value(kv::Config {
+                    bucket: BUCKET.into(),
+                    description: "Gust's asynchronous invocations".into(),
+                    max_age: KEEP,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|e| nats_error("cannot make the work queue's bucket", e))?,
+        };
+        let index = Arc::new(Index::default());
+        // Under `work.` as the watch sees only that; no invocation id begins with `_`.
+        let marker = format!("work._ready.{}", key_safe(node));
+        let (seen, mut caught_up) = watch::channel(0);
+        tokio::spawn(follow(kv.clone(), index.clone(), marker.clone(), seen));
+        // The marker is written after the watch began: once the watch delivers it, the view
+        // holds everything written before.
+        let written = kv
+            .put(&marker, now_ms().to_string().into())
+            .await
+            .map_err(|e| nats_error("cannot write to the work queue", e))?;
+        tokio::time::timeout(CATCH_UP, caught_up.wait_for(|seen| *seen >= written))
+            .await
+            .map_err(|_| nats_error("cannot read the work queue", "no answer within 30 s"))?
+            .map_err(|e| nats_error("cannot read the work queue", e))?;
+        Ok(JetStreamWorkQueue {
+            kv,
+            index,
+            max_body: max_payload.saturating_sub(MESSAGE_OVERHEAD),
+            _caught_up: caught_up,
+        })
+    }
+
+    async fn read(&self, id: &str) -> Result<Option<(Work, u64)>, Error> {
+        let key = work_key(id);
+        let entry = self
+            .kv
+            .entry(&key)
+            .await
+            .map_err(|e| nats_error(&format!("cannot read {key}"), e))?;
+        let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) else {
+            return Ok(None);
+        };
+        let work = serde_json::from_slice(&entry.value)
+            .map_err(|e| Error::internal(format!("the work queue's {key} does not read: {e}")))?;
+        Ok(Some((work, entry.revision)))
+    }
+
+    async fn body(&self, id: &str) -> Result<Vec<u8>, Error> {
+        let key = body_key(id);
+        let body = self
+            .kv
+            .get(&key)
+            .await
+            .map_err(|e| nats_error(&format!("cannot read {key}"), e))?;
+        Ok(body.map(|b| b.to_vec()).unwrap_or_default())
+    }
+
+    /// The whole invocation, body included.
+    async fn whole(&self, id: &str) -> Result<Option<AsyncInvocation>, Error> {
+        let Some((work, _)) = self.read(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(with_body(work, self.body(id).await?)))
+    }
+
+    /// Stores a new invocation's body and state; a conflict if its id is taken.
+    async fn store_new(&self, work: Work, body: Vec<u8>) -> Result<(), Error> {
+        let id = work.invocation.id.clone();
+        let key = body_key(&id);
+        self.kv
+            .put(&key, body.into())
+            .await
+            .map_err(|e| nats_error(&format!("cannot write {key}"), e))?;
+        let key = work_key(&id);
+        match self.kv.create(&key, json(&work)).await {
+            Ok(revision) => {
+                self.remember(&id, &work, revision);
+                Ok(())
+            }
+            Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Err(Error::new(
+                ErrorKind::Conflict,
+                format!("an asynchronous invocation with id {id} exists"),
+            )),
+            Err(e) => Err(nats_error(&format!("cannot write {key}"), e)),
+        }
+    }
+
+    /// Takes one step of `id`'s state: `step` changes it and says whether to write it (false
+    /// leaves it be). Read again and retried when another node wrote first; the state as
+    /// written, or None when nothing was (no such invocation, or `step` refused).
+    async fn change(
+        &self,
+        id: &str,
+        step: impl Fn(&mut Work) -> bool,
+    ) -> Result<Option<Work>, Error> {
+        let key = work_key(id);
+        loop {
+            let Some((mut work, revision)) = self.read(id).await? else {
+                self.index.apply(id, None, u64::MAX);
+                return Ok(None);
+            };
+            if !step(&mut work) {
+                self.remember(id, &work, revision);
+                return Ok(None);
+            }
+            match self.kv.update(&key, json(&work), revision).await {
+                Ok(revision) => {
+                    self.remember(id, &work, revision);
+                    return Ok(Some(work));
+                }
+                Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
+                Err(e) => return Err(nats_error(&format!("cannot write {key}"), e)),
+            }
+        }
+    }
+
+    /// Takes `step` on each of `ids` at once; how many were written.
+    async fn change_all(
+        &self,
+        ids: Vec<String>,
+        step: impl Fn(&mut Work) -> bool,
+    ) -> Result<u64, Error> {
+        let changes = ids.iter().map(|id| self.change(id, &step));
+        let mut changed = 0;
+        for done in join_all(changes).await {
+            changed += u64::from(done?.is_some());
+        }
+        Ok(changed)
+    }
+
+    fn remember(&self, id: &str, work: &Work, revision: u64) {
+        self.index
+            .apply(id, Some(Summary::of(work, revision)), revision);
+    }
+
+    /// Claims `id` if it is still due: its body is read first, so that work claimed always
+    /// comes back whole.
+    async fn claim_one(
+        &self,
+        id: &str,
+        now_ms: i64,
+        lease: &Lease,
+    ) -> Result<Option<AsyncInvocation>, Error> {
+        let body = self.body(id).await?;
+        let claimed = self
+            .change(id, |work| {
+                if !work.is_due(now_ms) {
+                    return false;
+                }
+                work.invocation.state = AsyncState::Running;
+                work.invocation.attempts += 1;
+                work.lease = Some(Held {
+                    node: lease.node.clone(),
+                    until_ms: lease.until_ms,
+                });
+                true
+            })
+            .await?;
+        Ok(claimed.map(|work| with_body(work, body)))
+    }
+
+    /// The invocations `pick` chooses, whole, newest first at most `limit`.
+    async fn listed(
+        &self,
+        pick: impl Fn(&Summary) -> bool,
+        limit: u32,
+    ) -> Result<Vec<AsyncInvocation>, Error> {
+        let mut chosen = self.index.select(pick);
+        chosen.sort_by(|(a, x), (b, y)| (y.enqueued_at_ms, b).cmp(&(x.enqueued_at_ms, a)));
+        chosen.truncate(limit as usize);
+        let reads = chosen.iter().map(|(id, _)| self.whole(id));
+        let mut listed = Vec::with_capacity(chosen.len());
+        for read in join_all(reads).await {
+            listed.extend(read?);
+        }
+        Ok(listed)
+    }
+}
+
+/// Keeps `index` current from the bucket's watch, and says in `seen` the revision of each
+/// `marker` it reads; started again when it breaks, until the queue is dropped.
+async fn follow(kv: kv::Store, index: Arc<Index>, marker: String, seen: watch::Sender<u64>) {
+    while !seen.is_closed() {
+        match kv.watch_with_history("work.>").await {
+            Ok(mut entries) => {
+                while let Some(entry) = entries.next().await {
+                    let Ok(entry) = entry else { break };
+                    take(&index, &marker, &seen, entry);
+                }
+            }
+            Err(e) => tracing::warn!("the work queue's watch did not start: {e}"),
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+fn take(index: &Index, marker: &str, seen: &watch::Sender<u64>, entry: kv::Entry) {
+    if entry.key == marker {
+        seen.send_replace(entry.revision);
+        return;
+    }
+    let Some(id) = entry.key.strip_prefix("work.") else {
+        return;
+    };
+    let work = match entry.operation {
+        kv::Operation::Put => serde_json::from_slice::<Work>(&entry.value).ok(),
+        kv::Operation::Delete | kv::Operation::Purge => None,
+    };
+    let summary = work.map(|work| Summary::of(&work, entry.revision));
+    index.apply(id, summary, entry.revision);
+}
+
+fn with_body(work: Work, body: Vec<u8>) -> AsyncInvocation {
+    let mut invocation = work.invocation;
+    invocation.request.body = body;
+    invocation
+}
+
+fn json(work: &Work) -> bytes::Bytes {
+    serde_json::to_vec(work).expect("work serializes").into()
+}
+
+/// A new invocation's state: queued, or dead with `errors` (given up where it came from).
+fn new_work(new: &NewAsync, errors: Vec<AttemptError>) -> Work {
+    let dead = !errors.is_empty();
+    let finished = dead.then(|| errors.last().map_or(new.enqueued_at_ms, |e| e.at_ms));
+    Work {
+        invocation: AsyncInvocation {
+            id: new.id.clone(),
+            function: new.function.clone(),
+            origin: new.origin.clone(),
+            state: if dead {
+                AsyncState::Dead
+            } else {
+                AsyncState::Queued
+            },
+            attempts: errors.len() as u32,
+            max_retries: new.max_retries,
+            enqueued_at_ms: new.enqueued_at_ms,
+            next_attempt_at_ms: new.enqueued_at_ms,
+            expires_at_ms: new.expires_at_ms,
+            finished_at_ms: finished,
+            callback_url: new.callback_url.clone(),
+            callback_attempts: 0,
+            request: new.request.clone(),
+            errors,
+            result: None,
+        },
+        body_bytes: new.request.body.len() as u64,
+        lease: None,
+        callback_pending: false,
+        callback_next_at_ms: 0,
+    }
+}
+
+#[async_trait]
+impl WorkQueue for JetStreamWorkQueue {
+    async fn enqueue(&self, new: NewAsync) -> Result<(), Error> {
+        if new.request.body.len() > self.max_body {
+            return Err(Error::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "in a cluster an asynchronous payload may be at most {} KiB (the NATS \
+                     server's max_payload less {} KiB); this one has {} KiB",
+                    self.max_body >> 10,
+                    MESSAGE_OVERHEAD >> 10,
+                    new.request.body.len() >> 10
+                ),
+            ));
+        }
+        if let Some(over) = self.index.backlog(&new.function).refuses(&new) {
+            return Err(Error::new(ErrorKind::Throttled, over));
+        }
+        self.store_new(new_work(&new, Vec::new()), new.request.body)
+            .await
+    }
+
+    async fn claim_due(
+        &self,
+        now_ms: i64,
+        lease: &Lease,
+        limit: u32,
+        per_function: u32,
+    ) -> Result<Vec<AsyncInvocation>, Error> {
+        let due = self.index.due(now_ms, per_function, limit);
+        let claims = due.iter().map(|id| self.claim_one(id, now_ms, lease));
+        let mut claimed = Vec::with_capacity(due.len());
+        let mut failed = None;
+        for claim in join_all(claims).await {
+            match claim {
+                Ok(one) => claimed.extend(one),
+                Err(e) => failed = Some(e),
+            }
+        }
+        // What was claimed is handed over even if another claim failed: it runs now.
+        match failed {
+            Some(e) if claimed.is_empty() => Err(e),
+            _ => Ok(claimed),
+        }
+    }
+
+    async fn renew_leases(&self, lease: &Lease) -> Result<u64, Error> {
+        let held = self
+            .index
+            .select(|s| s.state == AsyncState::Running && held_by(s, &lease.node));
+        let ids = held.into_iter().map(|(id, _)| id).collect();
+        self.change_all(ids, |work| {
+            if !work.is_run_by(&lease.node) {
+                return false;
+            }
+            if let Some(held) = &mut work.lease {
+                held.until_ms = lease.until_ms;
+            }
+            true
+        })
+        .await
+    }
+
+    async fn expire_leases(&self, now_ms: i64, node: &str) -> Result<u64, Error> {
+        let ran_out = |lease: &Option<Held>| {
+            let (holder, until_ms) = lease.as_ref().map_or(("", 0), |h| (&h.node, h.until_ms));
+            until_ms < now_ms && holder != node
+        };
+        let expired = self
+            .index
+            .select(|s| s.state == AsyncState::Running && ran_out(&s.lease));
+        let ids = expired.into_iter().map(|(id, _)| id).collect();
+        self.change_all(ids, |work| {
+            let expires = work.invocation.state == AsyncState::Running && ran_out(&work.lease);
+            if expires {
+                work.invocation.state = AsyncState::Failed;
+            }
+            expires
+        })
+        .await
+    }
+
+    async fn release_leases(&self, node: &str) -> Result<u64, Error> {
+        let held = self
+            .index
+            .select(|s| s.state == AsyncState::Running && held_by(s, node));
+        let ids = held.into_iter().map(|(id, _)| id).collect();
+        self.change_all(ids, |work| {
+            let releases = work.is_run_by(node);
+            if releases {
+                work.invocation.state = AsyncState::Failed;
+            }
+            releases
+        })
+        .await
+    }
+
+    async fn finish_attempt(
+        &self,
+        id: &str,
+        node: &str,
+        update: AttemptUpdate,
+    ) -> Result<bool, Error> {
+        let finished = self
+            .change(id, |work| {
+                let attempt_running = matches!(
+                    work.invocation.state,
+                    AsyncState::Running | AsyncState::Failed
+                );
+                let ours = work.lease.as_ref().is_some_and(|held| held.node == node);
+                if !(attempt_running && ours) {
+                    return false;
+                }
+                let invocation = &mut work.invocation;
+                let is_final = update.state.is_final();
+                invocation.state = update.state;
+                invocation.next_attempt_at_ms = update.next_attempt_at_ms;
+                invocation.finished_at_ms = is_final.then_some(update.now_ms);
+                invocation.errors.extend(update.error.clone());
+                if let Some(result) = &update.result {
+                    invocation.result = Some(result.clone());
+                }
+                work.callback_pending = is_final && invocation.callback_url.is_some();
+                work.callback_next_at_ms = update.now_ms;
+                true
+            })
+            .await?;
+        Ok(finished.is_some())
+    }
+
+    async fn bury(&self, dead: NewAsync, errors: Vec<AttemptError>) -> Result<(), Error> {
+        let body = dead.request.body.clone();
+        self.store_new(new_work(&dead, errors), body).await
+    }
+
+    async fn async_invocation(&self, id: &str) -> Result<Option<AsyncInvocation>, Error> {
+        self.whole(id).await
+    }
+
+    async fn async_invocations(
+        &self,
+        function: &str,
+        state: Option<AsyncState>,
+        limit: u32,
+    ) -> Result<Vec<AsyncInvocation>, Error> {
+        let pick = |s: &Summary| s.function == function && state.is_none_or(|st| s.state == st);
+        self.listed(pick, limit).await
+    }
+
+    async fn cancel_async(&self, id: &str) -> Result<Option<AsyncState>, Error> {
+        let now = now_ms();
+        let cancelled = self
+            .change(id, |work| {
+                let waits = matches!(
+                    work.invocation.state,
+                    AsyncState::Queued | AsyncState::Failed
+                );
+                if waits {
+                    work.invocation.state = AsyncState::Cancelled;
+                    work.invocation.finished_at_ms = Some(now);
+                }
+                waits
+            })
+            .await?;
+        if cancelled.is_some() {
+            return Ok(Some(AsyncState::Cancelled));
+        }
+        Ok(self.read(id).await?.map(|(work, _)| work.invocation.state))
+    }
+
+    async fn replay_dead(
+        &self,
+        function: &str,
+        ids: Vec<String>,
+        expires_at_ms: i64,
+    ) -> Result<u64, Error> {
+        let dead = self
+            .index
+            .select(|s| s.function == function && s.state == AsyncState::Dead);
+        let chosen = dead
+            .into_iter()
+            .map(|(id, _)| id)
+            .filter(|id| ids.is_empty() || ids.contains(id))
+            .collect();
+        let now = now_ms();
+        self.change_all(chosen, |work| {
+            let invocation = &mut work.invocation;
+            if invocation.state != AsyncState::Dead {
+                return false;
+            }
+            invocation.state = AsyncState::Queued;
+            invocation.attempts = 0;
+            invocation.next_attempt_at_ms = now;
+            invocation.expires_at_ms = expires_at_ms;
+            invocation.finished_at_ms = None;
+            work.callback_pending = false;
+            true
+        })
+        .await
+    }
+
+    async fn queue_depth(&self) -> Result<(u64, Option<i64>), Error> {
+        let waiting = |s: &Summary| matches!(s.state, AsyncState::Queued | AsyncState::Failed);
+        let count = self.index.select(waiting).len() as u64;
+        Ok((count, self.index.earliest(waiting, |s| s.enqueued_at_ms)))
+    }
+
+    async fn next_retry_at(&self) -> Result<Option<i64>, Error> {
+        let failed = |s: &Summary| s.state == AsyncState::Failed;
+        Ok(self.index.earliest(failed, |s| s.next_attempt_at_ms))
+    }
+
+    async fn due_callbacks(&self, now_ms: i64, limit: u32) -> Result<Vec<AsyncInvocation>, Error> {
+        let due = |s: &Summary| s.callback_pending && s.callback_next_at_ms <= now_ms;
+        self.listed(due, limit).await
+    }
+
+    async fn next_callback_at(&self) -> Result<Option<i64>, Error> {
+        let pending = |s: &Summary| s.callback_pending;
+        Ok(self.index.earliest(pending, |s| s.callback_next_at_ms))
+    }
+
+    async fn callback_tried(&self, id: &str, retry_at_ms: Option<i64>) -> Result<(), Error> {
+        self.change(id, |work| {
+            work.invocation.callback_attempts += 1;
+            work.callback_pending = retry_at_ms.is_some();
+            work.callback_next_at_ms = retry_at_ms.unwrap_or(0);
+            true
+        })
+        .await
+        .map(drop)
+    }
+}
+
+fn held_by(summary: &Summary, node: &str) -> bool {
+    summary.lease.as_ref().is_some_and(|held| held.node == node)
+}
+
+#[cfg(test)]
+mod tests {
+    use gust_store::conformance::{self, Fresh};
+
+    use super::*;
+    use crate::test_server::NatsServer;
+
+    #[tokio::test]
+    async fn is_a_work_queue() {
+        conformance::work_queue::run(async || {
+            let server = NatsServer::start();
+            let client = server.connect().await;
+            let max_payload = client.server_info().max_payload;
+            let queue = JetStreamWorkQueue::open(&jetstream::new(client), "node-a", max_payload)
+                .await
+                .unwrap();
+            Fresh {
+                store: queue,
+                keep: Box::new(server),
+            }
+        })
+        .await;
+    }
+}
