@@ -1,9 +1,9 @@
 //! Where a node keeps what it shares: alone, everything is in its own database and folder;
 //! in a cluster (`gust serve --cluster nats://...`), the catalog (functions, versions,
-//! aliases, routes, triggers), the schedules' claims and the artifacts are in NATS JetStream,
-//! and a watch of the catalog keeps the node's caches true to what other nodes change. Each
-//! node's records are copied into every node's database, so that any node answers usage for
-//! the whole cluster. The work queue stays in the node's database for now.
+//! aliases, routes, triggers), the schedules' claims, the artifacts and the work queue are in
+//! NATS JetStream, and a watch of the catalog keeps the node's caches true to what other nodes
+//! change. Each node's records are copied into every node's database, so that any node answers
+//! usage for the whole cluster.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -54,9 +54,9 @@ impl Shared {
             catalog: cluster.catalog.clone(),
             schedules: cluster.catalog.clone(),
             records: cluster.records,
-            work: sqlite,
+            work: cluster.work,
         };
-        tracing::info!("in the cluster at {url}: the catalog, artifacts and records are shared");
+        tracing::info!("in the cluster at {url}: its catalog, artifacts, records and work queue");
         Ok(Shared {
             store: Arc::new(store),
             aliases: cluster.catalog.clone(),

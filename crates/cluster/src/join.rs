@@ -1,5 +1,5 @@
 //! How a node joins a cluster: one NATS connection, over which it opens the shared catalog,
-//! artifacts and records (made by the first node to join).
+//! artifacts, records and work queue (made by the first node to join).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,7 +9,9 @@ use async_nats::jetstream;
 use gust_core::Error;
 use gust_store::Records;
 
-use crate::{JetStreamArtifacts, JetStreamCatalog, JetStreamRecords, nats_error};
+use crate::{
+    JetStreamArtifacts, JetStreamCatalog, JetStreamRecords, JetStreamWorkQueue, nats_error,
+};
 
 /// How long a node waits for NATS when it starts; later outages are waited out.
 const FIRST_CONNECT: Duration = Duration::from_secs(10);
@@ -19,6 +21,7 @@ pub struct Cluster {
     pub catalog: Arc<JetStreamCatalog>,
     pub artifacts: Arc<JetStreamArtifacts>,
     pub records: Arc<JetStreamRecords>,
+    pub work: Arc<JetStreamWorkQueue>,
 }
 
 /// What a node brings to the cluster.
@@ -39,11 +42,13 @@ impl Cluster {
             .await
             .map_err(|_| nats_error(&format!("cannot reach {url}"), "no answer within 10 s"))?
             .map_err(|e| nats_error(&format!("cannot reach {url}"), e))?;
+        let max_payload = client.server_info().max_payload;
         let jetstream = jetstream::new(client);
         Ok(Cluster {
             catalog: Arc::new(JetStreamCatalog::open(&jetstream).await?),
             artifacts: Arc::new(JetStreamArtifacts::open(&jetstream, node.artifact_cache).await?),
             records: Arc::new(JetStreamRecords::start(&jetstream, node.records, &node.name).await?),
+            work: Arc::new(JetStreamWorkQueue::open(&jetstream, &node.name, max_payload).await?),
         })
     }
 }

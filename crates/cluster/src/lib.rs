@@ -2,8 +2,7 @@
 //! It is built concern by concern behind gust-store's traits, each proved by that concern's
 //! conformance suite against a real nats-server: so far the artifacts, the catalog (with
 //! aliases and routes, and a watch that tells every node what changed) and the schedules'
-//! claims, and records shipped through a stream into every node's database. The work queue
-//! stays in each node's own database for now.
+//! claims, records shipped through a stream into every node's database, and the work queue.
 
 mod artifacts;
 mod catalog;

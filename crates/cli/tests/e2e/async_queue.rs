@@ -17,7 +17,7 @@ pub fn wait_final(server: &Server, id: &str) -> Value {
     panic!("invocation {id} did not finish");
 }
 
-fn enqueue(server: &Server, path: &str, body: &str) -> String {
+pub fn enqueue(server: &Server, path: &str, body: &str) -> String {
     let response = server
         .request(reqwest::Method::POST, path)
         .body(body.to_string())

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use tempfile::TempDir;
 
+use crate::async_queue::enqueue;
 use crate::harness::{Server, error_of, guest, public, wait_until};
 use crate::nats_triggers::Nats;
 use crate::schedules::{firings, scheduled_ms};
@@ -109,17 +110,79 @@ fn a_schedule_fires_once_per_tick_over_the_cluster() {
     };
     a.deploy("echo", "echo", public());
     b.cli_ok(&["trigger", "add", "echo", "--cron", "* * * * * *"]);
-    let all_firings = || {
-        [a, b, c]
-            .iter()
-            .flat_map(|node| firings(node))
-            .map(|fired| scheduled_ms(&fired))
-            .collect::<Vec<u128>>()
+    let scheduled = |node: &Server| {
+        let fired: Vec<u128> = firings(node).iter().map(scheduled_ms).collect();
+        fired
     };
-    wait_until(|| all_firings().len() >= 6, "six firings");
-    let fired = all_firings();
+    wait_until(|| scheduled(a).len() >= 6, "six firings");
+    let fired = scheduled(a);
     let ticks: BTreeSet<u128> = fired.iter().copied().collect();
     assert_eq!(ticks.len(), fired.len(), "each tick fired once: {fired:?}");
+    for node in [b, c] {
+        let seen: BTreeSet<u128> = scheduled(node).into_iter().collect();
+        assert!(seen.is_superset(&ticks), "every node sees the one queue");
+    }
+}
+
+/// How many invocations of `function` are in `state`, up to 1,000.
+fn in_state(node: &Server, function: &str, state: &str) -> usize {
+    let path = format!("/v1/functions/{function}/async?state={state}&limit=1000");
+    node.admin_json(&path).as_array().unwrap().len()
+}
+
+#[test]
+fn no_accepted_invocation_is_lost_when_a_node_is_killed() {
+    const TOTAL: usize = 10_000;
+    let mut cluster = Cluster::start();
+    cluster.nodes[0].deploy("busy", "busy", public());
+    let ids: Vec<String> = std::thread::scope(|scope| {
+        let senders: Vec<_> = (0..TOTAL / 1000)
+            .map(|batch| {
+                let node = &cluster.nodes[batch % 3];
+                scope.spawn(move || {
+                    (0..1000)
+                        .map(|_| enqueue(node, "/async/busy?sleep_ms=2", ""))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        senders
+            .into_iter()
+            .flat_map(|sender| sender.join().unwrap())
+            .collect()
+    });
+    assert_eq!(ids.len(), TOTAL);
+
+    // Killed in the middle of the run, holding leases on what it was running.
+    let a = &cluster.nodes[0];
+    wait_until(
+        || a.admin_json("/v1/usage")["total"]["invocations"].as_u64() > Some(1000),
+        "a thousand invocations to run",
+    );
+    cluster.nodes[2].signal_and_wait("KILL");
+    let [a, b, _] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    for _ in 0..1200 {
+        let left = ["queued", "running", "failed"].map(|state| in_state(a, "busy", state));
+        if left == [0, 0, 0] {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for state in ["queued", "running", "failed", "dead", "cancelled"] {
+        assert_eq!(in_state(b, "busy", state), 0, "{state}");
+    }
+    std::thread::scope(|scope| {
+        for part in ids.chunks(TOTAL / 4) {
+            scope.spawn(move || {
+                for id in part {
+                    let view = a.admin_json(&format!("/v1/invocations/{id}"));
+                    assert_eq!(view["state"], "succeeded", "{id}: {view}");
+                }
+            });
+        }
+    });
 }
 
 #[test]

@@ -30,9 +30,13 @@ const MESSAGE_OVERHEAD: usize = 4096;
 /// How long a node waits at start for its view of the queue to catch up.
 const CATCH_UP: Duration = Duration::from_secs(30);
 const RETRY: Duration = Duration::from_secs(1);
+/// A callback is delivered by the node that ran its invocation; one overdue by this long (its
+/// node is gone) by any node.
+const ORPHANED_CALLBACK_MS: i64 = 30_000;
 
 pub struct JetStreamWorkQueue {
     kv: kv::Store,
+    node: String,
     index: Arc<Index>,
     /// The largest body a message takes (NATS's max_payload, less room for the rest).
     max_body: usize,
@@ -77,6 +81,7 @@ impl JetStreamWorkQueue {
             .map_err(|e| nats_error("cannot read the work queue", e))?;
         Ok(JetStreamWorkQueue {
             kv,
+            node: node.to_string(),
             index,
             max_body: max_payload.saturating_sub(MESSAGE_OVERHEAD),
             _caught_up: caught_up,
@@ -519,7 +524,10 @@ impl WorkQueue for JetStreamWorkQueue {
     }
 
     async fn due_callbacks(&self, now_ms: i64, limit: u32) -> Result<Vec<AsyncInvocation>, Error> {
-        let due = |s: &Summary| s.callback_pending && s.callback_next_at_ms <= now_ms;
+        let ours = |s: &Summary| {
+            held_by(s, &self.node) || s.callback_next_at_ms + ORPHANED_CALLBACK_MS <= now_ms
+        };
+        let due = |s: &Summary| s.callback_pending && s.callback_next_at_ms <= now_ms && ours(s);
         self.listed(due, limit).await
     }
 
