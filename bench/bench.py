@@ -24,8 +24,8 @@ import route_bench
 import web_bench
 import stream_bench
 import trace_bench
-from common import (GUESTS, GUST, NATIVE, POST_SCRIPT, ROOT, UNCAPPED_BACKLOG, admin_of,
-                    first_byte_us, free_port, gust_server, load_cells, process, summary,
+from common import (GUESTS, GUST, NATIVE, POST_SCRIPT, ROOT, UNCAPPED_BACKLOG, admin_get,
+                    admin_of, first_byte_us, free_port, gust_server, load_cells, process, summary,
                     wait_until_up, wrk)
 from paired import PAIRS_PER_START, format_paired, paired_runs
 
@@ -104,12 +104,6 @@ def against_baseline(baseline, pairs, seconds):
     """Warm hello-world on this build beside the build of an earlier revision."""
     servers = {"this build": gust_server, f"`{baseline.name}`": lambda: gust_server(binary=baseline)}
     return paired_runs(servers, pairs, seconds)
-
-
-def admin_get(base, token, path):
-    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return response.read().decode()
 
 
 def metric(text, name):
@@ -430,9 +424,9 @@ def cluster_section(args, seconds):
     """The cluster scenario and its section of the report."""
     print("cluster", file=sys.stderr)
     runs, deploys = (1, 3) if args.quick else (3, 30)
-    delays, rates = cluster_bench.cluster_figures(runs, seconds, deploys)
-    return "\n".join([CLUSTER_TITLE, "", cluster_bench.format_cluster(delays, rates, seconds,
-                                                                      deploys), ""])
+    figures = cluster_bench.cluster_figures(runs, seconds, deploys)
+    section = cluster_bench.format_cluster(*figures, seconds, deploys)
+    return "\n".join([CLUSTER_TITLE, "", section, ""])
 
 
 SECTIONS = {"buckets": (BUCKETS_TITLE, bucket_section), "streams": (STREAMS_TITLE, stream_section),

@@ -132,6 +132,12 @@ def admin_of(proc, url):
     return Admin(url.rsplit("/fn/", 1)[0], (data / "admin.token").read_text().strip())
 
 
+def admin_get(base, token, path):
+    request = urllib.request.Request(base + path, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.read().decode()
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
