@@ -1,9 +1,15 @@
-//! One asynchronous invocation as the work bucket keeps it: its state under `work.ID` (small,
-//! rewritten at every step, watched by every node) and its request's body under `body.ID`
-//! (written once, read by the node that runs it).
+//! One asynchronous invocation as the work bucket keeps it: its state under `work.ID`
+//! (rewritten at every step, watched by every node), as JSON followed by its request's body
+//! when that is small; a larger body goes under `body.ID` (written once, read by the node
+//! that runs it). Most invocations thus take one write to enqueue and one read to claim.
 
-use gust_core::{AsyncInvocation, AsyncState};
+use gust_core::{AsyncInvocation, AsyncState, Error};
 use serde::{Deserialize, Serialize};
+
+/// The largest body kept with the state.
+pub const INLINE_BODY: u64 = 4096;
+/// Ends the JSON (which never holds a raw newline) where a body follows.
+const BODY_FOLLOWS: u8 = b'\n';
 
 /// The state of one invocation (its body apart).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -32,7 +38,39 @@ pub fn body_key(id: &str) -> String {
     format!("body.{id}")
 }
 
+/// A state as stored, with its body when that is kept with it.
+pub struct Stored {
+    pub work: Work,
+    pub inline_body: Option<Vec<u8>>,
+}
+
+impl Stored {
+    pub fn encode(&self) -> bytes::Bytes {
+        let mut value = serde_json::to_vec(&self.work).expect("work serializes");
+        if let Some(body) = &self.inline_body {
+            value.push(BODY_FOLLOWS);
+            value.extend_from_slice(body);
+        }
+        value.into()
+    }
+
+    pub fn decode(value: &[u8]) -> Result<Stored, Error> {
+        let (json, inline_body) = match value.iter().position(|&b| b == BODY_FOLLOWS) {
+            Some(end) => (&value[..end], Some(value[end + 1..].to_vec())),
+            None => (value, None),
+        };
+        let work = serde_json::from_slice(json)
+            .map_err(|e| Error::internal(format!("an invocation's state does not read: {e}")))?;
+        Ok(Stored { work, inline_body })
+    }
+}
+
 impl Work {
+    /// Whether the body is kept with the state rather than under `body.ID`.
+    pub fn has_inline_body(&self) -> bool {
+        self.body_bytes <= INLINE_BODY
+    }
+
     /// Waiting to run: queued, running, or failed awaiting a retry.
     pub fn is_waiting(&self) -> bool {
         matches!(

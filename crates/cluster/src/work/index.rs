@@ -105,8 +105,9 @@ impl Index {
     }
 
     /// Due work to claim, as the store's contract says: functions take turns, each its oldest
-    /// first, none past `per_function` running at once, `limit` in all.
-    pub fn due(&self, now_ms: i64, per_function: u32, limit: u32) -> Vec<String> {
+    /// first, none past `per_function` running at once, `limit` in all. Each with the bytes of
+    /// its body.
+    pub fn due(&self, now_ms: i64, per_function: u32, limit: u32) -> Vec<(String, u64)> {
         let by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
         let mut by_function: HashMap<&str, Turns> = HashMap::new();
         for (id, summary) in by_id.iter() {
@@ -129,7 +130,7 @@ impl Index {
         turns
             .into_iter()
             .take(limit as usize)
-            .map(|(_, _, id)| id.to_string())
+            .map(|(_, _, id)| (id.to_string(), by_id[id].body_bytes))
             .collect()
     }
 

@@ -19,7 +19,7 @@ use gust_store::{AttemptUpdate, Lease, NewAsync, WorkQueue};
 use tokio::sync::watch;
 
 use crate::{key_safe, nats_error};
-use entry::{Held, Work, body_key, work_key};
+use entry::{Held, INLINE_BODY, Stored, Work, body_key, work_key};
 use index::{Index, Summary};
 
 const BUCKET: &str = "gust-work";
@@ -88,7 +88,7 @@ impl JetStreamWorkQueue {
         })
     }
 
-    async fn read(&self, id: &str) -> Result<Option<(Work, u64)>, Error> {
+    async fn read(&self, id: &str) -> Result<Option<(Stored, u64)>, Error> {
         let key = work_key(id);
         let entry = self
             .kv
@@ -98,11 +98,10 @@ impl JetStreamWorkQueue {
         let Some(entry) = entry.filter(|e| e.operation == kv::Operation::Put) else {
             return Ok(None);
         };
-        let work = serde_json::from_slice(&entry.value)
-            .map_err(|e| Error::internal(format!("the work queue's {key} does not read: {e}")))?;
-        Ok(Some((work, entry.revision)))
+        Ok(Some((Stored::decode(&entry.value)?, entry.revision)))
     }
 
+    /// The body of a state stored without it.
     async fn body(&self, id: &str) -> Result<Vec<u8>, Error> {
         let key = body_key(id);
         let body = self
@@ -115,24 +114,35 @@ impl JetStreamWorkQueue {
 
     /// The whole invocation, body included.
     async fn whole(&self, id: &str) -> Result<Option<AsyncInvocation>, Error> {
-        let Some((work, _)) = self.read(id).await? else {
+        let Some((stored, _)) = self.read(id).await? else {
             return Ok(None);
         };
-        Ok(Some(with_body(work, self.body(id).await?)))
+        let body = match stored.inline_body {
+            Some(body) => body,
+            None => self.body(id).await?,
+        };
+        Ok(Some(with_body(stored.work, body)))
     }
 
-    /// Stores a new invocation's body and state; a conflict if its id is taken.
+    /// Stores a new invocation's state and body; a conflict if its id is taken.
     async fn store_new(&self, work: Work, body: Vec<u8>) -> Result<(), Error> {
         let id = work.invocation.id.clone();
-        let key = body_key(&id);
-        self.kv
-            .put(&key, body.into())
-            .await
-            .map_err(|e| nats_error(&format!("cannot write {key}"), e))?;
+        let inline_body = match work.has_inline_body() {
+            true => Some(body),
+            false => {
+                let key = body_key(&id);
+                self.kv
+                    .put(&key, body.into())
+                    .await
+                    .map_err(|e| nats_error(&format!("cannot write {key}"), e))?;
+                None
+            }
+        };
         let key = work_key(&id);
-        match self.kv.create(&key, json(&work)).await {
+        let stored = Stored { work, inline_body };
+        match self.kv.create(&key, stored.encode()).await {
             Ok(revision) => {
-                self.remember(&id, &work, revision);
+                self.remember(&id, &stored.work, revision);
                 Ok(())
             }
             Err(e) if e.kind() == kv::CreateErrorKind::AlreadyExists => Err(Error::new(
@@ -150,21 +160,21 @@ impl JetStreamWorkQueue {
         &self,
         id: &str,
         step: impl Fn(&mut Work) -> bool,
-    ) -> Result<Option<Work>, Error> {
+    ) -> Result<Option<Stored>, Error> {
         let key = work_key(id);
         loop {
-            let Some((mut work, revision)) = self.read(id).await? else {
+            let Some((mut stored, revision)) = self.read(id).await? else {
                 self.index.apply(id, None, u64::MAX);
                 return Ok(None);
             };
-            if !step(&mut work) {
-                self.remember(id, &work, revision);
+            if !step(&mut stored.work) {
+                self.remember(id, &stored.work, revision);
                 return Ok(None);
             }
-            match self.kv.update(&key, json(&work), revision).await {
+            match self.kv.update(&key, stored.encode(), revision).await {
                 Ok(revision) => {
-                    self.remember(id, &work, revision);
-                    return Ok(Some(work));
+                    self.remember(id, &stored.work, revision);
+                    return Ok(Some(stored));
                 }
                 Err(e) if e.kind() == kv::UpdateErrorKind::WrongLastRevision => continue,
                 Err(e) => return Err(nats_error(&format!("cannot write {key}"), e)),
@@ -191,15 +201,19 @@ impl JetStreamWorkQueue {
             .apply(id, Some(Summary::of(work, revision)), revision);
     }
 
-    /// Claims `id` if it is still due: its body is read first, so that work claimed always
-    /// comes back whole.
+    /// Claims `id` if it is still due. A body kept apart is read first, so that work claimed
+    /// always comes back whole.
     async fn claim_one(
         &self,
         id: &str,
+        body_bytes: u64,
         now_ms: i64,
         lease: &Lease,
     ) -> Result<Option<AsyncInvocation>, Error> {
-        let body = self.body(id).await?;
+        let apart = match body_bytes > INLINE_BODY {
+            true => Some(self.body(id).await?),
+            false => None,
+        };
         let claimed = self
             .change(id, |work| {
                 if !work.is_due(now_ms) {
@@ -214,7 +228,10 @@ impl JetStreamWorkQueue {
                 true
             })
             .await?;
-        Ok(claimed.map(|work| with_body(work, body)))
+        Ok(claimed.map(|stored| {
+            let body = stored.inline_body.or(apart).unwrap_or_default();
+            with_body(stored.work, body)
+        }))
     }
 
     /// The invocations `pick` chooses, whole, newest first at most `limit`.
@@ -260,11 +277,11 @@ fn take(index: &Index, marker: &str, seen: &watch::Sender<u64>, entry: kv::Entry
     let Some(id) = entry.key.strip_prefix("work.") else {
         return;
     };
-    let work = match entry.operation {
-        kv::Operation::Put => serde_json::from_slice::<Work>(&entry.value).ok(),
+    let stored = match entry.operation {
+        kv::Operation::Put => Stored::decode(&entry.value).ok(),
         kv::Operation::Delete | kv::Operation::Purge => None,
     };
-    let summary = work.map(|work| Summary::of(&work, entry.revision));
+    let summary = stored.map(|stored| Summary::of(&stored.work, entry.revision));
     index.apply(id, summary, entry.revision);
 }
 
@@ -272,10 +289,6 @@ fn with_body(work: Work, body: Vec<u8>) -> AsyncInvocation {
     let mut invocation = work.invocation;
     invocation.request.body = body;
     invocation
-}
-
-fn json(work: &Work) -> bytes::Bytes {
-    serde_json::to_vec(work).expect("work serializes").into()
 }
 
 /// A new invocation's state: queued, or dead with `errors` (given up where it came from).
@@ -341,7 +354,9 @@ impl WorkQueue for JetStreamWorkQueue {
         per_function: u32,
     ) -> Result<Vec<AsyncInvocation>, Error> {
         let due = self.index.due(now_ms, per_function, limit);
-        let claims = due.iter().map(|id| self.claim_one(id, now_ms, lease));
+        let claims = due
+            .iter()
+            .map(|(id, body_bytes)| self.claim_one(id, *body_bytes, now_ms, lease));
         let mut claimed = Vec::with_capacity(due.len());
         let mut failed = None;
         for claim in join_all(claims).await {
@@ -478,7 +493,8 @@ impl WorkQueue for JetStreamWorkQueue {
         if cancelled.is_some() {
             return Ok(Some(AsyncState::Cancelled));
         }
-        Ok(self.read(id).await?.map(|(work, _)| work.invocation.state))
+        let state = self.read(id).await?;
+        Ok(state.map(|(stored, _)| stored.work.invocation.state))
     }
 
     async fn replay_dead(
@@ -559,20 +575,59 @@ mod tests {
     use super::*;
     use crate::test_server::NatsServer;
 
+    async fn fresh() -> Fresh<JetStreamWorkQueue> {
+        let server = NatsServer::start();
+        let client = server.connect().await;
+        let max_payload = client.server_info().max_payload;
+        let queue = JetStreamWorkQueue::open(&jetstream::new(client), "node-a", max_payload)
+            .await
+            .unwrap();
+        Fresh {
+            store: queue,
+            keep: Box::new(server),
+        }
+    }
+
     #[tokio::test]
     async fn is_a_work_queue() {
-        conformance::work_queue::run(async || {
-            let server = NatsServer::start();
-            let client = server.connect().await;
-            let max_payload = client.server_info().max_payload;
-            let queue = JetStreamWorkQueue::open(&jetstream::new(client), "node-a", max_payload)
-                .await
-                .unwrap();
-            Fresh {
-                store: queue,
-                keep: Box::new(server),
-            }
-        })
-        .await;
+        conformance::work_queue::run(fresh).await;
+    }
+
+    #[tokio::test]
+    async fn bodies_kept_with_the_state_or_apart_come_back_whole() {
+        let queue = fresh().await;
+        let (small, large) = (vec![7; 10], vec![8; INLINE_BODY as usize + 1]);
+        for (id, body) in [("small", &small), ("large", &large)] {
+            let new = NewAsync {
+                id: id.into(),
+                function: "f".into(),
+                origin: gust_core::Origin::ASYNC,
+                request: gust_core::StoredRequest {
+                    method: "POST".into(),
+                    path_with_query: "/".into(),
+                    headers: Vec::new(),
+                    body: body.clone(),
+                },
+                callback_url: None,
+                max_retries: 0,
+                enqueued_at_ms: 1,
+                expires_at_ms: i64::MAX,
+                limits: gust_store::BacklogLimits::default(),
+            };
+            queue.store.enqueue(new).await.unwrap();
+        }
+        let lease = Lease {
+            node: "node-a".into(),
+            until_ms: 10_000,
+        };
+        let claimed = queue.store.claim_due(1, &lease, 10, 10).await.unwrap();
+        let body_of = |id: &str| {
+            let found = claimed.iter().find(|c| c.id == id);
+            found.map(|c| c.request.body.clone())
+        };
+        assert_eq!(body_of("small"), Some(small));
+        assert_eq!(body_of("large"), Some(large.clone()));
+        let read = queue.store.async_invocation("large").await.unwrap();
+        assert_eq!(read.unwrap().request.body, large);
     }
 }
