@@ -22,6 +22,7 @@ pub struct Summary {
     pub body_bytes: u64,
     pub callback_pending: bool,
     pub callback_next_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
     pub waiting: bool,
     /// The bucket's revision this was read at.
     pub revision: u64,
@@ -52,6 +53,7 @@ impl Summary {
             body_bytes: work.body_bytes,
             callback_pending: work.callback_pending,
             callback_next_at_ms: work.callback_next_at_ms,
+            finished_at_ms: invocation.finished_at_ms,
             waiting: work.is_waiting(),
             revision,
         }

@@ -23,8 +23,13 @@ use entry::{Held, INLINE_BODY, Stored, Work, body_key, work_key};
 use index::{Index, Summary};
 
 const BUCKET: &str = "gust-work";
-/// How long an invocation is kept, whatever its state (an invocation expires long before).
+/// How long an invocation is kept, whatever its state: a dead letter waits this long for a
+/// replay (a waiting invocation expires long before).
 const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a succeeded or cancelled invocation is kept, to be read and listed.
+const KEEP_FINISHED_MS: i64 = 3600 * 1000;
+/// Finished invocations a node removes at once.
+const SWEEP: usize = 1000;
 /// Room kept in a message for the body's key and headers.
 const MESSAGE_OVERHEAD: usize = 4096;
 /// How long a node waits at start for its view of the queue to catch up.
@@ -194,6 +199,33 @@ impl JetStreamWorkQueue {
             changed += u64::from(done?.is_some());
         }
         Ok(changed)
+    }
+
+    /// Removes up to `SWEEP` invocations that succeeded or were cancelled over an hour ago:
+    /// those `node` ran, and those cancelled before any node ran them.
+    async fn sweep_finished(&self, node: &str) -> Result<(), Error> {
+        let before = now_ms() - KEEP_FINISHED_MS;
+        let done = |s: &Summary| {
+            matches!(s.state, AsyncState::Succeeded | AsyncState::Cancelled)
+                && s.finished_at_ms.is_some_and(|at| at < before)
+                && s.lease.as_ref().is_none_or(|held| held.node == node)
+        };
+        let mut old = self.index.select(done);
+        old.truncate(SWEEP);
+        for (id, summary) in old {
+            let mut keys = vec![work_key(&id)];
+            if summary.body_bytes > INLINE_BODY {
+                keys.push(body_key(&id));
+            }
+            for key in keys {
+                self.kv
+                    .purge(&key)
+                    .await
+                    .map_err(|e| nats_error(&format!("cannot remove {key}"), e))?;
+            }
+            self.index.apply(&id, None, summary.revision);
+        }
+        Ok(())
     }
 
     fn remember(&self, id: &str, work: &Work, revision: u64) {
@@ -372,7 +404,10 @@ impl WorkQueue for JetStreamWorkQueue {
         }
     }
 
+    /// Renews `lease.node`'s leases, and (as the node's housekeeping, once a second) removes
+    /// what it finished over an hour ago.
     async fn renew_leases(&self, lease: &Lease) -> Result<u64, Error> {
+        self.sweep_finished(&lease.node).await?;
         let held = self
             .index
             .select(|s| s.state == AsyncState::Running && held_by(s, &lease.node));
@@ -588,6 +623,25 @@ mod tests {
         }
     }
 
+    fn new_async(id: &str, body: Vec<u8>) -> NewAsync {
+        NewAsync {
+            id: id.into(),
+            function: "f".into(),
+            origin: gust_core::Origin::ASYNC,
+            request: gust_core::StoredRequest {
+                method: "POST".into(),
+                path_with_query: "/".into(),
+                headers: Vec::new(),
+                body,
+            },
+            callback_url: None,
+            max_retries: 0,
+            enqueued_at_ms: 1,
+            expires_at_ms: i64::MAX,
+            limits: gust_store::BacklogLimits::default(),
+        }
+    }
+
     #[tokio::test]
     async fn is_a_work_queue() {
         conformance::work_queue::run(fresh).await;
@@ -598,23 +652,11 @@ mod tests {
         let queue = fresh().await;
         let (small, large) = (vec![7; 10], vec![8; INLINE_BODY as usize + 1]);
         for (id, body) in [("small", &small), ("large", &large)] {
-            let new = NewAsync {
-                id: id.into(),
-                function: "f".into(),
-                origin: gust_core::Origin::ASYNC,
-                request: gust_core::StoredRequest {
-                    method: "POST".into(),
-                    path_with_query: "/".into(),
-                    headers: Vec::new(),
-                    body: body.clone(),
-                },
-                callback_url: None,
-                max_retries: 0,
-                enqueued_at_ms: 1,
-                expires_at_ms: i64::MAX,
-                limits: gust_store::BacklogLimits::default(),
-            };
-            queue.store.enqueue(new).await.unwrap();
+            queue
+                .store
+                .enqueue(new_async(id, body.clone()))
+                .await
+                .unwrap();
         }
         let lease = Lease {
             node: "node-a".into(),
@@ -629,5 +671,48 @@ mod tests {
         assert_eq!(body_of("large"), Some(large.clone()));
         let read = queue.store.async_invocation("large").await.unwrap();
         assert_eq!(read.unwrap().request.body, large);
+    }
+
+    #[tokio::test]
+    async fn what_a_node_finished_over_an_hour_ago_is_removed_as_it_renews() {
+        let queue = fresh().await;
+        let lease = Lease {
+            node: "node-a".into(),
+            until_ms: i64::MAX,
+        };
+        for id in ["old", "recent"] {
+            queue
+                .store
+                .enqueue(new_async(id, Vec::new()))
+                .await
+                .unwrap();
+        }
+        queue.store.claim_due(1, &lease, 10, 10).await.unwrap();
+        for (id, ago_ms) in [("old", 2 * KEEP_FINISHED_MS), ("recent", 1_000)] {
+            let done = AttemptUpdate {
+                state: AsyncState::Succeeded,
+                now_ms: now_ms() - ago_ms,
+                next_attempt_at_ms: 0,
+                error: None,
+                result: None,
+            };
+            assert!(
+                queue
+                    .store
+                    .finish_attempt(id, "node-a", done)
+                    .await
+                    .unwrap()
+            );
+        }
+        queue.store.renew_leases(&lease).await.unwrap();
+        assert!(queue.store.async_invocation("old").await.unwrap().is_none());
+        assert!(
+            queue
+                .store
+                .async_invocation("recent")
+                .await
+                .unwrap()
+                .is_some()
+        );
     }
 }
