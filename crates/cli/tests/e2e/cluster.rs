@@ -163,26 +163,55 @@ fn no_accepted_invocation_is_lost_when_a_node_is_killed() {
     let [a, b, _] = &cluster.nodes[..] else {
         unreachable!()
     };
-    for _ in 0..1200 {
-        let left = ["queued", "running", "failed"].map(|state| in_state(a, "busy", state));
-        if left == [0, 0, 0] {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    wait_until_drained(a, "busy");
     for state in ["queued", "running", "failed", "dead", "cancelled"] {
         assert_eq!(in_state(b, "busy", state), 0, "{state}");
     }
+    all_succeeded(a, &ids);
+}
+
+/// Waits until no invocation of `function` waits or runs, as `node` sees the queue.
+fn wait_until_drained(node: &Server, function: &str) {
+    for _ in 0..1200 {
+        let left = ["queued", "running", "failed"].map(|state| in_state(node, function, state));
+        if left == [0, 0, 0] {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{function}'s invocations did not all finish");
+}
+
+/// Asserts that every one of `ids` succeeded, as `node` sees them.
+fn all_succeeded(node: &Server, ids: &[String]) {
     std::thread::scope(|scope| {
-        for part in ids.chunks(TOTAL / 4) {
+        for part in ids.chunks(ids.len().div_ceil(4)) {
             scope.spawn(move || {
                 for id in part {
-                    let view = a.admin_json(&format!("/v1/invocations/{id}"));
+                    let view = node.admin_json(&format!("/v1/invocations/{id}"));
                     assert_eq!(view["state"], "succeeded", "{id}: {view}");
                 }
             });
         }
     });
+}
+
+#[test]
+fn a_nats_restart_loses_no_accepted_invocation() {
+    let mut cluster = Cluster::start();
+    let Cluster { nodes, nats, .. } = &mut cluster;
+    nodes[0].deploy("busy", "busy", public());
+    let ids: Vec<String> = (0..300)
+        .map(|i| enqueue(&nodes[i % 3], "/async/busy?sleep_ms=20", ""))
+        .collect();
+    nats.restart(|| {
+        let refused = nodes[1].post("/async/busy").send().unwrap();
+        let (status, _, message) = error_of(refused);
+        assert_eq!(status, 503, "{message}");
+        std::thread::sleep(std::time::Duration::from_secs(2));
+    });
+    wait_until_drained(&nodes[0], "busy");
+    all_succeeded(&nodes[2], &ids);
 }
 
 #[test]

@@ -38,7 +38,30 @@ struct Turns<'a> {
 
 #[derive(Default)]
 pub struct Index {
-    by_id: Mutex<HashMap<String, Summary>>,
+    view: Mutex<View>,
+}
+
+#[derive(Default)]
+struct View {
+    by_id: HashMap<String, Summary>,
+    /// What waits, by function and in all: kept as entries come and go, as every enqueue
+    /// checks it.
+    backlogs: HashMap<String, Backlog>,
+    all_bytes: u64,
+}
+
+impl View {
+    /// Adds (`sign` 1) or takes away (-1) what `summary` holds of the backlog.
+    fn count(&mut self, summary: &Summary, sign: i64) {
+        if !summary.waiting {
+            return;
+        }
+        let bytes = summary.body_bytes as i64 * sign;
+        let backlog = self.backlogs.entry(summary.function.clone()).or_default();
+        backlog.count = backlog.count.saturating_add_signed(sign);
+        backlog.bytes = backlog.bytes.saturating_add_signed(bytes);
+        self.all_bytes = self.all_bytes.saturating_add_signed(bytes);
+    }
 }
 
 impl Summary {
@@ -72,20 +95,34 @@ impl Index {
     /// Takes what the bucket says of `id` at `revision` (None: deleted), unless the view has
     /// seen a later revision already.
     pub fn apply(&self, id: &str, summary: Option<Summary>, revision: u64) {
-        let mut by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
-        if by_id.get(id).is_some_and(|known| known.revision > revision) {
+        let mut view = self.lock();
+        if view
+            .by_id
+            .get(id)
+            .is_some_and(|known| known.revision > revision)
+        {
             return;
         }
-        match summary {
-            Some(summary) => by_id.insert(id.to_string(), summary),
-            None => by_id.remove(id),
+        let replaced = match &summary {
+            Some(summary) => view.by_id.insert(id.to_string(), summary.clone()),
+            None => view.by_id.remove(id),
         };
+        if let Some(replaced) = replaced {
+            view.count(&replaced, -1);
+        }
+        if let Some(summary) = &summary {
+            view.count(summary, 1);
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, View> {
+        self.view.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The ids of the invocations that `pick` chooses among all.
     pub fn select(&self, pick: impl Fn(&Summary) -> bool) -> Vec<(String, Summary)> {
-        let by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
-        by_id
+        let view = self.lock();
+        view.by_id
             .iter()
             .filter(|(_, summary)| pick(summary))
             .map(|(id, summary)| (id.clone(), summary.clone()))
@@ -94,23 +131,20 @@ impl Index {
 
     /// What waits for `function`, and in all.
     pub fn backlog(&self, function: &str) -> Backlog {
-        let by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
-        let mut backlog = Backlog::default();
-        for summary in by_id.values().filter(|s| s.waiting) {
-            backlog.all_bytes += summary.body_bytes;
-            if summary.function == function {
-                backlog.count += 1;
-                backlog.bytes += summary.body_bytes;
-            }
+        let view = self.lock();
+        let of_function = view.backlogs.get(function).copied().unwrap_or_default();
+        Backlog {
+            all_bytes: view.all_bytes,
+            ..of_function
         }
-        backlog
     }
 
     /// Due work to claim, as the store's contract says: functions take turns, each its oldest
     /// first, none past `per_function` running at once, `limit` in all. Each with the bytes of
     /// its body.
     pub fn due(&self, now_ms: i64, per_function: u32, limit: u32) -> Vec<(String, u64)> {
-        let by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
+        let view = self.lock();
+        let by_id = &view.by_id;
         let mut by_function: HashMap<&str, Turns> = HashMap::new();
         for (id, summary) in by_id.iter() {
             let turns = by_function.entry(&summary.function).or_default();
@@ -142,7 +176,7 @@ impl Index {
         pick: impl Fn(&Summary) -> bool,
         when: impl Fn(&Summary) -> i64,
     ) -> Option<i64> {
-        let by_id = self.by_id.lock().unwrap_or_else(|p| p.into_inner());
-        by_id.values().filter(|s| pick(s)).map(when).min()
+        let view = self.lock();
+        view.by_id.values().filter(|s| pick(s)).map(when).min()
     }
 }

@@ -53,21 +53,38 @@ impl AsyncQueue {
             };
             self.report_outcome(&invocation, outcome).await;
         }
-        let node = &self.options.node;
-        match self
-            .store
-            .finish_attempt(&invocation.id, node, update)
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(
-                id = %invocation.id,
-                "an attempt ended after its lease ran out: another node runs it again"
-            ),
-            Err(e) => tracing::error!(id = %invocation.id, "cannot record an attempt: {e}"),
-        }
+        self.record_attempt(&invocation.id, update).await;
         if is_final && invocation.callback_url.is_some() {
             self.callbacks_ready.notify_one();
+        }
+    }
+
+    /// Records how an attempt ended, trying again every second while the store is away: the
+    /// invocation stays this node's meanwhile (its lease renewed as soon as the store is back),
+    /// and would otherwise be held, and never run again, for as long as the node lives.
+    async fn record_attempt(&self, id: &str, update: AttemptUpdate) {
+        let node = &self.options.node;
+        let mut said = false;
+        loop {
+            match self.store.finish_attempt(id, node, update.clone()).await {
+                Ok(true) => return,
+                Ok(false) => {
+                    tracing::warn!(
+                        id,
+                        "an attempt ended after its lease ran out: another node runs it again"
+                    );
+                    return;
+                }
+                Err(e) if !said => {
+                    tracing::error!(
+                        id,
+                        "cannot record an attempt yet (trying every second): {e}"
+                    );
+                    said = true;
+                }
+                Err(_) => {}
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
         }
     }
 
