@@ -123,9 +123,9 @@ pub struct ServeArgs {
     /// `traceparent` decides for the traces it started.
     #[arg(long, env = "GUST_TRACE_SAMPLE_RATIO", default_value_t = 1.0)]
     trace_sample_ratio: f64,
-    /// Join a cluster: the NATS server (with JetStream) where the nodes share their catalog
-    /// and artifacts, e.g. nats://127.0.0.1:4222. Give each node its own --node-name and the
-    /// same admin.token.
+    /// Join a cluster: the NATS servers (with JetStream; comma-separated) where the nodes share
+    /// their catalog, artifacts, records and queue, e.g. nats://127.0.0.1:4222. Give each node
+    /// its own --node-name and the same admin.token.
     #[arg(long, env = "GUST_CLUSTER")]
     cluster: Option<String>,
     #[command(flatten)]
@@ -218,7 +218,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         vec![s3.grants.clone(), secrets.clone()],
     );
     let queue_options = QueueOptions {
-        node,
+        node: node.clone(),
         workers: args.async_workers,
         base_delay: Duration::from_millis(gust_core::parse_duration_ms(&args.retry_base_delay)?),
         allow_private_callbacks: args.allow_private_callbacks,
@@ -246,6 +246,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         schedules: store.clone(),
         queue: queue.clone(),
         metrics: metrics.clone(),
+        cluster_node: args.cluster.is_some().then_some(node),
     };
     let webhooks = Arc::new(WebhookSource::default());
     let triggers = Triggers::start(

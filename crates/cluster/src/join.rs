@@ -35,13 +35,16 @@ pub struct Node {
 }
 
 impl Cluster {
-    /// Joins the cluster whose NATS server (with JetStream) is at `url`.
-    pub async fn join(url: &str, node: Node) -> Result<Cluster, Error> {
-        let connecting = async_nats::ConnectOptions::new().name("gust").connect(url);
+    /// Joins the cluster whose NATS servers (with JetStream) are at `urls`, comma-separated.
+    pub async fn join(urls: &str, node: Node) -> Result<Cluster, Error> {
+        let servers: Vec<&str> = urls.split(',').map(str::trim).collect();
+        let connecting = async_nats::ConnectOptions::new()
+            .name("gust")
+            .connect(servers);
         let client = tokio::time::timeout(FIRST_CONNECT, connecting)
             .await
-            .map_err(|_| nats_error(&format!("cannot reach {url}"), "no answer within 10 s"))?
-            .map_err(|e| nats_error(&format!("cannot reach {url}"), e))?;
+            .map_err(|_| nats_error(&format!("cannot reach {urls}"), "no answer within 10 s"))?
+            .map_err(|e| nats_error(&format!("cannot reach {urls}"), e))?;
         let max_payload = client.server_info().max_payload;
         let jetstream = jetstream::new(client);
         Ok(Cluster {

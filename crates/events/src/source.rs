@@ -43,4 +43,17 @@ pub struct SourceContext {
     pub queue: Arc<AsyncQueue>,
     /// The node's metrics, when metering is on (stream triggers' events and lag).
     pub metrics: Option<Arc<Metrics>>,
+    /// The node's name when it is one of a cluster's, where every node runs every trigger: a
+    /// broker that tells its clients apart then sees one per node (`per_node`).
+    pub cluster_node: Option<String>,
+}
+
+impl SourceContext {
+    /// `name` made this node's own in a cluster (`NAME-NODE`); as it is on a lone node.
+    pub fn per_node(&self, name: &str) -> String {
+        match &self.cluster_node {
+            Some(node) => format!("{name}-{node}"),
+            None => name.to_string(),
+        }
+    }
 }

@@ -2,12 +2,14 @@
 //! an alias moved, a route added or a schedule set on one node takes effect on all of them.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use serde_json::json;
 use tempfile::TempDir;
 
 use crate::async_queue::enqueue;
-use crate::harness::{Server, error_of, guest, public, wait_until};
+use crate::harness::{Server, error_of, guest, public, wait_until, wait_within};
+use crate::mqtt_triggers::{Mosquitto, wait_running};
 use crate::nats_triggers::Nats;
 use crate::schedules::{firings, scheduled_ms};
 
@@ -114,7 +116,9 @@ fn a_schedule_fires_once_per_tick_over_the_cluster() {
         let fired: Vec<u128> = firings(node).iter().map(scheduled_ms).collect();
         fired
     };
-    wait_until(|| scheduled(a).len() >= 6, "six firings");
+    // Thirty seconds of a schedule that fires every second.
+    let thirty = || scheduled(a).len() >= 30;
+    wait_within(Duration::from_secs(60), thirty, "thirty firings");
     let fired = scheduled(a);
     let ticks: BTreeSet<u128> = fired.iter().copied().collect();
     assert_eq!(ticks.len(), fired.len(), "each tick fired once: {fired:?}");
@@ -177,7 +181,7 @@ fn wait_until_drained(node: &Server, function: &str) {
         if left == [0, 0, 0] {
             return;
         }
-        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(100));
     }
     panic!("{function}'s invocations did not all finish");
 }
@@ -208,10 +212,37 @@ fn a_nats_restart_loses_no_accepted_invocation() {
         let refused = nodes[1].post("/async/busy").send().unwrap();
         let (status, _, message) = error_of(refused);
         assert_eq!(status, 503, "{message}");
-        std::thread::sleep(std::time::Duration::from_secs(2));
+        std::thread::sleep(Duration::from_secs(2));
     });
     wait_until_drained(&nodes[0], "busy");
     all_succeeded(&nodes[2], &ids);
+}
+
+#[test]
+fn an_mqtt_trigger_spreads_its_messages_over_the_nodes_once_each() {
+    let broker = Mosquitto::start();
+    let cluster = Cluster::start();
+    let [a, b, _] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    a.deploy("hello", "hello", public());
+    b.cli_ok(&[
+        "trigger",
+        "add",
+        "hello",
+        "--mqtt",
+        &broker.url(),
+        "--topic",
+        "t",
+    ]);
+    wait_running(a, "hello");
+    // Every node subscribes; a message published before all have goes to those that have.
+    std::thread::sleep(Duration::from_secs(1));
+    broker.publish("t", 0..30);
+    let invocations = || a.admin_json("/v1/usage")["total"]["invocations"].as_u64();
+    wait_until(|| invocations() >= Some(30), "30 invocations");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(invocations(), Some(30), "each message ran once");
 }
 
 #[test]

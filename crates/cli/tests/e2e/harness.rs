@@ -351,13 +351,16 @@ impl Drop for Server {
 
 /// Waits up to 10 s for `check` to hold.
 pub fn wait_until(check: impl Fn() -> bool, what: &str) {
-    for _ in 0..200 {
-        if check() {
-            return;
-        }
+    wait_within(Duration::from_secs(10), check, what);
+}
+
+/// Waits up to `limit` for `check` to hold.
+pub fn wait_within(limit: Duration, check: impl Fn() -> bool, what: &str) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
-    panic!("timed out waiting for {what}");
 }
 
 pub fn running_as_root() -> bool {

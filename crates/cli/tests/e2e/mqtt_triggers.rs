@@ -35,7 +35,7 @@ impl Mosquitto {
     }
 
     /// Publishes `n=FROM..TO` with QoS 1, in order.
-    fn publish(&self, topic: &str, numbers: std::ops::Range<usize>) {
+    pub fn publish(&self, topic: &str, numbers: std::ops::Range<usize>) {
         for n in numbers {
             let status = Command::new("mosquitto_pub")
                 .args(["-p", &self.broker.port.to_string(), "-q", "1", "-t", topic])
@@ -51,10 +51,10 @@ fn expected(numbers: std::ops::Range<usize>) -> Vec<String> {
     numbers.map(|n| format!("n={n}")).collect()
 }
 
-/// Waits until the trigger says it runs (its subscription is made).
-fn wait_running(server: &Server) {
+/// Waits until the trigger of `function` says it runs (its subscription is made).
+pub fn wait_running(server: &Server, function: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !stdout(&server.cli(&["trigger", "ls", "log"])).contains("status=running") {
+    while !stdout(&server.cli(&["trigger", "ls", function])).contains("status=running") {
         assert!(Instant::now() < deadline, "the trigger did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -71,7 +71,7 @@ fn messages_run_in_order_and_those_sent_while_down_arrive_after_restart() {
     let mut server = Server::start_in(data.path(), &[]);
     let url = broker.url();
     consume(&server, &[], &["--mqtt", &url, "--topic", "sensors/+"]);
-    wait_running(&server);
+    wait_running(&server, "log");
     broker.publish("sensors/a", 0..10);
     assert_eq!(bodies(&server, 10), expected(0..10));
     assert_eq!(events_delivered(&server, "mqtt"), 10);

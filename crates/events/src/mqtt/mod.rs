@@ -100,8 +100,19 @@ impl Stream for Mqtt {
     }
 }
 
-fn client_id(trigger: &Trigger) -> String {
-    format!("gust-{}", trigger.id)
+/// The trigger's client, one per node in a cluster (a broker drops a client whose id
+/// another takes).
+fn client_id(context: &SourceContext, trigger: &Trigger) -> String {
+    context.per_node(&format!("gust-{}", trigger.id))
+}
+
+/// What the trigger subscribes to: in a cluster, a subscription shared by the nodes, so
+/// that the broker gives each message to one of them.
+fn subscription(context: &SourceContext, trigger: &Trigger, topic: &str) -> String {
+    match context.cluster_node {
+        Some(_) => format!("$share/gust-{}/{topic}", trigger.id),
+        None => topic.to_string(),
+    }
 }
 
 /// Polls the connection on a task of its own (the broker wants its keep-alives while a
@@ -112,11 +123,11 @@ async fn session(
     config: &MqttConfig,
 ) -> Result<(), String> {
     let qos = config.qos()?;
-    let (client, events) = AsyncClient::new(config.options(&client_id(trigger))?, 64);
+    let (client, events) = AsyncClient::new(config.options(&client_id(context, trigger))?, 64);
     let (arrived, mut messages) = mpsc::unbounded_channel();
     let poller = tokio::spawn(poll(events, arrived));
     client
-        .subscribe(config.topic.clone(), qos)
+        .subscribe(subscription(context, trigger, &config.topic), qos)
         .await
         .map_err(|e| format!("cannot subscribe to {}: {e}", config.topic))?;
     report(context, trigger, Status::Running { lag: None }).await;

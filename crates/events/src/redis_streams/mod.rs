@@ -71,7 +71,13 @@ impl Stream for Redis {
         trigger: &Trigger,
         config: &RedisConfig,
     ) -> Result<(), String> {
-        session(context, trigger, config).await
+        // In a cluster each node is a consumer of the group: the group spreads the entries,
+        // and a node's unacknowledged ones are its own to take back when it restarts.
+        let config = RedisConfig {
+            consumer: context.per_node(&config.consumer),
+            ..config.clone()
+        };
+        session(context, trigger, &config).await
     }
 }
 
