@@ -1,13 +1,15 @@
 //! One asynchronous invocation as the work bucket keeps it: its state under `work.ID`
 //! (rewritten at every step, watched by every node), as JSON followed by its request's body
 //! when that is small; a larger body goes under `body.ID` (written once, read by the node
-//! that runs it). Most invocations thus take one write to enqueue and one read to claim.
+//! that runs it), and a large result under `result.ID`, so that what every node watches stays
+//! small. Most invocations thus take one write to enqueue and one read to claim.
 
 use gust_core::{AsyncInvocation, AsyncState, Error};
 use serde::{Deserialize, Serialize};
 
-/// The largest body kept with the state.
+/// The largest body kept with the state, and the largest result (as JSON).
 pub const INLINE_BODY: u64 = 4096;
+pub const INLINE_RESULT: usize = 4096;
 /// Ends the JSON (which never holds a raw newline) where a body follows.
 const BODY_FOLLOWS: u8 = b'\n';
 
@@ -22,6 +24,9 @@ pub struct Work {
     /// A finished invocation with a callback to deliver, and when to try next.
     pub callback_pending: bool,
     pub callback_next_at_ms: i64,
+    /// The result is under `result.ID`.
+    #[serde(default)]
+    pub result_apart: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +41,10 @@ pub fn work_key(id: &str) -> String {
 
 pub fn body_key(id: &str) -> String {
     format!("body.{id}")
+}
+
+pub fn result_key(id: &str) -> String {
+    format!("result.{id}")
 }
 
 /// A state as stored, with its body when that is kept with it.

@@ -23,6 +23,7 @@ pub struct Summary {
     pub callback_pending: bool,
     pub callback_next_at_ms: i64,
     pub finished_at_ms: Option<i64>,
+    pub result_apart: bool,
     pub waiting: bool,
     /// The bucket's revision this was read at.
     pub revision: u64,
@@ -77,6 +78,7 @@ impl Summary {
             callback_pending: work.callback_pending,
             callback_next_at_ms: work.callback_next_at_ms,
             finished_at_ms: invocation.finished_at_ms,
+            result_apart: work.result_apart,
             waiting: work.is_waiting(),
             revision,
         }

@@ -14,12 +14,12 @@ use async_nats::jetstream::{self, kv};
 use async_trait::async_trait;
 use futures::StreamExt;
 use futures::future::join_all;
-use gust_core::{AsyncInvocation, AsyncState, AttemptError, Error, ErrorKind, now_ms};
+use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, Error, ErrorKind, now_ms};
 use gust_store::{AttemptUpdate, Lease, NewAsync, WorkQueue};
 use tokio::sync::watch;
 
 use crate::{key_safe, nats_error};
-use entry::{Held, INLINE_BODY, Stored, Work, body_key, work_key};
+use entry::{Held, INLINE_BODY, INLINE_RESULT, Stored, Work, body_key, result_key, work_key};
 use index::{Index, Summary};
 
 const BUCKET: &str = "gust-work";
@@ -117,6 +117,45 @@ impl JetStreamWorkQueue {
         Ok(body.map(|b| b.to_vec()).unwrap_or_default())
     }
 
+    /// A result stored apart.
+    async fn result(&self, id: &str) -> Result<Option<AsyncResult>, Error> {
+        let key = result_key(id);
+        let stored = self
+            .kv
+            .get(&key)
+            .await
+            .map_err(|e| nats_error(&format!("cannot read {key}"), e))?;
+        let Some(json) = stored else { return Ok(None) };
+        let result = serde_json::from_slice(&json)
+            .map_err(|e| Error::internal(format!("the work queue's {key} does not read: {e}")))?;
+        Ok(Some(result))
+    }
+
+    /// Where `result` goes: with the state when it is small (Some), or written under
+    /// `result.ID` now (None), cut to what a message holds.
+    async fn place_result(
+        &self,
+        id: &str,
+        result: AsyncResult,
+    ) -> Result<Option<AsyncResult>, Error> {
+        let json = serde_json::to_vec(&result).expect("results serialize");
+        if json.len() <= INLINE_RESULT {
+            return Ok(Some(result));
+        }
+        let fitted = fit(result, json.len(), self.max_body);
+        let key = result_key(id);
+        self.kv
+            .put(
+                &key,
+                serde_json::to_vec(&fitted)
+                    .expect("results serialize")
+                    .into(),
+            )
+            .await
+            .map_err(|e| nats_error(&format!("cannot write {key}"), e))?;
+        Ok(None)
+    }
+
     /// The whole invocation, body included.
     async fn whole(&self, id: &str) -> Result<Option<AsyncInvocation>, Error> {
         let Some((stored, _)) = self.read(id).await? else {
@@ -126,7 +165,12 @@ impl JetStreamWorkQueue {
             Some(body) => body,
             None => self.body(id).await?,
         };
-        Ok(Some(with_body(stored.work, body)))
+        let result_apart = stored.work.result_apart;
+        let mut invocation = with_body(stored.work, body);
+        if result_apart {
+            invocation.result = self.result(id).await?;
+        }
+        Ok(Some(invocation))
     }
 
     /// Stores a new invocation's state and body; a conflict if its id is taken.
@@ -216,6 +260,9 @@ impl JetStreamWorkQueue {
             let mut keys = vec![work_key(&id)];
             if summary.body_bytes > INLINE_BODY {
                 keys.push(body_key(&id));
+            }
+            if summary.result_apart {
+                keys.push(result_key(&id));
             }
             for key in keys {
                 self.kv
@@ -353,7 +400,27 @@ fn new_work(new: &NewAsync, errors: Vec<AttemptError>) -> Work {
         lease: None,
         callback_pending: false,
         callback_next_at_ms: 0,
+        result_apart: false,
     }
+}
+
+/// `result` (`size` bytes as JSON) cut to fit `max` bytes: its body shortened (at a
+/// character, or at a whole base64 quantum) and marked truncated.
+fn fit(mut result: AsyncResult, size: usize, max: usize) -> AsyncResult {
+    if size <= max {
+        return result;
+    }
+    // Each byte of the body is at least one byte of the JSON.
+    let mut keep = result.body.len().saturating_sub(size - max);
+    if result.body_base64 {
+        keep -= keep % 4;
+    }
+    while !result.body.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    result.body.truncate(keep);
+    result.truncated = true;
+    result
 }
 
 #[async_trait]
@@ -462,8 +529,12 @@ impl WorkQueue for JetStreamWorkQueue {
         &self,
         id: &str,
         node: &str,
-        update: AttemptUpdate,
+        mut update: AttemptUpdate,
     ) -> Result<bool, Error> {
+        let result = match update.result.take() {
+            Some(result) => Some(self.place_result(id, result).await?),
+            None => None,
+        };
         let finished = self
             .change(id, |work| {
                 let attempt_running = matches!(
@@ -480,8 +551,9 @@ impl WorkQueue for JetStreamWorkQueue {
                 invocation.next_attempt_at_ms = update.next_attempt_at_ms;
                 invocation.finished_at_ms = is_final.then_some(update.now_ms);
                 invocation.errors.extend(update.error.clone());
-                if let Some(result) = &update.result {
-                    invocation.result = Some(result.clone());
+                if let Some(placed) = &result {
+                    invocation.result = placed.clone();
+                    work.result_apart = placed.is_none();
                 }
                 work.callback_pending = is_final && invocation.callback_url.is_some();
                 work.callback_next_at_ms = update.now_ms;
@@ -714,5 +786,52 @@ mod tests {
                 .unwrap()
                 .is_some()
         );
+    }
+
+    #[tokio::test]
+    async fn a_large_result_is_kept_apart_and_one_past_a_message_is_cut() {
+        let queue = fresh().await;
+        let lease = Lease {
+            node: "node-a".into(),
+            until_ms: i64::MAX,
+        };
+        for id in ["large", "huge"] {
+            queue
+                .store
+                .enqueue(new_async(id, Vec::new()))
+                .await
+                .unwrap();
+        }
+        queue.store.claim_due(1, &lease, 10, 10).await.unwrap();
+        for (id, bytes) in [("large", 10_000), ("huge", 2 << 20)] {
+            let done = AttemptUpdate {
+                state: AsyncState::Succeeded,
+                now_ms: 2,
+                next_attempt_at_ms: 0,
+                error: None,
+                result: Some(AsyncResult {
+                    http_status: 200,
+                    headers: Vec::new(),
+                    body: "é".repeat(bytes / 2),
+                    body_base64: false,
+                    truncated: false,
+                }),
+            };
+            assert!(
+                queue
+                    .store
+                    .finish_attempt(id, "node-a", done)
+                    .await
+                    .unwrap()
+            );
+        }
+        let result_of = async |id| {
+            let read = queue.store.async_invocation(id).await.unwrap();
+            read.unwrap().result.unwrap()
+        };
+        let large = result_of("large").await;
+        assert_eq!((large.body.len(), large.truncated), (10_000, false));
+        let huge = result_of("huge").await;
+        assert!(huge.truncated && huge.body.len() < 1 << 20 && huge.body.len() > 900_000);
     }
 }
