@@ -3,7 +3,7 @@
 //! aliases, routes, triggers), the schedules' claims, the artifacts and the work queue are in
 //! NATS JetStream, and a watch of the catalog keeps the node's caches true to what other nodes
 //! change. Each node's records are copied into every node's database, so that any node answers
-//! usage for the whole cluster.
+//! usage for the whole cluster. API tokens and secrets are in the catalog too.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -12,7 +12,11 @@ use gust_cluster::{CatalogChange, Cluster, Node};
 use gust_dispatch::Dispatcher;
 use gust_events::Triggers;
 use gust_gateway::Routes;
-use gust_store::{AliasStore, Artifacts, BlobStore, RouteStore, SqliteStore, Store, StoreParts};
+use gust_secrets::SecretVault;
+use gust_store::{
+    AliasStore, Artifacts, BlobStore, RouteStore, SecretStore, SqliteStore, Store, StoreParts,
+    TokenStore,
+};
 use tokio::sync::mpsc;
 
 /// The stores a node works with, wherever they are.
@@ -20,6 +24,8 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     pub aliases: Arc<dyn AliasStore>,
     pub routes: Arc<dyn RouteStore>,
+    pub tokens: Arc<dyn TokenStore>,
+    pub secrets: Arc<dyn SecretStore>,
     pub artifacts: Arc<dyn Artifacts>,
     /// What other nodes change, in a cluster.
     pub changes: Option<mpsc::Receiver<CatalogChange>>,
@@ -31,7 +37,9 @@ impl Shared {
         Ok(Shared {
             store: sqlite.clone(),
             aliases: sqlite.clone(),
-            routes: sqlite,
+            routes: sqlite.clone(),
+            tokens: sqlite.clone(),
+            secrets: sqlite,
             artifacts: Arc::new(BlobStore::open(data_dir.join("artifacts"))?),
             changes: None,
         })
@@ -61,45 +69,51 @@ impl Shared {
             store: Arc::new(store),
             aliases: cluster.catalog.clone(),
             routes: cluster.catalog.clone(),
+            tokens: cluster.catalog.clone(),
+            secrets: cluster.catalog.clone(),
             artifacts: cluster.artifacts,
             changes: Some(cluster.catalog.watch()),
         })
     }
 }
 
+/// What a node keeps in memory of the catalog, to keep true to what other nodes change.
+pub struct Caches {
+    pub dispatcher: Arc<Dispatcher>,
+    pub routes: Arc<Routes>,
+    pub triggers: Arc<Triggers>,
+    pub secrets: Arc<SecretVault>,
+}
+
 /// Applies what other nodes change to this node's caches, for as long as the node runs.
-pub fn follow(
-    mut changes: mpsc::Receiver<CatalogChange>,
-    dispatcher: Arc<Dispatcher>,
-    routes: Arc<Routes>,
-    triggers: Arc<Triggers>,
-) {
+pub fn follow(mut changes: mpsc::Receiver<CatalogChange>, caches: Caches) {
     tokio::spawn(async move {
         while let Some(change) = changes.recv().await {
-            let applied = match change {
-                CatalogChange::Function(name) => dispatcher.changed_elsewhere(&name).await,
-                CatalogChange::Routes => routes.reload().await,
-                CatalogChange::Triggers => {
-                    triggers.reload().await;
-                    Ok(())
-                }
-                CatalogChange::Everything => everything(&dispatcher, &routes, &triggers).await,
-            };
-            if let Err(e) = applied {
+            if let Err(e) = caches.apply(change).await {
                 tracing::warn!("a change made on another node is not applied here yet: {e}");
             }
         }
     });
 }
 
-async fn everything(
-    dispatcher: &Dispatcher,
-    routes: &Routes,
-    triggers: &Triggers,
-) -> Result<(), gust_core::Error> {
-    for name in dispatcher.known_functions() {
-        dispatcher.changed_elsewhere(&name).await?;
+impl Caches {
+    async fn apply(&self, change: CatalogChange) -> Result<(), gust_core::Error> {
+        match change {
+            CatalogChange::Function(name) => self.dispatcher.changed_elsewhere(&name).await,
+            CatalogChange::Routes => self.routes.reload().await,
+            CatalogChange::Secrets => self.secrets.reload().await,
+            CatalogChange::Triggers => {
+                self.triggers.reload().await;
+                Ok(())
+            }
+            CatalogChange::Everything => {
+                for name in self.dispatcher.known_functions() {
+                    self.dispatcher.changed_elsewhere(&name).await?;
+                }
+                self.triggers.reload().await;
+                self.secrets.reload().await?;
+                self.routes.reload().await
+            }
+        }
     }
-    triggers.reload().await;
-    routes.reload().await
 }

@@ -21,11 +21,11 @@ use gust_runtime::DEFAULT_LOG_BYTES_PER_INVOCATION;
 use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{DEFAULT_MAX_MEMORY, EngineOptions, WasmExecutor};
 use gust_secrets::{SecretKey, SecretVault};
-use gust_store::{BacklogLimits, BucketStore, Records, SecretStore, SqliteStore, TokenStore};
+use gust_store::{BacklogLimits, BucketStore, Records, SqliteStore};
 use gust_trace::Tracer;
 use tokio::sync::watch;
 
-use crate::cluster::{self, Shared};
+use crate::cluster::{self, Caches, Shared};
 use crate::config::ServerConfig;
 use crate::default_data_dir;
 use crate::destinations::DestinationArgs;
@@ -161,15 +161,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => Shared::alone(sqlite.clone(), &data_dir)?,
     };
     let store = shared.store;
-    let tokens: Arc<dyn TokenStore> = sqlite.clone();
-    let secret_store: Arc<dyn SecretStore> = sqlite.clone();
     let key_value: Arc<dyn KeyValue> = sqlite.clone();
     let routes = Routes::load(shared.routes).await?;
     let buckets: Arc<dyn BucketStore> = sqlite;
     let secret_key = std::env::var("GUST_SECRET_KEY").ok();
     let secret_key =
         SecretKey::load_or_create(&data_dir.join("secret.key"), secret_key.as_deref())?;
-    let secrets = SecretVault::open(secret_key, secret_store).await?;
+    let secrets = SecretVault::open(secret_key, shared.secrets).await?;
     let engine_options = EngineOptions {
         max_memory: args.wasm_memory_mb << 20,
         ..EngineOptions::default()
@@ -263,12 +261,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     )
     .await;
     if let Some(changes) = shared.changes {
-        cluster::follow(
-            changes,
-            dispatcher.clone(),
-            routes.clone(),
-            triggers.clone(),
-        );
+        let caches = Caches {
+            dispatcher: dispatcher.clone(),
+            routes: routes.clone(),
+            triggers: triggers.clone(),
+            secrets: secrets.clone(),
+        };
+        cluster::follow(changes, caches);
     }
     // Only now, with every bucket trigger in effect, may uploads come in.
     s3.serve();
@@ -279,7 +278,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let app = gust_gateway::router(AppState::new(App {
         dispatcher: dispatcher.clone(),
-        access: Access::new(token, tokens),
+        access: Access::new(token, shared.tokens),
         metrics_token: args.metrics_token.as_deref().map(AdminToken::given),
         max_upload_bytes: args.max_upload_mb * 1024 * 1024,
         shutdown: stop_rx.clone(),

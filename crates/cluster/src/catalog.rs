@@ -125,6 +125,26 @@ impl JetStreamCatalog {
         }
     }
 
+    /// Deletes `key` if it holds a value; whether it did.
+    pub(crate) async fn delete_existing<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<bool, Error> {
+        if self.read::<T>(key).await?.is_none() {
+            return Ok(false);
+        }
+        self.delete(key).await?;
+        Ok(true)
+    }
+
+    pub(crate) async fn put(&self, key: &str, value: &impl Serialize) -> Result<(), Error> {
+        self.kv
+            .put(key, json(value))
+            .await
+            .map(drop)
+            .map_err(|e| nats_error(&format!("cannot write {key}"), e))
+    }
+
     pub(crate) async fn delete(&self, key: &str) -> Result<(), Error> {
         self.kv
             .delete(key)
@@ -310,12 +330,7 @@ impl Catalog for JetStreamCatalog {
     }
 
     async fn delete_trigger(&self, id: &str) -> Result<bool, Error> {
-        let key = trigger_key(id);
-        if self.read::<Trigger>(&key).await?.is_none() {
-            return Ok(false);
-        }
-        self.delete(&key).await?;
-        Ok(true)
+        self.delete_existing::<Trigger>(&trigger_key(id)).await
     }
 
     async fn set_trigger_state(&self, id: &str, state: Map<String, Value>) -> Result<(), Error> {
@@ -400,6 +415,11 @@ mod tests {
     #[tokio::test]
     async fn is_a_catalog() {
         conformance::catalog::run(fresh).await;
+    }
+
+    #[tokio::test]
+    async fn keeps_tokens_and_secrets() {
+        conformance::access::run(fresh).await;
     }
 
     #[tokio::test]

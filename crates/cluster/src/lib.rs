@@ -4,6 +4,7 @@
 //! aliases and routes, and a watch that tells every node what changed) and the schedules'
 //! claims, records shipped through a stream into every node's database, and the work queue.
 
+mod access;
 mod artifacts;
 mod catalog;
 mod join;

@@ -5,8 +5,7 @@ use async_trait::async_trait;
 use gust_core::{Alias, Error, Route};
 use gust_store::{AliasStore, RouteStore};
 
-use crate::catalog::{JetStreamCatalog, json};
-use crate::nats_error;
+use crate::catalog::JetStreamCatalog;
 
 fn alias_key(function: &str, name: &str) -> String {
     format!("aliases.{function}.{name}")
@@ -19,12 +18,8 @@ fn route_key(id: &str) -> String {
 #[async_trait]
 impl AliasStore for JetStreamCatalog {
     async fn put_alias(&self, alias: Alias) -> Result<(), Error> {
-        let key = alias_key(&alias.function, &alias.name);
-        self.kv
-            .put(&key, json(&alias))
+        self.put(&alias_key(&alias.function, &alias.name), &alias)
             .await
-            .map(drop)
-            .map_err(|e| nats_error(&format!("cannot write {key}"), e))
     }
 
     async fn aliases(&self, function: &str) -> Result<Vec<Alias>, Error> {
@@ -34,12 +29,8 @@ impl AliasStore for JetStreamCatalog {
     }
 
     async fn delete_alias(&self, function: &str, name: &str) -> Result<bool, Error> {
-        let key = alias_key(function, name);
-        if self.read::<Alias>(&key).await?.is_none() {
-            return Ok(false);
-        }
-        self.delete(&key).await?;
-        Ok(true)
+        self.delete_existing::<Alias>(&alias_key(function, name))
+            .await
     }
 }
 
@@ -56,11 +47,6 @@ impl RouteStore for JetStreamCatalog {
     }
 
     async fn delete_route(&self, id: &str) -> Result<bool, Error> {
-        let key = route_key(id);
-        if self.read::<Route>(&key).await?.is_none() {
-            return Ok(false);
-        }
-        self.delete(&key).await?;
-        Ok(true)
+        self.delete_existing::<Route>(&route_key(id)).await
     }
 }

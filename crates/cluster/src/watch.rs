@@ -1,6 +1,7 @@
 //! What changes in the catalog, as every node hears it: a deploy, a delete or an alias on any
-//! node makes the others read that function's pointers again; a route or a trigger made or
-//! removed makes them rebuild their route table or restart their sources.
+//! node makes the others read that function's pointers again; a route, a trigger or a secret
+//! made or removed makes them rebuild their route table, restart their sources or open their
+//! secrets again.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ pub enum CatalogChange {
     Function(String),
     /// A route was added or removed.
     Routes,
+    /// A secret was set or removed.
+    Secrets,
     /// A trigger was added or removed (a trigger's state moving as its schedule fires is not a
     /// change of which triggers there are).
     Triggers,
@@ -90,6 +93,7 @@ fn change_of(entry: &Entry, triggers: &mut HashSet<String>) -> Option<CatalogCha
             Some(CatalogChange::Function(function.to_string()))
         }
         "routes" => Some(CatalogChange::Routes),
+        "secrets" => Some(CatalogChange::Secrets),
         "triggers" => {
             let made_or_removed = match removed {
                 true => triggers.remove(&entry.key),

@@ -15,31 +15,26 @@ use crate::seal::{open, seal};
 pub struct SecretVault {
     key: SecretKey,
     store: Arc<dyn SecretStore>,
-    open: RwLock<BTreeMap<String, (SecretInfo, String)>>,
+    open: RwLock<OpenSecrets>,
 }
 
 impl SecretVault {
     /// Opens every stored secret with `key`; one that does not open stops the start, since
     /// the functions using it could not run.
     pub async fn open(key: SecretKey, store: Arc<dyn SecretStore>) -> Result<Arc<Self>, Error> {
-        let mut values = BTreeMap::new();
-        for secret in store.secrets().await? {
-            let name = secret.info.name.clone();
-            let value = open(&key, &name, &secret.sealed)
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .ok_or_else(|| {
-                    Error::internal(format!(
-                        "the secret `{name}` does not open with this node's key: was \
-                         <data-dir>/secret.key or GUST_SECRET_KEY changed?"
-                    ))
-                })?;
-            values.insert(name, (secret.info, value));
-        }
+        let values = open_all(&key, store.as_ref()).await?;
         Ok(Arc::new(SecretVault {
             key,
             store,
             open: RwLock::new(values),
         }))
+    }
+
+    /// Opens every stored secret again, after another node of a cluster changed them.
+    pub async fn reload(&self) -> Result<(), Error> {
+        let values = open_all(&self.key, self.store.as_ref()).await?;
+        *self.write() = values;
+        Ok(())
     }
 
     /// Sets a secret's value (text, without NUL bytes, at most 32 KiB).
@@ -88,11 +83,11 @@ impl SecretVault {
         Ok(removed)
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, (SecretInfo, String)>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, OpenSecrets> {
         self.open.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, (SecretInfo, String)>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, OpenSecrets> {
         self.open.write().unwrap_or_else(|p| p.into_inner())
     }
 }
@@ -116,4 +111,24 @@ impl Capability for SecretVault {
             allow_hosts: Vec::new(),
         })
     }
+}
+
+type OpenSecrets = BTreeMap<String, (SecretInfo, String)>;
+
+async fn open_all(key: &SecretKey, store: &dyn SecretStore) -> Result<OpenSecrets, Error> {
+    let mut values = BTreeMap::new();
+    for secret in store.secrets().await? {
+        let name = secret.info.name.clone();
+        let value = open(key, &name, &secret.sealed)
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                Error::internal(format!(
+                    "the secret `{name}` does not open with this node's key: was \
+                     <data-dir>/secret.key or GUST_SECRET_KEY changed (in a cluster, every \
+                     node needs the same)?"
+                ))
+            })?;
+        values.insert(name, (secret.info, value));
+    }
+    Ok(values)
 }

@@ -20,7 +20,7 @@ struct Cluster {
 }
 
 impl Cluster {
-    /// Nodes `a`, `b` and `c`, sharing the first one's admin token.
+    /// Nodes `a`, `b` and `c`, sharing the first one's admin token and secrets' key.
     fn start() -> Cluster {
         let nats = Nats::start();
         let url = nats.url();
@@ -29,6 +29,8 @@ impl Cluster {
         for (dir, name) in dirs.iter().zip(["a", "b", "c"]) {
             if let Some(first) = nodes.first() {
                 std::fs::write(dir.path().join("admin.token"), &first.token).unwrap();
+                let key = first.data_dir.join("secret.key");
+                std::fs::copy(key, dir.path().join("secret.key")).unwrap();
             }
             let args = ["--cluster", &url, "--node-name", name];
             nodes.push(Server::start_in(dir.path(), &args));
@@ -243,6 +245,34 @@ fn an_mqtt_trigger_spreads_its_messages_over_the_nodes_once_each() {
     wait_until(|| invocations() >= Some(30), "30 invocations");
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(invocations(), Some(30), "each message ran once");
+}
+
+#[test]
+fn a_secret_and_a_token_made_on_one_node_work_on_the_others() {
+    let cluster = Cluster::start();
+    let [a, b, c] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    let set = b.admin(reqwest::Method::PUT, "/v1/secrets/db-password");
+    assert_eq!(set.body("s3cr3t").send().unwrap().status(), 200);
+    let listed = || {
+        a.admin_json("/v1/secrets")
+            .to_string()
+            .contains("db-password")
+    };
+    wait_until(listed, "a to know the secret set on b");
+    let config = json!({"public": true, "secrets": {"DB_PASSWORD": "db-password"}});
+    a.deploy("env", "env", config);
+    let seen: serde_json::Value = c.get("/fn/env").send().unwrap().json().unwrap();
+    assert_eq!(seen["DB_PASSWORD"], "s3cr3t");
+
+    let token = c.cli_ok(&["token", "create", "--role", "deployer"]);
+    let used = a
+        .request(reqwest::Method::GET, "/v1/functions")
+        .bearer_auth(token.trim())
+        .send()
+        .unwrap();
+    assert_eq!(used.status(), 200, "a token made on c works on a");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! suite of each concern it implements; the embedded store runs them all (sqlite/tests.rs).
 //! Built for this crate's tests, and for other crates' with the `conformance` feature.
 
+pub mod access;
 pub mod artifacts;
 pub mod catalog;
 pub mod pointers;

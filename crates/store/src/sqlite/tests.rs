@@ -22,6 +22,11 @@ async fn is_a_catalog() {
 }
 
 #[tokio::test]
+async fn keeps_tokens_and_secrets() {
+    conformance::access::run(fresh).await;
+}
+
+#[tokio::test]
 async fn keeps_aliases_and_routes() {
     conformance::pointers::run(fresh).await;
 }
