@@ -3,12 +3,14 @@
 //! aliases, routes, triggers), the schedules' claims, the artifacts and the work queue are in
 //! NATS JetStream, and a watch of the catalog keeps the node's caches true to what other nodes
 //! change. Each node's records are copied into every node's database, so that any node answers
-//! usage for the whole cluster. API tokens and secrets are in the catalog too.
+//! usage for the whole cluster. API tokens and secrets are in the catalog too, and each
+//! key-value store in a bucket of its own.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use gust_cluster::{CatalogChange, Cluster, Node};
+use gust_core::KeyValue;
 use gust_dispatch::Dispatcher;
 use gust_events::Triggers;
 use gust_gateway::Routes;
@@ -26,6 +28,7 @@ pub struct Shared {
     pub routes: Arc<dyn RouteStore>,
     pub tokens: Arc<dyn TokenStore>,
     pub secrets: Arc<dyn SecretStore>,
+    pub key_value: Arc<dyn KeyValue>,
     pub artifacts: Arc<dyn Artifacts>,
     /// What other nodes change, in a cluster.
     pub changes: Option<mpsc::Receiver<CatalogChange>>,
@@ -39,7 +42,8 @@ impl Shared {
             aliases: sqlite.clone(),
             routes: sqlite.clone(),
             tokens: sqlite.clone(),
-            secrets: sqlite,
+            secrets: sqlite.clone(),
+            key_value: sqlite,
             artifacts: Arc::new(BlobStore::open(data_dir.join("artifacts"))?),
             changes: None,
         })
@@ -71,6 +75,7 @@ impl Shared {
             routes: cluster.catalog.clone(),
             tokens: cluster.catalog.clone(),
             secrets: cluster.catalog.clone(),
+            key_value: cluster.key_value,
             artifacts: cluster.artifacts,
             changes: Some(cluster.catalog.watch()),
         })

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use gust_core::KeyValue;
 use gust_dispatch::{
     AsyncQueue, CallbackSigner, Dispatcher, Executors, NodeLimits, QueueOptions, Telemetry,
 };
@@ -161,7 +160,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         None => Shared::alone(sqlite.clone(), &data_dir)?,
     };
     let store = shared.store;
-    let key_value: Arc<dyn KeyValue> = sqlite.clone();
+    let key_value = shared.key_value;
     let routes = Routes::load(shared.routes).await?;
     let buckets: Arc<dyn BucketStore> = sqlite;
     let secret_key = std::env::var("GUST_SECRET_KEY").ok();

@@ -1,5 +1,5 @@
 //! How a node joins a cluster: one NATS connection, over which it opens the shared catalog,
-//! artifacts, records and work queue (made by the first node to join).
+//! artifacts, records, work queue and key-value stores (made by the first node to join).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,7 +10,8 @@ use gust_core::Error;
 use gust_store::Records;
 
 use crate::{
-    JetStreamArtifacts, JetStreamCatalog, JetStreamRecords, JetStreamWorkQueue, nats_error,
+    JetStreamArtifacts, JetStreamCatalog, JetStreamKeyValue, JetStreamRecords, JetStreamWorkQueue,
+    nats_error,
 };
 
 /// How long a node waits for NATS when it starts; later outages are waited out.
@@ -22,6 +23,7 @@ pub struct Cluster {
     pub artifacts: Arc<JetStreamArtifacts>,
     pub records: Arc<JetStreamRecords>,
     pub work: Arc<JetStreamWorkQueue>,
+    pub key_value: Arc<JetStreamKeyValue>,
 }
 
 /// What a node brings to the cluster.
@@ -52,6 +54,7 @@ impl Cluster {
             artifacts: Arc::new(JetStreamArtifacts::open(&jetstream, node.artifact_cache).await?),
             records: Arc::new(JetStreamRecords::start(&jetstream, node.records, &node.name).await?),
             work: Arc::new(JetStreamWorkQueue::open(&jetstream, &node.name, max_payload).await?),
+            key_value: Arc::new(JetStreamKeyValue::new(jetstream.clone())),
         })
     }
 }

@@ -8,6 +8,7 @@ mod access;
 mod artifacts;
 mod catalog;
 mod join;
+mod key_value;
 mod pointers;
 mod records;
 #[cfg(any(test, feature = "test-server"))]
@@ -18,6 +19,7 @@ mod work;
 pub use artifacts::JetStreamArtifacts;
 pub use catalog::JetStreamCatalog;
 pub use join::{Cluster, Node};
+pub use key_value::JetStreamKeyValue;
 pub use records::JetStreamRecords;
 pub use watch::CatalogChange;
 pub use work::JetStreamWorkQueue;

@@ -55,12 +55,53 @@ pub fn validate_kv_value(value: &[u8]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks a store's name and a key.
+pub fn check_kv_key(store: &str, key: &str) -> Result<(), Error> {
+    validate_kv_store_name(store)?;
+    validate_kv_key(key)
+}
+
+/// Checks a batch call's store and keys.
+pub fn check_kv_batch<'a>(
+    store: &str,
+    keys: impl ExactSizeIterator<Item = &'a str>,
+) -> Result<(), Error> {
+    if keys.len() > MAX_KV_BATCH {
+        return Err(Error::invalid(format!(
+            "a batch holds at most {MAX_KV_BATCH} keys, not {}",
+            keys.len()
+        )));
+    }
+    keys.into_iter()
+        .try_for_each(|key| check_kv_key(store, key))
+}
+
 /// The error a write past a store's key limit gets.
 pub fn kv_store_full(store: &str) -> Error {
     Error::new(
         ErrorKind::TooLarge,
         format!("key-value store `{store}` holds {MAX_KV_KEYS} keys, its limit: delete some first"),
     )
+}
+
+/// What `increment` makes of the value a key holds (`None`: absent, which counts as 0).
+pub fn incremented(key: &str, current: Option<&[u8]>, delta: i64) -> Result<i64, Error> {
+    let current = match current {
+        None => 0,
+        Some(bytes) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "`{key}` holds a value that is not a decimal integer: it cannot be incremented"
+                ))
+            })?,
+    };
+    i64::checked_add(current, delta).ok_or_else(|| {
+        Error::invalid(format!(
+            "incrementing `{key}` ({current}) by {delta} overflows a 64-bit integer"
+        ))
+    })
 }
 
 /// One page of a store's keys, in order.

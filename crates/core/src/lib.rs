@@ -46,7 +46,8 @@ pub use invocation::{InvocationRecord, InvocationStatus, LogLine, LogStream};
 pub use invocation_id::InvocationId;
 pub use kv::{
     KeyPage, KeyValue, KvStoreInfo, MAX_KV_BATCH, MAX_KV_KEY_BYTES, MAX_KV_KEYS,
-    MAX_KV_VALUE_BYTES, kv_store_full, validate_kv_key, validate_kv_store_name, validate_kv_value,
+    MAX_KV_VALUE_BYTES, check_kv_batch, check_kv_key, incremented, kv_store_full, validate_kv_key,
+    validate_kv_store_name, validate_kv_value,
 };
 pub use name::{FUNCTION_NAME_PATTERN, validate_function_name};
 pub use origin::Origin;

@@ -276,6 +276,25 @@ fn a_secret_and_a_token_made_on_one_node_work_on_the_others() {
 }
 
 #[test]
+fn a_counter_incremented_on_every_node_loses_no_increment() {
+    let cluster = Cluster::start();
+    let config = json!({"public": true, "kv": ["counters"]});
+    cluster.nodes[0].deploy("counter", "counter", config);
+    std::thread::scope(|scope| {
+        for node in &cluster.nodes {
+            scope.spawn(move || {
+                for _ in 0..50 {
+                    assert_eq!(answer(node, "/fn/counter?key=hits").0, 200);
+                }
+            });
+        }
+    });
+    for node in &cluster.nodes {
+        assert_eq!(node.cli_ok(&["kv", "get", "counters", "hits"]), "150");
+    }
+}
+
+#[test]
 fn every_node_reports_the_usage_of_all() {
     let cluster = Cluster::start();
     let nodes = &cluster.nodes;

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod artifacts;
 pub mod catalog;
+pub mod key_value;
 pub mod pointers;
 pub mod records;
 pub mod schedules;

@@ -2,7 +2,9 @@
 //! read followed by a write (increment, compare-and-swap, the key limit) is never interleaved
 //! with another call.
 
-use gust_core::{Error, KeyPage, KvStoreInfo, MAX_KV_BATCH, MAX_KV_KEYS, kv_store_full};
+use gust_core::{
+    Error, KeyPage, KvStoreInfo, MAX_KV_BATCH, MAX_KV_KEYS, incremented, kv_store_full,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// A call's outcome: the store's own failure, or a refusal the caller can act on.
@@ -79,25 +81,13 @@ pub fn keys(
 }
 
 pub fn increment(conn: &Connection, store: &str, key: &str, delta: i64) -> KvResult<i64> {
-    let current = match get(conn, store, key)? {
-        None if !has_room(conn, store, key)? => return Ok(Err(kv_store_full(store))),
-        None => 0,
-        Some(bytes) => match std::str::from_utf8(&bytes)
-            .ok()
-            .and_then(|t| t.parse().ok())
-        {
-            Some(number) => number,
-            None => {
-                return Ok(Err(Error::invalid(format!(
-                    "`{key}` holds a value that is not a decimal integer: it cannot be incremented"
-                ))));
-            }
-        },
-    };
-    let Some(sum) = i64::checked_add(current, delta) else {
-        return Ok(Err(Error::invalid(format!(
-            "incrementing `{key}` ({current}) by {delta} overflows a 64-bit integer"
-        ))));
+    let current = get(conn, store, key)?;
+    if current.is_none() && !has_room(conn, store, key)? {
+        return Ok(Err(kv_store_full(store)));
+    }
+    let sum = match incremented(key, current.as_deref(), delta) {
+        Ok(sum) => sum,
+        Err(refused) => return Ok(Err(refused)),
     };
     write(conn, store, key, sum.to_string().as_bytes())?;
     Ok(Ok(sum))

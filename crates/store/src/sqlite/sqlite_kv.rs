@@ -2,37 +2,22 @@
 
 use async_trait::async_trait;
 use gust_core::{
-    Error, KeyPage, KeyValue, KvStoreInfo, MAX_KV_BATCH, validate_kv_key, validate_kv_store_name,
+    Error, KeyPage, KeyValue, KvStoreInfo, check_kv_batch, check_kv_key, validate_kv_store_name,
     validate_kv_value,
 };
 
 use super::{SqliteStore, kv_sql};
 
-fn check_key(store: &str, key: &str) -> Result<(), Error> {
-    validate_kv_store_name(store)?;
-    validate_kv_key(key)
-}
-
-fn check_batch(store: &str, keys: &[&str]) -> Result<(), Error> {
-    if keys.len() > MAX_KV_BATCH {
-        return Err(Error::invalid(format!(
-            "a batch holds at most {MAX_KV_BATCH} keys, not {}",
-            keys.len()
-        )));
-    }
-    keys.iter().try_for_each(|key| check_key(store, key))
-}
-
 #[async_trait]
 impl KeyValue for SqliteStore {
     async fn get(&self, store: &str, key: &str) -> Result<Option<Vec<u8>>, Error> {
-        check_key(store, key)?;
+        check_kv_key(store, key)?;
         let (store, key) = (store.to_string(), key.to_string());
         self.with(move |conn| kv_sql::get(conn, &store, &key)).await
     }
 
     async fn set(&self, store: &str, key: &str, value: Vec<u8>) -> Result<(), Error> {
-        check_key(store, key)?;
+        check_kv_key(store, key)?;
         validate_kv_value(&value)?;
         let (store, key) = (store.to_string(), key.to_string());
         self.with(move |conn| kv_sql::set(conn, &store, &key, &value))
@@ -40,7 +25,7 @@ impl KeyValue for SqliteStore {
     }
 
     async fn delete(&self, store: &str, key: &str) -> Result<bool, Error> {
-        check_key(store, key)?;
+        check_kv_key(store, key)?;
         let (store, key) = (store.to_string(), key.to_string());
         self.with(move |conn| kv_sql::delete(conn, &store, &key))
             .await
@@ -65,7 +50,7 @@ impl KeyValue for SqliteStore {
     }
 
     async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, Error> {
-        check_key(store, key)?;
+        check_kv_key(store, key)?;
         let (store, key) = (store.to_string(), key.to_string());
         self.with(move |conn| kv_sql::increment(conn, &store, &key, delta))
             .await?
@@ -78,7 +63,7 @@ impl KeyValue for SqliteStore {
         expected: Option<Vec<u8>>,
         new: Vec<u8>,
     ) -> Result<bool, Error> {
-        check_key(store, key)?;
+        check_kv_key(store, key)?;
         validate_kv_value(&new)?;
         let (store, key) = (store.to_string(), key.to_string());
         self.with(move |conn| {
@@ -92,7 +77,7 @@ impl KeyValue for SqliteStore {
         store: &str,
         keys: Vec<String>,
     ) -> Result<Vec<Option<Vec<u8>>>, Error> {
-        check_batch(store, &keys.iter().map(String::as_str).collect::<Vec<_>>())?;
+        check_kv_batch(store, keys.iter().map(String::as_str))?;
         let store = store.to_string();
         self.with(move |conn| {
             keys.iter()
@@ -103,10 +88,7 @@ impl KeyValue for SqliteStore {
     }
 
     async fn set_many(&self, store: &str, pairs: Vec<(String, Vec<u8>)>) -> Result<(), Error> {
-        check_batch(
-            store,
-            &pairs.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
-        )?;
+        check_kv_batch(store, pairs.iter().map(|(k, _)| k.as_str()))?;
         pairs
             .iter()
             .try_for_each(|(_, value)| validate_kv_value(value))?;
@@ -116,7 +98,7 @@ impl KeyValue for SqliteStore {
     }
 
     async fn delete_many(&self, store: &str, keys: Vec<String>) -> Result<(), Error> {
-        check_batch(store, &keys.iter().map(String::as_str).collect::<Vec<_>>())?;
+        check_kv_batch(store, keys.iter().map(String::as_str))?;
         let store = store.to_string();
         self.with(move |conn| kv_sql::delete_many(conn, &store, &keys))
             .await
@@ -124,112 +106,5 @@ impl KeyValue for SqliteStore {
 
     async fn stores(&self) -> Result<Vec<KvStoreInfo>, Error> {
         self.with(|conn| kv_sql::stores(conn)).await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use gust_core::ErrorKind;
-
-    use super::*;
-
-    fn open() -> (tempfile::TempDir, Arc<SqliteStore>) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("gust.db")).unwrap();
-        (dir, Arc::new(store))
-    }
-
-    #[tokio::test]
-    async fn values_are_kept_per_store_and_listed_in_pages() {
-        let (_dir, kv) = open();
-        for i in 0..5 {
-            kv.set("todos", &format!("todo:{i}"), vec![i])
-                .await
-                .unwrap();
-        }
-        kv.set("todos", "other", b"x".to_vec()).await.unwrap();
-        kv.set("elsewhere", "todo:0", b"y".to_vec()).await.unwrap();
-        assert_eq!(kv.get("todos", "todo:3").await.unwrap(), Some(vec![3]));
-        assert_eq!(
-            kv.get("elsewhere", "todo:0").await.unwrap(),
-            Some(b"y".to_vec())
-        );
-        let first = kv.keys("todos", "todo:", None, 3).await.unwrap();
-        assert_eq!(first.keys, ["todo:0", "todo:1", "todo:2"]);
-        let next = first.next.as_deref();
-        let second = kv.keys("todos", "todo:", next, 3).await.unwrap();
-        assert_eq!(second.keys, ["todo:3", "todo:4"]);
-        assert_eq!(second.next, None);
-        assert!(kv.delete("todos", "todo:0").await.unwrap());
-        assert!(!kv.exists("todos", "todo:0").await.unwrap());
-        let stores = kv.stores().await.unwrap();
-        assert_eq!((stores[1].name.as_str(), stores[1].keys), ("todos", 5));
-    }
-
-    #[tokio::test]
-    async fn increments_from_many_tasks_are_all_counted() {
-        let (_dir, kv) = open();
-        let tasks: Vec<_> = (0..16)
-            .map(|_| {
-                let kv = kv.clone();
-                tokio::spawn(async move {
-                    for _ in 0..50 {
-                        kv.increment("counters", "hits", 1).await.unwrap();
-                    }
-                })
-            })
-            .collect();
-        for task in tasks {
-            task.await.unwrap();
-        }
-        assert_eq!(
-            kv.get("counters", "hits").await.unwrap(),
-            Some(b"800".to_vec())
-        );
-        kv.set("counters", "name", b"abc".to_vec()).await.unwrap();
-        let err = kv.increment("counters", "name", 1).await.unwrap_err();
-        assert!(err.message.contains("not a decimal integer"), "{err}");
-    }
-
-    #[tokio::test]
-    async fn compare_and_swap_writes_only_over_what_was_expected() {
-        let (_dir, kv) = open();
-        assert!(
-            kv.compare_and_swap("s", "k", None, b"1".to_vec())
-                .await
-                .unwrap()
-        );
-        assert!(
-            !kv.compare_and_swap("s", "k", None, b"2".to_vec())
-                .await
-                .unwrap()
-        );
-        let stale = Some(b"0".to_vec());
-        assert!(
-            !kv.compare_and_swap("s", "k", stale, b"2".to_vec())
-                .await
-                .unwrap()
-        );
-        let current = Some(b"1".to_vec());
-        assert!(
-            kv.compare_and_swap("s", "k", current, b"2".to_vec())
-                .await
-                .unwrap()
-        );
-        assert_eq!(kv.get("s", "k").await.unwrap(), Some(b"2".to_vec()));
-    }
-
-    #[tokio::test]
-    async fn bad_names_keys_and_values_are_refused() {
-        let (_dir, kv) = open();
-        let too_big = vec![0; gust_core::MAX_KV_VALUE_BYTES + 1];
-        let err = kv.set("s", "k", too_big).await.unwrap_err();
-        assert_eq!(err.kind, ErrorKind::TooLarge);
-        assert!(kv.set("S!", "k", vec![]).await.is_err());
-        assert!(kv.get("s", "").await.is_err());
-        let many = (0..=MAX_KV_BATCH).map(|i| i.to_string()).collect();
-        assert!(kv.get_many("s", many).await.is_err());
     }
 }

@@ -22,6 +22,18 @@ async fn is_a_catalog() {
 }
 
 #[tokio::test]
+async fn keeps_key_values() {
+    conformance::key_value::run(async || {
+        let Fresh { store, keep } = fresh().await;
+        Fresh {
+            store: std::sync::Arc::new(store),
+            keep,
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn keeps_tokens_and_secrets() {
     conformance::access::run(fresh).await;
 }
