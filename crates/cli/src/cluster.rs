@@ -52,16 +52,18 @@ impl Shared {
     /// The cluster's shared state at `url`, beside the node's own database.
     pub async fn in_cluster(
         url: &str,
-        node: &str,
+        name: &str,
         sqlite: Arc<SqliteStore>,
         data_dir: &Path,
     ) -> anyhow::Result<Shared> {
         let node = Node {
-            name: node.to_string(),
+            name: name.to_string(),
             artifact_cache: data_dir.join("artifacts"),
             records: sqlite.clone(),
         };
         let cluster = Cluster::join(url, node).await?;
+        // An upload's bucket events are queued in the node's database, with the upload.
+        gust_cluster::relay(sqlite.clone(), cluster.work.clone(), name.to_string());
         let store = StoreParts {
             catalog: cluster.catalog.clone(),
             schedules: cluster.catalog.clone(),

@@ -11,6 +11,7 @@ mod join;
 mod key_value;
 mod pointers;
 mod records;
+mod relay;
 #[cfg(any(test, feature = "test-server"))]
 pub mod test_server;
 mod watch;
@@ -21,6 +22,7 @@ pub use catalog::JetStreamCatalog;
 pub use join::{Cluster, Node};
 pub use key_value::JetStreamKeyValue;
 pub use records::JetStreamRecords;
+pub use relay::relay;
 pub use watch::CatalogChange;
 pub use work::JetStreamWorkQueue;
 

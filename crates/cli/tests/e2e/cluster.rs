@@ -8,6 +8,7 @@ use serde_json::json;
 use tempfile::TempDir;
 
 use crate::async_queue::enqueue;
+use crate::aws_cli::Aws;
 use crate::harness::{Server, error_of, guest, public, wait_until, wait_within};
 use crate::mqtt_triggers::{Mosquitto, wait_running};
 use crate::nats_triggers::Nats;
@@ -292,6 +293,24 @@ fn a_counter_incremented_on_every_node_loses_no_increment() {
     for node in &cluster.nodes {
         assert_eq!(node.cli_ok(&["kv", "get", "counters", "hits"]), "150");
     }
+}
+
+#[test]
+fn an_upload_to_one_node_raises_an_event_that_any_node_runs() {
+    let cluster = Cluster::start();
+    let [a, b, _] = &cluster.nodes[..] else {
+        unreachable!()
+    };
+    a.deploy("echo", "echo", public());
+    a.cli_ok(&["bucket", "create", "photos"]);
+    a.cli_ok(&[
+        "trigger", "add", "echo", "--bucket", "photos", "--events", "created",
+    ]);
+    let file = a.data_dir.join("cat.jpg");
+    std::fs::write(&file, b"not really a jpeg").unwrap();
+    Aws::root(a).ok(&["s3", "cp", file.to_str().unwrap(), "s3://photos/cat.jpg"]);
+    let raised = || in_state(b, "echo", "succeeded") == 1;
+    wait_until(raised, "the upload's event to run, as b sees the queue");
 }
 
 #[test]
