@@ -4,7 +4,8 @@
 //! that runs it), and a large result under `result.ID`, so that what every node watches stays
 //! small. Most invocations thus take one write to enqueue and one read to claim.
 
-use gust_core::{AsyncInvocation, AsyncState, Error};
+use gust_core::{AsyncInvocation, AsyncResult, AsyncState, AttemptError, Error};
+use gust_store::NewAsync;
 use serde::{Deserialize, Serialize};
 
 /// The largest body kept with the state, and the largest result (as JSON).
@@ -102,4 +103,63 @@ impl Work {
         self.invocation.state == AsyncState::Running
             && self.lease.as_ref().is_some_and(|held| held.node == node)
     }
+}
+
+pub fn with_body(work: Work, body: Vec<u8>) -> AsyncInvocation {
+    let mut invocation = work.invocation;
+    invocation.request.body = body;
+    invocation
+}
+
+/// A new invocation's state: queued, or dead with `errors` (given up where it came from).
+pub fn new_work(new: &NewAsync, errors: Vec<AttemptError>) -> Work {
+    let dead = !errors.is_empty();
+    let finished = dead.then(|| errors.last().map_or(new.enqueued_at_ms, |e| e.at_ms));
+    Work {
+        invocation: AsyncInvocation {
+            id: new.id.clone(),
+            function: new.function.clone(),
+            origin: new.origin.clone(),
+            state: if dead {
+                AsyncState::Dead
+            } else {
+                AsyncState::Queued
+            },
+            attempts: errors.len() as u32,
+            max_retries: new.max_retries,
+            enqueued_at_ms: new.enqueued_at_ms,
+            next_attempt_at_ms: new.enqueued_at_ms,
+            expires_at_ms: new.expires_at_ms,
+            finished_at_ms: finished,
+            callback_url: new.callback_url.clone(),
+            callback_attempts: 0,
+            request: new.request.clone(),
+            errors,
+            result: None,
+        },
+        body_bytes: new.request.body.len() as u64,
+        lease: None,
+        callback_pending: false,
+        callback_next_at_ms: 0,
+        result_apart: false,
+    }
+}
+
+/// `result` (`size` bytes as JSON) cut to fit `max` bytes: its body shortened (at a
+/// character, or at a whole base64 quantum) and marked truncated.
+pub fn fit(mut result: AsyncResult, size: usize, max: usize) -> AsyncResult {
+    if size <= max {
+        return result;
+    }
+    // Each byte of the body is at least one byte of the JSON.
+    let mut keep = result.body.len().saturating_sub(size - max);
+    if result.body_base64 {
+        keep -= keep % 4;
+    }
+    while !result.body.is_char_boundary(keep) {
+        keep -= 1;
+    }
+    result.body.truncate(keep);
+    result.truncated = true;
+    result
 }
