@@ -70,7 +70,7 @@ impl Shared {
             records: cluster.records,
             work: cluster.work,
         };
-        tracing::info!("in the cluster at {url}: its catalog, artifacts, records and work queue");
+        tracing::info!("joined the cluster at {url} as node {name}");
         Ok(Shared {
             store: Arc::new(store),
             aliases: cluster.catalog.clone(),

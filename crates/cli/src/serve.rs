@@ -124,7 +124,7 @@ pub struct ServeArgs {
     trace_sample_ratio: f64,
     /// Join a cluster: the NATS servers (with JetStream; comma-separated) where the nodes share
     /// their catalog, artifacts, records and queue, e.g. nats://127.0.0.1:4222. Give each node
-    /// its own --node-name and the same admin.token.
+    /// its own --node-name, and the same secret.key (or GUST_SECRET_KEY) and admin.token.
     #[arg(long, env = "GUST_CLUSTER")]
     cluster: Option<String>,
     #[command(flatten)]
