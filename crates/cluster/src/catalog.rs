@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::nats_error;
+use crate::{is_a_key, nats_error};
 
 const BUCKET: &str = "gust-catalog";
 
@@ -373,16 +373,6 @@ impl Schedules for JetStreamCatalog {
         let moving = self.kv.update(&key, json(&moved), revision).await;
         swapped(moving, kv::UpdateErrorKind::WrongLastRevision, &key)
     }
-}
-
-/// Whether JetStream takes `key` as a key: dot-separated tokens of letters, digits, `-/_=`.
-fn is_a_key(key: &str) -> bool {
-    key.split('.').all(|token| {
-        !token.is_empty()
-            && token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-/_=".contains(&b))
-    })
 }
 
 /// The latest version needs no successor: same artifact, runtime and settings.

@@ -44,3 +44,13 @@ fn key_safe(node: &str) -> String {
         })
         .collect()
 }
+
+/// Whether JetStream takes `key` as a key: dot-separated tokens of letters, digits, `-/_=`.
+fn is_a_key(key: &str) -> bool {
+    key.split('.').all(|token| {
+        !token.is_empty()
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-/_=".contains(&b))
+    })
+}

@@ -1,5 +1,5 @@
 //! The work queue in a JetStream key-value bucket, shared by the nodes of a cluster: each
-//! invocation's state under `work.ID` and its body under `body.ID`. Every step (a claim, a
+//! invocation's state under `work.ID` (entry.rs). Every step (a claim, a
 //! lease renewed or expired, an attempt finished) is a compare-and-set on the state's
 //! revision, so two nodes never both take one step; each node picks what to try from its view
 //! of the bucket (index.rs), which the bucket's watch keeps current.
@@ -18,7 +18,7 @@ use gust_core::{AsyncInvocation, AsyncResult, AsyncState, Error, ErrorKind, now_
 use gust_store::Lease;
 use tokio::sync::watch;
 
-use crate::{key_safe, nats_error};
+use crate::{is_a_key, key_safe, nats_error};
 use entry::{
     Held, INLINE_BODY, INLINE_RESULT, Stored, Work, body_key, fit, result_key, with_body, work_key,
 };
@@ -95,8 +95,13 @@ impl JetStreamWorkQueue {
         })
     }
 
+    /// An invocation's state and revision; none for an id no invocation has (one that
+    /// cannot be a key included).
     async fn read(&self, id: &str) -> Result<Option<(Stored, u64)>, Error> {
         let key = work_key(id);
+        if !is_a_key(&key) {
+            return Ok(None);
+        }
         let entry = self
             .kv
             .entry(&key)

@@ -39,6 +39,15 @@ fn new_async(id: &str, body: Vec<u8>) -> NewAsync {
 }
 
 #[tokio::test]
+async fn an_id_that_cannot_be_a_key_is_unknown() {
+    let queue = fresh().await;
+    for id in ["a b", "x.", "", "../etc"] {
+        assert!(queue.store.async_invocation(id).await.unwrap().is_none());
+        assert!(queue.store.cancel_async(id).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
 async fn is_a_work_queue() {
     conformance::work_queue::run(fresh).await;
 }
