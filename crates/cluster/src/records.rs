@@ -5,14 +5,16 @@
 //! own database, and a node that joins later reads the stream's week of history.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_nats::HeaderMap;
+use async_nats::header::NATS_MESSAGE_ID;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{self, stream};
 use async_trait::async_trait;
 use futures::StreamExt;
-use gust_core::{Error, InvocationRecord, LogLine, UsageQuery, UsageSums};
+use gust_core::{Error, InvocationRecord, LogLine, UsageQuery, UsageSums, now_ms};
 use gust_store::Records;
 use tokio::sync::mpsc;
 
@@ -37,7 +39,18 @@ const RETRY: Duration = Duration::from_secs(1);
 
 pub struct JetStreamRecords {
     local: Arc<dyn Records>,
-    shipping: mpsc::Sender<(&'static str, bytes::Bytes)>,
+    shipping: mpsc::Sender<Shipment>,
+    node: String,
+    /// Batches shipped, in their ids.
+    shipped: AtomicU64,
+}
+
+/// One batch to publish: its subject, its id (the stream drops a batch published twice, as a
+/// publish retried after its acknowledgement was lost is) and its JSON.
+struct Shipment {
+    subject: &'static str,
+    id: String,
+    body: bytes::Bytes,
 }
 
 impl JetStreamRecords {
@@ -61,11 +74,28 @@ impl JetStreamRecords {
         let (shipping, shipments) = mpsc::channel(SHIPPING_BACKLOG);
         tokio::spawn(ship(jetstream.clone(), node.to_string(), shipments));
         tokio::spawn(copy_others(stream, local.clone(), node.to_string()));
-        Ok(JetStreamRecords { local, shipping })
+        // Batch ids start from the clock, so that a restarted node never reuses one.
+        let shipped = AtomicU64::new(now_ms() as u64 * 1000);
+        Ok(JetStreamRecords {
+            local,
+            shipping,
+            node: node.to_string(),
+            shipped,
+        })
     }
 
     fn send(&self, subject: &'static str, body: Vec<u8>) {
-        if self.shipping.try_send((subject, body.into())).is_err() {
+        let id = format!(
+            "{}-{}",
+            self.node,
+            self.shipped.fetch_add(1, Ordering::Relaxed)
+        );
+        let shipment = Shipment {
+            subject,
+            id,
+            body: body.into(),
+        };
+        if self.shipping.try_send(shipment).is_err() {
             tracing::warn!(
                 "records not shared with the cluster: more than {SHIPPING_BACKLOG} batches wait \
                  for NATS (they are kept in this node's database)"
@@ -78,11 +108,12 @@ impl JetStreamRecords {
 async fn ship(
     jetstream: jetstream::Context,
     node: String,
-    mut shipments: mpsc::Receiver<(&'static str, bytes::Bytes)>,
+    mut shipments: mpsc::Receiver<Shipment>,
 ) {
-    let mut headers = HeaderMap::new();
-    headers.insert(NODE_HEADER, node.as_str());
-    while let Some((subject, body)) = shipments.recv().await {
+    while let Some(Shipment { subject, id, body }) = shipments.recv().await {
+        let mut headers = HeaderMap::new();
+        headers.insert(NODE_HEADER, node.as_str());
+        headers.insert(NATS_MESSAGE_ID, id.as_str());
         loop {
             let stored = match jetstream
                 .publish_with_headers(subject, headers.clone(), body.clone())
