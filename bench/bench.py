@@ -503,6 +503,7 @@ def main():
     routing = routing_section(args, seconds)
     web_api = web_api_section(args, seconds)
     traces = traces_section(args, seconds)
+    cluster = cluster_section(args, seconds)
     plot = ROOT / "bench/step-load.svg"
     if not args.quick:
         plot.write_text(process_bench.step_plot(step))
@@ -599,6 +600,7 @@ def main():
         routing,
         web_api,
         traces,
+        cluster,
         (ROOT / "bench/notes.md").read_text(),
     ])
     if args.quick:
