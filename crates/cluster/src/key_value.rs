@@ -296,7 +296,10 @@ impl KeyValue for JetStreamKeyValue {
         names.sort_unstable();
         let mut stores = Vec::with_capacity(names.len());
         for name in names {
-            let bucket = self.bucket(&name, false).await?.expect("listed");
+            // A store removed since the listing is passed over.
+            let Some(bucket) = self.bucket(&name, false).await? else {
+                continue;
+            };
             let keys = self.all_keys(&name).await?.len() as u64;
             let status = bucket
                 .status()
