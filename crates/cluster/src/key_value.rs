@@ -198,18 +198,14 @@ impl KeyValue for JetStreamKeyValue {
     ) -> Result<KeyPage, Error> {
         validate_kv_store_name(store)?;
         let limit = limit.clamp(1, MAX_KV_BATCH);
-        let mut keys: Vec<String> = self
+        let keys: Vec<String> = self
             .all_keys(store)
             .await?
             .into_iter()
             .filter(|key| key.starts_with(prefix) && after.is_none_or(|after| key.as_str() > after))
             .take(limit + 1)
             .collect();
-        let next = (keys.len() > limit).then(|| {
-            keys.truncate(limit);
-            keys[limit - 1].clone()
-        });
-        Ok(KeyPage { keys, next })
+        Ok(KeyPage::of(keys, limit))
     }
 
     async fn increment(&self, store: &str, key: &str, delta: i64) -> Result<i64, Error> {

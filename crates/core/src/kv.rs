@@ -113,6 +113,18 @@ pub struct KeyPage {
     pub next: Option<String>,
 }
 
+impl KeyPage {
+    /// The page of `keys` (in order, up to one more than `limit`): the extra one, when there
+    /// is one, says that another page follows.
+    pub fn of(mut keys: Vec<String>, limit: usize) -> KeyPage {
+        let next = (keys.len() > limit).then(|| {
+            keys.truncate(limit);
+            keys[limit - 1].clone()
+        });
+        KeyPage { keys, next }
+    }
+}
+
 /// A store's name and size, as operators list them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct KvStoreInfo {

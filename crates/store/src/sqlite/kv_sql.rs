@@ -67,17 +67,13 @@ pub fn keys(
          AND substr(key, 1, length(?4)) = ?4 ORDER BY key LIMIT ?5",
     )?;
     let skipped = after.unwrap_or("");
-    let mut keys: Vec<String> = stmt
+    let keys: Vec<String> = stmt
         .query_map(
             params![store, from, skipped, prefix, limit as i64 + 1],
             |row| row.get(0),
         )?
         .collect::<rusqlite::Result<_>>()?;
-    let next = (keys.len() > limit).then(|| {
-        keys.truncate(limit);
-        keys[limit - 1].clone()
-    });
-    Ok(KeyPage { keys, next })
+    Ok(KeyPage::of(keys, limit))
 }
 
 pub fn increment(conn: &Connection, store: &str, key: &str, delta: i64) -> KvResult<i64> {
