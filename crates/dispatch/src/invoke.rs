@@ -1,7 +1,6 @@
 use gust_core::{Error, InvocationId, InvocationRecord, InvocationStatus, Origin, now_ms};
 use gust_runtime::{Call, Failure, Outcome, RequestBody, ResponseBody};
 use gust_trace::Span;
-use gust_trace::traceparent::TRACEPARENT;
 use http::{HeaderMap, HeaderName};
 
 use crate::hold::{Held, hold};
@@ -116,7 +115,7 @@ impl Dispatcher {
         &self,
         active: &ActiveVersion,
         entry: Entry<'_>,
-        mut request: http::Request<RequestBody>,
+        request: http::Request<RequestBody>,
         permit: Permit,
         mut trace: Span,
     ) -> Invoked {
@@ -135,9 +134,6 @@ impl Dispatcher {
             .then(|| InvocationId::parse(&invocation_id));
         // What the function calls next is a child of this invocation.
         let traceparent = trace.traceparent();
-        if let Some(value) = &traceparent {
-            request.headers_mut().insert(TRACEPARENT, value.clone());
-        }
         let call = Call {
             logs: self
                 .recorder
@@ -156,7 +152,9 @@ impl Dispatcher {
         // Without metering (a mode for measuring its cost), the limits count until the
         // response head rather than until the function finishes.
         let Some(id) = record_id else {
-            trace.set(|| traced::ran_as(&active.name, active.version.number, cold));
+            trace.set(|attributes| {
+                traced::ran_as(attributes, &active.name, active.version.number, cold);
+            });
             trace.end();
             return Invoked {
                 response: execution.response,

@@ -5,7 +5,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use gust_core::{InvocationRecord, InvocationStatus};
 use gust_runtime::Outcome;
-use gust_trace::{KeyValue, Span, SpanKind, Tracer, traceparent};
+use gust_trace::{Attributes, Span, SpanKind, Tracer, traceparent};
 use http::HeaderMap;
 
 use crate::Entry;
@@ -23,16 +23,15 @@ pub fn start(tracer: &Tracer, entry: &Entry, headers: &HeaderMap) -> Span {
         SpanKind::Consumer
     };
     let mut span = tracer.start(
-        || entry.function.to_string().into(),
+        entry.function,
         kind,
         traceparent::from_headers(headers),
         since,
-        || {
-            vec![
-                KeyValue::new("faas.invocation_id", entry.invocation_id.clone()),
-                KeyValue::new("gust.origin", entry.origin.to_text().into_owned()),
-                KeyValue::new("gust.attempt", i64::from(entry.attempt)),
-            ]
+        |attributes| {
+            attributes
+                .text("faas.invocation_id", &entry.invocation_id)
+                .text("gust.origin", &entry.origin.to_text())
+                .int("gust.attempt", i64::from(entry.attempt));
         },
     );
     if let Some(since) = since {
@@ -53,14 +52,11 @@ pub fn ran(span: &mut Span, outcome: &Outcome) {
 
 /// What the record says of the run, on its span.
 pub fn describe(span: &mut Span, record: &InvocationRecord) {
-    span.set(|| {
-        let mut attributes = ran_as(&record.function, record.version, record.cold);
-        attributes.extend([
-            KeyValue::new("gust.billed_ms", record.billed_ms as i64),
-            KeyValue::new("gust.status", record.status.as_str()),
-            KeyValue::new("http.response.status_code", i64::from(record.http_status)),
-        ]);
-        attributes
+    span.set(|attributes| {
+        ran_as(attributes, &record.function, record.version, record.cold)
+            .int("gust.billed_ms", record.billed_ms as i64)
+            .text("gust.status", record.status.as_str())
+            .int("http.response.status_code", i64::from(record.http_status));
     });
     if record.status != InvocationStatus::Ok {
         span.fail(|| record.error.clone().unwrap_or_default());
@@ -68,10 +64,14 @@ pub fn describe(span: &mut Span, record: &InvocationRecord) {
 }
 
 /// Which function and version ran, and whether it paid a start.
-pub fn ran_as(function: &str, version: u32, cold: bool) -> Vec<KeyValue> {
-    vec![
-        KeyValue::new("faas.name", function.to_string()),
-        KeyValue::new("faas.version", i64::from(version)),
-        KeyValue::new("faas.coldstart", cold),
-    ]
+pub fn ran_as<'a, 'b>(
+    attributes: &'a mut Attributes<'b>,
+    function: &str,
+    version: u32,
+    cold: bool,
+) -> &'a mut Attributes<'b> {
+    attributes
+        .text("faas.name", function)
+        .int("faas.version", i64::from(version))
+        .flag("faas.coldstart", cold)
 }

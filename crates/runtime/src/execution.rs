@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gust_core::{FunctionConfig, InvocationStatus};
-use http::HeaderValue;
+use http::{HeaderName, HeaderValue};
 use http_body_util::combinators::UnsyncBoxBody;
 use tokio::sync::oneshot;
 
@@ -14,13 +14,17 @@ pub type RequestBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
 /// A response body, streamed from the function as it writes it.
 pub type ResponseBody = UnsyncBoxBody<Bytes, wasmtime_wasi_http::Error>;
 
+/// The W3C header that carries a trace from one hop to the next.
+pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
 /// One invocation as an executor sees it.
 pub struct Call {
     pub invocation_id: String,
     pub config: Arc<FunctionConfig>,
     pub logs: LogSink,
-    /// The `traceparent` the function's outbound requests carry, when the invocation is
-    /// traced (unless the function sets its own).
+    /// The `traceparent` of the invocation's span, when tracing is on. A Wasm function's
+    /// outbound requests carry it (unless the function sets its own); a process function,
+    /// which passes it on itself, gets it in its request.
     pub traceparent: Option<HeaderValue>,
 }
 

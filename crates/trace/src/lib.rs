@@ -4,6 +4,7 @@
 //! times, so that a phase measured elsewhere (a queue wait that began before the node took
 //! the event, an instance start timed by the runtime) is exported where it happened.
 
+mod attributes;
 mod batches;
 mod otlp;
 mod protobuf;
@@ -11,7 +12,7 @@ mod span;
 pub mod traceparent;
 mod tracer;
 
-pub use opentelemetry::KeyValue;
+pub use attributes::Attributes;
 pub use opentelemetry::trace::{SpanContext, SpanKind};
 pub use span::Span;
 pub use tracer::{Exporter, Tracer};

@@ -2,10 +2,7 @@
 //! into the bytes that will be posted: no span objects wait for the exporter, and nothing is
 //! converted on the way out.
 
-use std::borrow::Cow;
-
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind};
-use opentelemetry::{Array, KeyValue, Value};
 
 use crate::protobuf::Message;
 
@@ -13,22 +10,48 @@ use crate::protobuf::Message;
 pub struct Record {
     pub context: SpanContext,
     pub parent: Option<SpanContext>,
-    pub name: Cow<'static, str>,
     pub kind: SpanKind,
     pub start_ns: u64,
-    pub attributes: Vec<KeyValue>,
+    /// The span's name and attributes, already written as fields of its OTLP `Span`.
+    pub fields: Vec<u8>,
     /// Why it failed; a span without one ends with the unset status.
     pub error: Option<String>,
-    pub phases: Vec<Phase>,
+    pub phases: Phases,
 }
 
 /// A child span for one phase of the span's run.
+#[derive(Clone, Copy, Default)]
 pub struct Phase {
     pub name: &'static str,
     pub start_ns: u64,
     pub end_ns: u64,
 }
 
+/// The phases of a span, kept in place: an invocation has at most six.
+#[derive(Default)]
+pub struct Phases {
+    kept: [Phase; MAX_PHASES],
+    count: usize,
+}
+
+const MAX_PHASES: usize = 8;
+
+impl Phases {
+    /// Adds a phase; past the most a span keeps, it is left out.
+    pub fn push(&mut self, phase: Phase) {
+        if let Some(free) = self.kept.get_mut(self.count) {
+            *free = phase;
+            self.count += 1;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Phase> {
+        self.kept[..self.count].iter()
+    }
+}
+
+/// `Span.name`, written first among a record's `fields`.
+pub const NAME: u32 = 5;
 /// `Span.flags`: whether the parent's remoteness is known, and that it is remote.
 const PARENT_REMOTENESS_KNOWN: u32 = 0x100;
 const PARENT_IS_REMOTE: u32 = 0x200;
@@ -50,13 +73,10 @@ impl Record {
                     span_flags |= PARENT_IS_REMOTE;
                 }
             }
-            span.string(5, &self.name);
+            span.0.extend_from_slice(&self.fields);
             span.varint(6, kind_number(&self.kind));
             span.fixed64(7, self.start_ns);
             span.fixed64(8, end_ns.max(self.start_ns));
-            for attribute in &self.attributes {
-                span.message(9, |pair| key_value(pair, attribute));
-            }
             if let Some(error) = &self.error {
                 span.message(15, |status| {
                     status.string(2, error);
@@ -65,12 +85,12 @@ impl Record {
             }
             span.fixed32(16, span_flags);
         });
-        for phase in &self.phases {
+        for phase in self.phases.iter() {
             Message(out).message(2, |span| {
                 span.bytes(1, &trace_id);
                 span.bytes(2, &new_span_id().to_bytes());
                 span.bytes(4, &self.context.span_id().to_bytes());
-                span.string(5, phase.name);
+                span.string(NAME, phase.name);
                 span.varint(6, kind_number(&SpanKind::Internal));
                 span.fixed64(7, phase.start_ns);
                 span.fixed64(8, phase.end_ns.max(phase.start_ns));
@@ -80,22 +100,25 @@ impl Record {
     }
 }
 
-/// The body of an export request holding `spans` (entries written by `Record::encode`), all
-/// from the one service `gust`.
-pub fn export_request(spans: &[u8]) -> Vec<u8> {
-    let mut body = Vec::with_capacity(spans.len() + 64);
-    Message(&mut body).message(1, |resource_spans| {
-        resource_spans.message(1, |resource| {
-            resource.message(1, |pair| {
-                key_value(pair, &KeyValue::new("service.name", "gust"))
-            });
-        });
-        resource_spans.message(2, |scope_spans| {
-            scope_spans.message(1, |scope| scope.string(1, "gust"));
-            scope_spans.0.extend_from_slice(spans);
+/// What goes before `spans` bytes of entries written by `Record::encode` to make them an
+/// export request: spans of one service, `gust`.
+pub fn export_head(spans: usize) -> Vec<u8> {
+    let mut scope = Vec::new();
+    Message(&mut scope).message(1, |scope| scope.string(1, "gust"));
+    let mut resource_spans = Vec::new();
+    let mut fields = Message(&mut resource_spans);
+    fields.message(1, |resource| {
+        resource.message(1, |pair| {
+            pair.string(1, "service.name");
+            pair.message(2, |value| value.string(1, "gust"));
         });
     });
-    body
+    fields.head(2, scope.len() + spans);
+    resource_spans.extend_from_slice(&scope);
+    let mut head = Vec::new();
+    Message(&mut head).head(1, resource_spans.len() + spans);
+    head.extend_from_slice(&resource_spans);
+    head
 }
 
 /// A span id that is not the invalid all-zero one.
@@ -113,35 +136,6 @@ fn kind_number(kind: &SpanKind) -> u64 {
     }
 }
 
-fn key_value(pair: &mut Message, attribute: &KeyValue) {
-    pair.string(1, attribute.key.as_str());
-    pair.message(2, |value| any_value(value, &attribute.value));
-}
-
-fn any_value(out: &mut Message, value: &Value) {
-    match value {
-        Value::String(text) => out.string(1, text.as_str()),
-        Value::Bool(flag) => out.varint(2, u64::from(*flag)),
-        Value::I64(number) => out.varint(3, *number as u64),
-        Value::F64(number) => out.fixed64(4, number.to_bits()),
-        Value::Array(array) => out.message(5, |values| array_values(values, array)),
-        other => out.string(1, &other.to_string()),
-    }
-}
-
-fn array_values(out: &mut Message, array: &Array) {
-    let values: Vec<Value> = match array {
-        Array::Bool(items) => items.iter().map(|&b| Value::Bool(b)).collect(),
-        Array::I64(items) => items.iter().map(|&n| Value::I64(n)).collect(),
-        Array::F64(items) => items.iter().map(|&n| Value::F64(n)).collect(),
-        Array::String(items) => items.iter().map(|s| Value::String(s.clone())).collect(),
-        other => vec![Value::String(other.to_string().into())],
-    };
-    for value in &values {
-        out.message(1, |item| any_value(item, value));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use opentelemetry::trace::{TraceFlags, TraceId, TraceState};
@@ -152,6 +146,7 @@ mod tests {
     use prost::Message as _;
 
     use super::*;
+    use crate::Attributes;
 
     fn context(trace: u128, span: u64, remote: bool) -> SpanContext {
         let flags = TraceFlags::SAMPLED;
@@ -160,31 +155,34 @@ mod tests {
 
     #[test]
     fn an_export_decodes_as_otlp() {
+        let mut fields = Vec::new();
+        Message(&mut fields).string(NAME, "hello");
+        Attributes(Message(&mut fields))
+            .text("faas.name", "hello")
+            .int("gust.attempt", -3)
+            .flag("faas.coldstart", true)
+            .text("long", &"x".repeat(300));
+        let mut phases = Phases::default();
+        phases.push(Phase {
+            name: "guest run",
+            start_ns: 1_100,
+            end_ns: 1_900,
+        });
         let record = Record {
             context: context(7, 8, false),
             parent: Some(context(7, 9, true)),
-            name: "hello".into(),
             kind: SpanKind::Server,
             start_ns: 1_000,
-            attributes: vec![
-                KeyValue::new("faas.name", "hello"),
-                KeyValue::new("gust.attempt", -3_i64),
-                KeyValue::new("faas.coldstart", true),
-                KeyValue::new("ratio", 0.5),
-                KeyValue::new("long", "x".repeat(300)),
-                KeyValue::new("list", Value::Array(vec![1_i64, 2].into())),
-            ],
+            fields,
             error: Some("trapped".into()),
-            phases: vec![Phase {
-                name: "guest run",
-                start_ns: 1_100,
-                end_ns: 1_900,
-            }],
+            phases,
         };
         let mut spans = Vec::new();
         record.encode(2_000, &mut spans);
         record.encode(2_500, &mut spans);
-        let request = ExportTraceServiceRequest::decode(&export_request(&spans)[..]).unwrap();
+        let mut body = export_head(spans.len());
+        body.extend_from_slice(&spans);
+        let request = ExportTraceServiceRequest::decode(&body[..]).unwrap();
 
         let resource = &request.resource_spans[0];
         let service = &resource.resource.as_ref().unwrap().attributes[0];
@@ -222,12 +220,7 @@ mod tests {
         );
         assert_eq!(values[1], ("gust.attempt", Decoded::IntValue(-3)));
         assert_eq!(values[2], ("faas.coldstart", Decoded::BoolValue(true)));
-        assert_eq!(values[3], ("ratio", Decoded::DoubleValue(0.5)));
-        assert_eq!(values[4], ("long", Decoded::StringValue("x".repeat(300))));
-        let Decoded::ArrayValue(list) = &values[5].1 else {
-            panic!("{:?}", values[5])
-        };
-        assert_eq!(list.values[1].value, Some(Decoded::IntValue(2)));
+        assert_eq!(values[3], ("long", Decoded::StringValue("x".repeat(300))));
         let status = span.status.as_ref().unwrap();
         assert_eq!(
             (status.code, status.message.as_str()),

@@ -1,6 +1,8 @@
 //! Just enough of the protobuf wire format to write OTLP messages straight into a buffer,
 //! with no message structs in between.
 
+use std::fmt;
+
 /// A message being written at the end of a buffer.
 pub struct Message<'a>(pub &'a mut Vec<u8>);
 
@@ -35,14 +37,33 @@ impl Message<'_> {
         self.bytes(field, value.as_bytes());
     }
 
-    /// A message inside this one, written by `write`. Its length goes before it, so a byte is
-    /// kept for it and the message moved along when it needs more (128 bytes or longer):
-    /// cheaper than measuring every message before writing it.
+    /// Text written by `Display`, with no string made first.
+    pub fn display(&mut self, field: u32, value: impl fmt::Display) {
+        self.delimited(field, |out| {
+            // Writing into a vector cannot fail.
+            let _ = fmt::write(&mut Utf8(out), format_args!("{value}"));
+        });
+    }
+
+    /// A message inside this one, written by `write`.
     pub fn message(&mut self, field: u32, write: impl FnOnce(&mut Message)) {
+        self.delimited(field, |out| write(&mut Message(out)));
+    }
+
+    /// The start of a length-delimited field whose `length` bytes the caller writes next.
+    pub fn head(&mut self, field: u32, length: usize) {
+        self.tag(field, LENGTH_DELIMITED);
+        varint(self.0, length as u64);
+    }
+
+    /// A length-delimited field written by `write`. Its length goes before it, so a byte is
+    /// kept for it and the field moved along when it needs more (128 bytes or longer):
+    /// cheaper than measuring every field before writing it.
+    fn delimited(&mut self, field: u32, write: impl FnOnce(&mut Vec<u8>)) {
         self.tag(field, LENGTH_DELIMITED);
         let at = self.0.len();
         self.0.push(0);
-        write(&mut Message(self.0));
+        write(self.0);
         let length = self.0.len() - at - 1;
         if length < 0x80 {
             self.0[at] = length as u8;
@@ -57,6 +78,16 @@ impl Message<'_> {
 
     fn tag(&mut self, field: u32, wire_type: u32) {
         varint(self.0, u64::from(field << 3 | wire_type));
+    }
+}
+
+/// A vector that `fmt::write` appends text to.
+struct Utf8<'a>(&'a mut Vec<u8>);
+
+impl fmt::Write for Utf8<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.0.extend_from_slice(text.as_bytes());
+        Ok(())
     }
 }
 
@@ -96,6 +127,17 @@ mod tests {
                 0
             ]
         );
+    }
+
+    #[test]
+    fn displayed_text_is_a_string_field() {
+        for name in ["", "enqueue hello", &"x".repeat(200)] {
+            let mut shown = Vec::new();
+            Message(&mut shown).display(5, format_args!("{name}"));
+            let mut expected = Vec::new();
+            Message(&mut expected).string(5, name);
+            assert_eq!(shown, expected);
+        }
     }
 
     #[test]

@@ -2,26 +2,33 @@
 //! the last one ended. Off, it holds nothing and every call returns at once; in a trace that
 //! is not sampled, it holds only its context, to pass on.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
+use std::fmt::Display;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::HeaderValue;
-use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanContext, SpanKind, TraceFlags, TraceId, TraceState};
 
+use crate::Attributes;
 use crate::batches::Waiting;
-use crate::otlp::{self, Phase, Record};
+use crate::otlp::{self, Phase, Phases, Record};
+use crate::protobuf::Message;
 use crate::traceparent;
 
 #[derive(Default)]
-pub struct Span(Option<Box<Live>>);
+pub struct Span(Option<Live>);
 
 struct Live {
     context: SpanContext,
-    /// What is exported, and where it goes, when the trace is sampled.
-    recording: Option<(Record, Arc<Waiting>)>,
+    /// What is exported, and when, if the trace is sampled: a span that is not keeps no
+    /// more than its context, and reads no clock.
+    recording: Option<Box<Recording>>,
+}
+
+struct Recording {
+    record: Record,
+    waiting: Arc<Waiting>,
     /// One moment on both clocks (the wall clock's in nanoseconds since the Unix epoch):
     /// phases are timed on the monotonic one and exported on the wall clock.
     anchor: (Instant, u64),
@@ -41,16 +48,18 @@ thread_local! {
     static ENCODED: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
+/// Room kept for a span's name and attributes, enough for an invocation's.
+const FIELDS_ROOM: usize = 320;
+
 impl Span {
     pub(crate) fn start(
         waiting: &Arc<Waiting>,
         placement: Placement,
-        name: impl FnOnce() -> Cow<'static, str>,
+        name: impl Display,
         kind: SpanKind,
         since: Option<SystemTime>,
-        attributes: impl FnOnce() -> Vec<KeyValue>,
+        attributes: impl FnOnce(&mut Attributes),
     ) -> Span {
-        let now = (Instant::now(), unix_ns(SystemTime::now()));
         let flags = match placement.sampled {
             true => TraceFlags::SAMPLED,
             false => TraceFlags::NOT_SAMPLED,
@@ -62,31 +71,33 @@ impl Span {
             false,
             TraceState::NONE,
         );
-        // A span that is not sampled keeps nothing: its name and attributes are not even made.
         let recording = placement.sampled.then(|| {
+            let now = (Instant::now(), unix_ns(SystemTime::now()));
+            let mut fields = Vec::with_capacity(FIELDS_ROOM);
+            Message(&mut fields).display(otlp::NAME, name);
+            attributes(&mut Attributes(Message(&mut fields)));
             let record = Record {
                 context: context.clone(),
                 parent: placement.parent,
-                name: name(),
                 kind,
                 start_ns: since.map_or(now.1, |since| unix_ns(since).min(now.1)),
-                attributes: attributes(),
+                fields,
                 error: None,
-                phases: Vec::new(),
+                phases: Phases::default(),
             };
-            (record, waiting.clone())
+            Box::new(Recording {
+                record,
+                waiting: waiting.clone(),
+                anchor: now,
+                mark: now.0,
+            })
         });
-        Span(Some(Box::new(Live {
-            context,
-            recording,
-            anchor: now,
-            mark: now.0,
-        })))
+        Span(Some(Live { context, recording }))
     }
 
     /// Whether spans are recorded and exported (tracing is on and the trace is sampled).
     pub fn is_recording(&self) -> bool {
-        self.0.as_ref().is_some_and(|live| live.recording.is_some())
+        self.recording_ref().is_some()
     }
 
     /// The span's context, to make the next hop its child.
@@ -101,59 +112,68 @@ impl Span {
 
     /// A child from `since` to now, before the phases (a wait that began before this span).
     pub fn waited(&mut self, name: &'static str, since: SystemTime) {
-        let Some(live) = self.0.as_mut() else { return };
-        let now = live.wall(live.mark);
-        live.child(name, unix_ns(since).min(now), now);
+        let Some(recording) = self.recording() else {
+            return;
+        };
+        let now = recording.wall(recording.mark);
+        recording.child(name, unix_ns(since).min(now), now);
     }
 
     /// Ends the current phase now, as a child named `name`.
     pub fn phase(&mut self, name: &'static str) {
-        let Some(live) = self.0.as_mut() else { return };
+        let Some(recording) = self.recording() else {
+            return;
+        };
         let now = Instant::now();
-        live.child(name, live.wall(live.mark), live.wall(now));
-        live.mark = now;
+        recording.child(name, recording.wall(recording.mark), recording.wall(now));
+        recording.mark = now;
     }
 
     /// Ends the current phase now, with no child for it.
     pub fn skip(&mut self) {
-        if let Some(live) = self.0.as_mut() {
-            live.mark = Instant::now();
+        if let Some(recording) = self.recording() {
+            recording.mark = Instant::now();
         }
     }
 
     /// A phase measured elsewhere: a child named `name`, `length` long from the mark.
     pub fn phase_of(&mut self, name: &'static str, length: Duration) {
-        let Some(live) = self.0.as_mut() else { return };
-        let end = live.mark + length;
-        live.child(name, live.wall(live.mark), live.wall(end));
-        live.mark = end;
+        let Some(recording) = self.recording() else {
+            return;
+        };
+        let end = recording.mark + length;
+        recording.child(name, recording.wall(recording.mark), recording.wall(end));
+        recording.mark = end;
     }
 
     /// Attributes known only as the span goes on; `attributes` is called only for a span
     /// that records.
-    pub fn set(&mut self, attributes: impl FnOnce() -> Vec<KeyValue>) {
-        if let Some(record) = self.record() {
-            record.attributes.extend(attributes());
+    pub fn set(&mut self, attributes: impl FnOnce(&mut Attributes)) {
+        if let Some(recording) = self.recording() {
+            attributes(&mut Attributes(Message(&mut recording.record.fields)));
         }
     }
 
     /// Marks the span as failed, with why.
     pub fn fail(&mut self, message: impl FnOnce() -> String) {
-        if let Some(record) = self.record() {
-            record.error = Some(message());
+        if let Some(recording) = self.recording() {
+            recording.record.error = Some(message());
         }
     }
 
-    fn record(&mut self) -> Option<&mut Record> {
-        let (record, _) = self.0.as_deref_mut()?.recording.as_mut()?;
-        Some(record)
+    fn recording(&mut self) -> Option<&mut Recording> {
+        self.0.as_mut()?.recording.as_deref_mut()
+    }
+
+    fn recording_ref(&self) -> Option<&Recording> {
+        self.0.as_ref()?.recording.as_deref()
     }
 
     /// Ends the span now (a dropped span ends too).
     pub fn end(self) {}
 }
 
-impl Live {
+impl Recording {
     /// `at` on the wall clock, in nanoseconds since the Unix epoch.
     fn wall(&self, at: Instant) -> u64 {
         let (instant, wall) = self.anchor;
@@ -164,26 +184,21 @@ impl Live {
     }
 
     fn child(&mut self, name: &'static str, start_ns: u64, end_ns: u64) {
-        if let Some((record, _)) = &mut self.recording {
-            record.phases.push(Phase {
-                name,
-                start_ns,
-                end_ns,
-            });
-        }
+        self.record.phases.push(Phase {
+            name,
+            start_ns,
+            end_ns,
+        });
     }
 }
 
-impl Drop for Live {
+impl Drop for Recording {
     fn drop(&mut self) {
-        let Some((record, waiting)) = &self.recording else {
-            return;
-        };
         let end_ns = self.wall(Instant::now());
         ENCODED.with_borrow_mut(|encoded| {
             encoded.clear();
-            record.encode(end_ns, encoded);
-            waiting.push(encoded);
+            self.record.encode(end_ns, encoded);
+            self.waiting.push(encoded);
         });
     }
 }

@@ -1,15 +1,14 @@
 //! Where spans go: nowhere (tracing off, the default) or to an OTLP/HTTP collector.
 
-use std::borrow::Cow;
+use std::fmt::Display;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanContext, SpanKind, TraceId};
 
-use crate::Span;
 use crate::batches::{self, Exporting, Waiting};
 use crate::span::Placement;
+use crate::{Attributes, Span};
 
 /// The node's tracer: cheap to clone, and off unless built by `otlp`.
 #[derive(Clone, Default)]
@@ -55,15 +54,15 @@ impl Tracer {
     }
 
     /// Starts a span, as a child of `parent` when a caller sent one, and at `since` when it
-    /// began before now (an event that waited in a queue). `attributes` is called only for a
-    /// span that records; off, the span is empty.
+    /// began before now (an event that waited in a queue). The name is written and
+    /// `attributes` called only for a span that records; off, the span is empty.
     pub fn start(
         &self,
-        name: impl FnOnce() -> Cow<'static, str>,
+        name: impl Display,
         kind: SpanKind,
         parent: Option<SpanContext>,
         since: Option<SystemTime>,
-        attributes: impl FnOnce() -> Vec<KeyValue>,
+        attributes: impl FnOnce(&mut Attributes),
     ) -> Span {
         let Some(spans) = &self.0 else {
             return Span::default();
@@ -158,7 +157,7 @@ mod tests {
     #[tokio::test]
     async fn new_traces_are_sampled_at_the_ratio_and_children_as_their_parent() {
         let (tracer, _exporter) = Tracer::otlp("http://127.0.0.1:9", 0.25).unwrap();
-        let start = |parent| tracer.start(|| "f".into(), SpanKind::Server, parent, None, Vec::new);
+        let start = |parent| tracer.start("f", SpanKind::Server, parent, None, |_| {});
         let sampled = (0..4_000).filter(|_| start(None).is_recording()).count();
         assert!(
             (800..1_200).contains(&sampled),
@@ -178,13 +177,7 @@ mod tests {
 
     #[test]
     fn off_it_makes_empty_spans() {
-        let span = Tracer::off().start(
-            || unreachable!(),
-            SpanKind::Server,
-            None,
-            None,
-            || unreachable!(),
-        );
+        let span = Tracer::off().start("f", SpanKind::Server, None, None, |_| unreachable!());
         assert!(span.traceparent().is_none() && !span.is_recording());
     }
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::callbacks::{header, receiver};
-use crate::harness::Server;
+use crate::harness::{Server, fixture_dir};
 use crate::thumbnails::{Boto3, deploy_rust_thumbnail, image, set_up, thumbnail_size};
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -209,6 +209,36 @@ fn an_invocation_is_a_span_with_its_phases_and_its_outbound_calls_continue_the_t
     assert!(
         collector.seen.iter().all(|s| s["trace_id"] != unsampled),
         "spans of an unsampled trace were exported"
+    );
+}
+
+#[test]
+fn a_process_function_gets_the_traceparent_of_its_invocation() {
+    let mut collector = Collector::start();
+    let server = collector.server(&[]);
+    let probe = fixture_dir("probe");
+    server.deploy_process("probe", &probe, "python3 probe.py", &["--public"]);
+
+    let trace = "33333333333333333333333333333333";
+    let response = server
+        .get("/fn/probe/whoami")
+        .header("traceparent", traceparent(trace, true))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let seen: Value = response.json().unwrap();
+    let headers = seen["headers"].as_object().unwrap();
+    let got = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("traceparent"))
+        .and_then(|(_, value)| value.as_str())
+        .expect("the process gets traceparent");
+    let spans = collector.trace(trace, &["probe"]);
+    let invocation = named(&spans, "probe")["span_id"].as_str().unwrap();
+    assert_eq!(
+        parent_of(got),
+        (trace.to_string(), invocation.to_string()),
+        "its own span, not the caller's"
     );
 }
 

@@ -3,8 +3,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gust_core::{AsyncInvocation, now_ms};
+use gust_trace::SpanKind;
 use gust_trace::traceparent::{self, TRACEPARENT};
-use gust_trace::{KeyValue, SpanKind};
 use tokio::sync::Semaphore;
 
 use super::AsyncQueue;
@@ -177,11 +177,13 @@ impl AsyncQueue {
         // The delivery is a span of the invocation's trace, and the receiver's parent.
         let parent = stored_parent(&invocation.request);
         let mut span = self.dispatcher.tracer().start(
-            || "callback".into(),
+            "callback",
             SpanKind::Client,
             parent.and_then(traceparent::parse),
             None,
-            || vec![KeyValue::new("faas.invocation_id", invocation.id.clone())],
+            |attributes| {
+                attributes.text("faas.invocation_id", &invocation.id);
+            },
         );
         let ours = span.context().map(|context| traceparent::format(&context));
         if let Some(value) = ours.as_deref().or(parent) {

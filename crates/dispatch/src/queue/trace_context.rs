@@ -6,7 +6,7 @@
 
 use gust_core::StoredRequest;
 use gust_store::NewAsync;
-use gust_trace::{KeyValue, SpanKind, traceparent};
+use gust_trace::{SpanKind, traceparent};
 
 use super::AsyncQueue;
 
@@ -33,15 +33,14 @@ impl AsyncQueue {
     pub(super) fn trace_enqueue(&self, new: &mut NewAsync) {
         let parent = stored_parent(&new.request).and_then(traceparent::parse);
         let span = self.dispatcher.tracer().start(
-            || format!("enqueue {}", new.function).into(),
+            format_args!("enqueue {}", new.function),
             SpanKind::Producer,
             parent,
             None,
-            || {
-                vec![
-                    KeyValue::new("faas.invocation_id", new.id.clone()),
-                    KeyValue::new("gust.origin", new.origin.to_text().into_owned()),
-                ]
+            |attributes| {
+                attributes
+                    .text("faas.invocation_id", &new.id)
+                    .text("gust.origin", &new.origin.to_text());
             },
         );
         if let Some(context) = span.context() {

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use gust_core::{FunctionConfig, InstanceCount, InvocationStatus, KeyValue, ProcessMode};
 use tokio::time::Instant;
 
+use crate::execution::TRACEPARENT;
 use crate::{
     ArtifactSource, Call, Execution, Executor, Failure, LoadError, Loaded, Outcome, RequestBody,
 };
@@ -162,7 +163,12 @@ enum ProcessFunction {
 
 #[async_trait]
 impl Loaded for ProcessFunction {
-    async fn invoke(&self, call: Call, request: http::Request<RequestBody>) -> Execution {
+    async fn invoke(&self, call: Call, mut request: http::Request<RequestBody>) -> Execution {
+        if let Some(traceparent) = &call.traceparent {
+            request
+                .headers_mut()
+                .insert(TRACEPARENT, traceparent.clone());
+        }
         match self {
             ProcessFunction::Http(pool) => http_mode::invoke(pool, call, request).await,
             ProcessFunction::Stdio(runner) => runner.invoke(call, request).await,

@@ -3,7 +3,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use gust_core::{FunctionConfig, KeyValue, LogStream};
-use http::{HeaderName, HeaderValue};
+use http::HeaderValue;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -16,9 +16,8 @@ use wasmtime_wasi_http::{
 use super::keyvalue::KvAccess;
 use super::memory_budget::MemoryBudget;
 use super::stdio::LinePipe;
+use crate::execution::TRACEPARENT;
 use crate::{LogSink, SinkSlot};
-
-const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// Everything one instance owns; it may serve several requests of its version in turn.
 pub struct GuestState {
