@@ -391,19 +391,22 @@ def traces_section(args, _seconds):
     lines = [
         TRACES_TITLE,
         "",
-        "The hello-world at 32 connections on a server started with `--otlp-endpoint` (a span "
-        "per invocation and one per phase, batched and posted over OTLP/HTTP to a sink in the "
-        "harness that takes them and keeps nothing) beside one with tracing off; both up at "
-        "once, measured in turn, the order swapped every pair, both started afresh every "
+        "The hello-world at 32 connections on a server started with `--otlp-endpoint` and the "
+        "default sampling (of the traces Gust starts, the first each second for each function "
+        "and one in twenty of the rest; a recorded trace is a span per invocation and one per "
+        "phase, batched and posted over OTLP/HTTP to a sink in the harness that takes them and "
+        "keeps nothing) beside one with tracing off; both up at once, measured in turn, the "
+        "order swapped every pair, both started afresh every "
         f"{PAIRS_PER_START} pairs: `wrk -t2 -c32 -d{seconds}s --latency URL`.",
         "",
         format_paired(samples[0], "server", pairs, seconds),
         "",
-        f"The sink took {exports:,} exports ({received / 1e6:,.0f} MB of protobuf) over the "
-        "tracing server's runs. With `--trace-sample-ratio "
-        f"{trace_bench.SAMPLED}` (one trace in ten recorded), the same way:",
+        "With `--trace-sample-ratio 1` (every trace recorded), the same way:",
         "",
         format_paired(samples[1], "server", pairs, seconds),
+        "",
+        f"The sink took {exports:,} exports ({received / 1e6:,.0f} MB of protobuf) over the "
+        "runs that recorded every trace.",
         "",
     ]
     if args.baseline_bin:

@@ -36,21 +36,20 @@ def collector():
         server.shutdown()
 
 
-SAMPLED = "0.1"
-
-
 def tracing_cost(pairs, seconds, baseline):
-    """Pairs of tracing on against off, every trace recorded and then one in ten; then of off
-    against `baseline` (a binary) if given."""
+    """Pairs of tracing on (the default sampling) against off, then of every trace recorded
+    against off; then of off against `baseline` (a binary) if given. Also what the sink took
+    over the runs that recorded every trace."""
     with collector() as endpoint:
         on = {"tracing on": lambda: gust_server("--otlp-endpoint", endpoint),
               "tracing off": gust_server}
         samples = [paired_runs(on, pairs, seconds)]
-        exports = (Sink.exports, Sink.received)
-        tenth = {f"tracing on, ratio {SAMPLED}": lambda: gust_server(
-                     "--otlp-endpoint", endpoint, "--trace-sample-ratio", SAMPLED),
+        before = (Sink.exports, Sink.received)
+        every = {"every trace recorded": lambda: gust_server(
+                     "--otlp-endpoint", endpoint, "--trace-sample-ratio", "1"),
                  "tracing off": gust_server}
-        samples.append(paired_runs(tenth, pairs, seconds))
+        samples.append(paired_runs(every, pairs, seconds))
+        exports = (Sink.exports - before[0], Sink.received - before[1])
     if baseline:
         off = {"tracing off": gust_server,
                f"`{baseline.name}`": lambda: gust_server(binary=baseline)}

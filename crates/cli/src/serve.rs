@@ -21,7 +21,7 @@ use gust_runtime::process::{Isolation, ProcessExecutor};
 use gust_runtime::wasm::{DEFAULT_MAX_MEMORY, EngineOptions, WasmExecutor};
 use gust_secrets::{SecretKey, SecretVault};
 use gust_store::{BacklogLimits, BucketStore, Records, SqliteStore};
-use gust_trace::Tracer;
+use gust_trace::{Sampling, Tracer};
 use tokio::sync::watch;
 
 use crate::cluster::{self, Caches, Shared};
@@ -118,10 +118,14 @@ pub struct ServeArgs {
     /// http://127.0.0.1:4318 (`/v1/traces` is added unless the URL ends with it).
     #[arg(long, env = "GUST_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
-    /// Share of the traces Gust starts that are recorded, from 0 (exclusive) to 1; a caller's
-    /// `traceparent` decides for the traces it started.
-    #[arg(long, env = "GUST_TRACE_SAMPLE_RATIO", default_value_t = 1.0)]
+    /// Share of the traces Gust starts that are recorded past the reservoir, from 0 to 1
+    /// (1: every one); a caller's `traceparent` decides for the traces it started.
+    #[arg(long, env = "GUST_TRACE_SAMPLE_RATIO", default_value_t = 0.05)]
     trace_sample_ratio: f64,
+    /// Traces Gust starts that are recorded each second for each function whatever the
+    /// ratio, so that one called now and then is always seen (0: none).
+    #[arg(long, env = "GUST_TRACE_RESERVOIR", default_value_t = 1)]
+    trace_reservoir: u32,
     /// Join a cluster: the NATS servers (with JetStream; comma-separated) where the nodes share
     /// their catalog, artifacts, records and queue, e.g. nats://127.0.0.1:4222. Give each node
     /// its own --node-name, and the same secret.key (or GUST_SECRET_KEY) and admin.token.
@@ -177,10 +181,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let token = AdminToken::load_or_create(&token_path)
         .with_context(|| format!("cannot write {}", token_path.display()))?;
     let metrics = (!args.no_metering).then(|| Arc::new(Metrics::default()));
+    let sampling = Sampling {
+        ratio: args.trace_sample_ratio,
+        reservoir: args.trace_reservoir,
+    };
     let (tracer, trace_exporter) = match &args.otlp_endpoint {
         Some(endpoint) => {
             let (tracer, exporter) =
-                Tracer::otlp(endpoint, args.trace_sample_ratio).map_err(anyhow::Error::msg)?;
+                Tracer::otlp(endpoint, sampling).map_err(anyhow::Error::msg)?;
             (tracer, Some(exporter))
         }
         None => (Tracer::off(), None),

@@ -8,11 +8,13 @@ mod attributes;
 mod batches;
 mod otlp;
 mod protobuf;
+mod sampler;
 mod span;
 pub mod traceparent;
 mod tracer;
 
 pub use attributes::Attributes;
 pub use opentelemetry::trace::{SpanContext, SpanKind};
+pub use sampler::Sampling;
 pub use span::Span;
 pub use tracer::{Exporter, Tracer};

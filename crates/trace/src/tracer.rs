@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{SpanContext, SpanKind, TraceId};
 
 use crate::batches::{self, Exporting, Waiting};
+use crate::sampler::{Sampler, Sampling};
 use crate::span::Placement;
 use crate::{Attributes, Span};
 
@@ -17,8 +18,7 @@ pub struct Tracer(Option<Arc<Spans>>);
 /// Which spans are recorded, and where they wait to be sent.
 struct Spans {
     waiting: Arc<Waiting>,
-    /// A trace Gust starts is sampled when the low 63 bits of its id are below this.
-    sample_below: u64,
+    sampler: Sampler,
 }
 
 /// The exporting side of a tracer: `shutdown` sends what is still waiting.
@@ -33,19 +33,12 @@ impl Tracer {
     /// A tracer whose spans are sent over OTLP/HTTP (protobuf) to `endpoint`: a collector's
     /// base address (`http://host:4318`, to which `/v1/traces` is added) or its full traces
     /// address. A trace a caller started follows the caller's sampling decision; one Gust
-    /// starts is recorded with probability `sample_ratio`. Must be called within a tokio
-    /// runtime, where the exporting task runs.
-    pub fn otlp(endpoint: &str, sample_ratio: f64) -> Result<(Tracer, Exporter), String> {
-        if !(sample_ratio > 0.0 && sample_ratio <= 1.0) {
-            return Err(format!(
-                "--trace-sample-ratio {sample_ratio} must be more than 0 and at most 1"
-            ));
-        }
+    /// starts is recorded as `sampling` says. Must be called within a tokio runtime, where
+    /// the exporting task runs.
+    pub fn otlp(endpoint: &str, sampling: Sampling) -> Result<(Tracer, Exporter), String> {
+        let sampler = Sampler::new(sampling)?;
         let (waiting, exporting) = batches::start(traces_url(endpoint)?);
-        let spans = Spans {
-            waiting,
-            sample_below: (sample_ratio * (1u64 << 63) as f64) as u64,
-        };
+        let spans = Spans { waiting, sampler };
         Ok((Tracer(Some(Arc::new(spans))), Exporter(exporting)))
     }
 
@@ -67,15 +60,15 @@ impl Tracer {
         let Some(spans) = &self.0 else {
             return Span::default();
         };
-        let placement = spans.place(parent);
+        let placement = spans.place(parent, &name);
         Span::start(&spans.waiting, placement, name, kind, since, attributes)
     }
 }
 
 impl Spans {
     /// A caller's span makes the new one its child, sampled as the caller said; otherwise a
-    /// new trace begins, sampled by its id.
-    fn place(&self, parent: Option<SpanContext>) -> Placement {
+    /// new trace begins, sampled as the sampler says.
+    fn place(&self, parent: Option<SpanContext>, name: &impl Display) -> Placement {
         match parent {
             Some(parent) => Placement {
                 trace_id: parent.trace_id(),
@@ -86,7 +79,7 @@ impl Spans {
                 let id = rand::random::<u128>().max(1);
                 Placement {
                     trace_id: TraceId::from(id),
-                    sampled: (id as u64) >> 1 < self.sample_below,
+                    sampled: self.sampler.samples(name, id),
                     parent: None,
                 }
             }
@@ -147,32 +140,28 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_sample_ratio_outside_0_to_1_is_refused() {
-        for ratio in [0.0, -1.0, 1.5, f64::NAN] {
-            let refused = Tracer::otlp("http://127.0.0.1:4318", ratio).err();
-            assert!(refused.is_some_and(|e| e.contains("at most 1")), "{ratio}");
-        }
-    }
-
-    #[tokio::test]
-    async fn new_traces_are_sampled_at_the_ratio_and_children_as_their_parent() {
-        let (tracer, _exporter) = Tracer::otlp("http://127.0.0.1:9", 0.25).unwrap();
+    async fn new_traces_follow_the_sampler_and_children_their_parent() {
+        let only_the_first = Sampling {
+            ratio: 0.0,
+            reservoir: 1,
+        };
+        let (tracer, _exporter) = Tracer::otlp("http://127.0.0.1:9", only_the_first).unwrap();
         let start = |parent| tracer.start("f", SpanKind::Server, parent, None, |_| {});
-        let sampled = (0..4_000).filter(|_| start(None).is_recording()).count();
-        assert!(
-            (800..1_200).contains(&sampled),
-            "{sampled} of 4,000 sampled at 0.25"
-        );
-
-        let unsampled = std::iter::repeat_with(|| start(None))
+        let (first, second) = (start(None), start(None));
+        // The second may fall in the next second, and take its reservoir.
+        let unsampled = [first, second, start(None)]
+            .into_iter()
             .find(|span| !span.is_recording())
-            .unwrap();
+            .expect("one trace a second");
         let child = start(unsampled.context());
         assert!(!child.is_recording());
         assert_eq!(
             child.context().unwrap().trace_id(),
             unsampled.context().unwrap().trace_id()
         );
+        let sampled_caller =
+            crate::traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        assert!(start(sampled_caller).is_recording());
     }
 
     #[test]

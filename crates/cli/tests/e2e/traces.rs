@@ -110,7 +110,7 @@ fn traceparent(trace: &str, sampled: bool) -> String {
 #[test]
 fn an_invocation_is_a_span_with_its_phases_and_its_outbound_calls_continue_the_trace() {
     let mut collector = Collector::start();
-    let server = collector.server(&[]);
+    let server = collector.server(&["--trace-sample-ratio", "1"]);
     let (upstream, upstream_saw) = receiver(vec![(200, "")]);
     let upstream_host = upstream
         .trim_start_matches("http://")
@@ -312,7 +312,7 @@ fn an_upload_and_the_thumbnail_it_makes_are_one_trace() {
 #[test]
 fn a_sample_ratio_thins_the_traces_gust_starts_but_not_the_callers() {
     let mut collector = Collector::start();
-    let server = collector.server(&["--trace-sample-ratio", "0.000001"]);
+    let server = collector.server(&["--trace-sample-ratio", "0", "--trace-reservoir", "0"]);
     server.deploy("hello", "hello", json!({"public": true}));
     let unsampled = server.get("/fn/hello").send().unwrap();
     let unsampled_id = unsampled.headers()["x-gust-invocation-id"]
@@ -333,6 +333,49 @@ fn a_sample_ratio_thins_the_traces_gust_starts_but_not_the_callers() {
         .iter()
         .find(|s| s["attributes"]["faas.invocation_id"] == unsampled_id.as_str());
     assert!(earlier.is_none(), "a trace Gust started was sampled");
+}
+
+#[test]
+fn by_default_a_function_called_now_and_then_is_traced_and_a_busy_one_thinned() {
+    let mut collector = Collector::start();
+    let server = collector.server(&[]);
+    server.deploy("hello", "hello", json!({"public": true}));
+    let call = || {
+        let response = server.get("/fn/hello").send().unwrap();
+        response.headers()["x-gust-invocation-id"]
+            .to_str()
+            .unwrap()
+            .to_string()
+    };
+    let rare = call();
+    collector.wait_until("the span of a lone call", |seen| {
+        seen.iter()
+            .any(|s| s["attributes"]["faas.invocation_id"] == rare.as_str())
+    });
+
+    let busy: Vec<String> = (0..100).map(|_| call()).collect();
+    let trace = "44444444444444444444444444444444";
+    server
+        .get("/fn/hello")
+        .header("traceparent", traceparent(trace, true))
+        .send()
+        .unwrap();
+    // Exports go out in order: once the last call's spans are in, the burst's would be.
+    collector.trace(trace, &["hello"]);
+    let recorded = busy
+        .iter()
+        .filter(|id| {
+            let id = id.as_str();
+            collector
+                .seen
+                .iter()
+                .any(|s| s["attributes"]["faas.invocation_id"] == id)
+        })
+        .count();
+    assert!(
+        recorded < 50,
+        "{recorded} of 100 calls in a burst were traced"
+    );
 }
 
 #[test]
