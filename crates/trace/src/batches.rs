@@ -4,8 +4,8 @@
 //! those thread wake-ups cost more than the spans themselves.
 //!
 //! The buffer keeps room at its start for the export request's head, so a batch is posted
-//! where it was written, and two buffers take turns: a megabyte allocated and freed for every
-//! batch upset the allocator enough to slow every invocation down.
+//! where it was written, and two buffers take turns: no megabyte is allocated, copied and
+//! freed for every batch.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
