@@ -386,7 +386,8 @@ TRACES_TITLE = "## Traces"
 def traces_section(args, _seconds):
     """The tracing scenario and its section of the report."""
     print("traces", file=sys.stderr)
-    pairs, seconds = (2, 2) if args.quick else (20, 2)
+    # Twice the pairs of the other paired scenarios: the differences sought are a few percent.
+    pairs, seconds = (2, 2) if args.quick else (40, 2)
     samples, (exports, received) = trace_bench.tracing_cost(pairs, seconds, args.baseline_bin)
     lines = [
         TRACES_TITLE,
