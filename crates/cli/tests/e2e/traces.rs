@@ -66,6 +66,19 @@ impl Collector {
         }
     }
 
+    /// Waits until the spans of every call made to `server` so far that will be exported are
+    /// in: exports go out in order, so once those of a later call of `function` (in `trace`,
+    /// which its caller samples) are in, the earlier calls' would be.
+    fn catch_up(&mut self, server: &Server, function: &str, trace: &str) {
+        let response = server
+            .get(&format!("/fn/{function}"))
+            .header("traceparent", traceparent(trace, true))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        self.trace(trace, &[function, "guest run"]);
+    }
+
     /// Waits until the spans of `trace_id` include one named each of `names`, and returns
     /// them all.
     fn trace(&mut self, trace_id: &str, names: &[&str]) -> Vec<Value> {
@@ -88,6 +101,19 @@ impl Drop for Collector {
 fn named<'a>(spans: &'a [Value], name: &str) -> &'a Value {
     let found = spans.iter().find(|s| s["name"] == name);
     found.unwrap_or_else(|| panic!("no span {name} in {spans:#?}"))
+}
+
+/// The span of invocation `id` among `spans`, if it was exported.
+fn of_invocation<'a>(spans: &'a [Value], id: &str) -> Option<&'a Value> {
+    spans
+        .iter()
+        .find(|s| s["attributes"]["faas.invocation_id"] == id)
+}
+
+/// The invocation id Gust answered a call with.
+fn invocation_id(response: &reqwest::blocking::Response) -> String {
+    let id = response.headers()["x-gust-invocation-id"].to_str().unwrap();
+    id.to_string()
 }
 
 fn children<'a>(spans: &'a [Value], parent: &Value) -> Vec<&'a str> {
@@ -128,10 +154,7 @@ fn an_invocation_is_a_span_with_its_phases_and_its_outbound_calls_continue_the_t
         .send()
         .unwrap();
     assert_eq!(response.status(), 200);
-    let id = response.headers()["x-gust-invocation-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let id = invocation_id(&response);
     let spans = collector.trace(CALLER_TRACE, &["fetch", "guest run", "record"]);
 
     let invocation = named(&spans, "fetch");
@@ -193,14 +216,12 @@ fn an_invocation_is_a_span_with_its_phases_and_its_outbound_calls_continue_the_t
         .send()
         .unwrap();
     assert_eq!(warm.status(), 400, "no ?url=");
-    let fresh = server.get("/fn/fetch").send().unwrap();
-    let fresh_id = fresh.headers()["x-gust-invocation-id"].to_str().unwrap();
-    let is_fresh =
-        |s: &&Value| s["name"] == "fetch" && s["attributes"]["faas.invocation_id"] == fresh_id;
+    let fresh_id = invocation_id(&server.get("/fn/fetch").send().unwrap());
     collector.wait_until("span of the call without traceparent", |seen| {
-        seen.iter().any(|s| is_fresh(&s))
+        of_invocation(seen, &fresh_id).is_some()
     });
-    let root = collector.seen.iter().find(is_fresh).unwrap().clone();
+    let root = of_invocation(&collector.seen, &fresh_id).unwrap().clone();
+    assert_eq!(root["name"], "fetch");
     assert_eq!(root["parent_span_id"], "", "a root span");
     assert_ne!(root["trace_id"], CALLER_TRACE);
     let warm_spans = collector.trace(root["trace_id"].as_str().unwrap(), &["fetch", "record"]);
@@ -314,25 +335,12 @@ fn a_sample_ratio_thins_the_traces_gust_starts_but_not_the_callers() {
     let mut collector = Collector::start();
     let server = collector.server(&["--trace-sample-ratio", "0", "--trace-reservoir", "0"]);
     server.deploy("hello", "hello", json!({"public": true}));
-    let unsampled = server.get("/fn/hello").send().unwrap();
-    let unsampled_id = unsampled.headers()["x-gust-invocation-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
-    let trace = "33333333333333333333333333333333";
-    let sampled = server
-        .get("/fn/hello")
-        .header("traceparent", traceparent(trace, true))
-        .send()
-        .unwrap();
-    assert_eq!(sampled.status(), 200);
-    // Exports go out in order: once the later call's spans are in, the earlier one's would be.
-    collector.trace(trace, &["hello", "guest run"]);
-    let earlier = collector
-        .seen
-        .iter()
-        .find(|s| s["attributes"]["faas.invocation_id"] == unsampled_id.as_str());
-    assert!(earlier.is_none(), "a trace Gust started was sampled");
+    let unsampled_id = invocation_id(&server.get("/fn/hello").send().unwrap());
+    collector.catch_up(&server, "hello", "33333333333333333333333333333333");
+    assert!(
+        of_invocation(&collector.seen, &unsampled_id).is_none(),
+        "a trace Gust started was sampled"
+    );
 }
 
 #[test]
@@ -340,37 +348,17 @@ fn by_default_a_function_called_now_and_then_is_traced_and_a_busy_one_thinned() 
     let mut collector = Collector::start();
     let server = collector.server(&[]);
     server.deploy("hello", "hello", json!({"public": true}));
-    let call = || {
-        let response = server.get("/fn/hello").send().unwrap();
-        response.headers()["x-gust-invocation-id"]
-            .to_str()
-            .unwrap()
-            .to_string()
-    };
+    let call = || invocation_id(&server.get("/fn/hello").send().unwrap());
     let rare = call();
     collector.wait_until("the span of a lone call", |seen| {
-        seen.iter()
-            .any(|s| s["attributes"]["faas.invocation_id"] == rare.as_str())
+        of_invocation(seen, &rare).is_some()
     });
 
     let busy: Vec<String> = (0..100).map(|_| call()).collect();
-    let trace = "44444444444444444444444444444444";
-    server
-        .get("/fn/hello")
-        .header("traceparent", traceparent(trace, true))
-        .send()
-        .unwrap();
-    // Exports go out in order: once the last call's spans are in, the burst's would be.
-    collector.trace(trace, &["hello"]);
+    collector.catch_up(&server, "hello", "44444444444444444444444444444444");
     let recorded = busy
         .iter()
-        .filter(|id| {
-            let id = id.as_str();
-            collector
-                .seen
-                .iter()
-                .any(|s| s["attributes"]["faas.invocation_id"] == id)
-        })
+        .filter(|id| of_invocation(&collector.seen, id).is_some())
         .count();
     assert!(
         recorded < 50,
